@@ -1,0 +1,69 @@
+# truncheck: the two set-up commands are `make demo` and `make test`; both install
+# what is missing first (make setup), so a fresh Debian machine needs nothing else.
+
+SHELL        := /bin/bash
+GO           ?= go
+# libvips prints warnings to stderr from any thread; the service reports errors itself.
+export VIPS_WARNING := 0
+
+SOAK_DURATION ?= 2m
+OUT           ?= out
+# sudo only when not root (CI and the dev machines run as root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld clean
+
+## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
+setup:
+	@missing=""; \
+	pkg-config --exists vips 2>/dev/null || missing="$$missing libvips-dev"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "setup: Go 1.26 is required (go not on PATH)"; exit 1; }
+
+## test: vet, the race-enabled test suite, and a short fuzz of every parser.
+test: setup vet
+	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseChain$$' -fuzztime=$(FUZZTIME) ./imagesvc
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFaults$$' -fuzztime=$(FUZZTIME) ./transport
+
+## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
+demo: setup
+	$(GO) run ./cmd/truncheck run --out $(OUT)/demo
+
+## gate: the CI regression gate; exits non-zero on any silent truncation, writes JUnit XML.
+gate: setup
+	$(GO) run ./cmd/truncheck run --gate --out $(OUT)/gate
+
+## soak: a bounded soak (SOAK_DURATION, default 2m); results appended as it goes.
+soak: setup
+	$(GO) run ./cmd/truncheck soak --duration $(SOAK_DURATION) --out $(OUT)/soak
+
+## bench: every benchmark, printed as ratios measured in the same run.
+bench: setup bench-transport
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x ./imagesvc ./harness
+
+bench-transport: setup
+	$(GO) test -run='^$$' -bench=. -benchmem ./transport
+
+## realworld: reproduce hyper #4022 on Debian's hyper 0.14.19 and prove the fix.
+realworld: setup
+	bash targets/hyper/build.sh
+	$(GO) run ./cmd/truncheck realworld
+
+clean:
+	rm -rf $(OUT)
