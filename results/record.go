@@ -1,0 +1,125 @@
+package results
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Record is one request, flat and JSON-tagged so that one JSON line per
+// request can be grepped, diffed and loaded by other tools. Durations are
+// integer nanoseconds and their JSON keys say so (`latency_ns`).
+//
+// results imports no other project package: the harness converts its own
+// types (transport timelines, imagesvc accounts) into [Event] and [Account].
+type Record struct {
+	Run       string `json:"run,omitempty"`  // run id, shared by every record of one invocation
+	Scenario  string `json:"scenario"`       // scenario name
+	Seed      int64  `json:"seed"`           // seed of the run: replays the same faults
+	Seq       int64  `json:"seq"`            // request number within the scenario run
+	Key       string `json:"key,omitempty"`  // request key: image + ops + format (the reference's key)
+	Hops      string `json:"hops,omitempty"` // hop layout, e.g. "client-tcp>gw-unix>svc"
+	Method    string `json:"method,omitempty"`
+	URL       string `json:"url,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Status    int    `json:"status,omitempty"` // HTTP status; 0 when no head arrived
+
+	Expected int64 `json:"expected"` // bytes promised (Content-Length or reference); -1 unknown
+	Received int64 `json:"received"` // body bytes actually read
+
+	Outcome Outcome `json:"outcome"`
+	// Silent: the failure was invisible to the parties involved (the server's
+	// account says it sent everything, the client saw a clean end). The
+	// headline number.
+	Silent bool `json:"silent,omitempty"`
+	// Offset is where the body ended or first differed; equals Received for a
+	// truncation, the first bad byte for corruption.
+	Offset int64 `json:"offset"`
+
+	DigestWant string `json:"digest_want,omitempty"`
+	DigestGot  string `json:"digest_got,omitempty"`
+	Error      string `json:"error,omitempty"` // the error text, for people; decisions use Outcome
+
+	ServerAccount *Account `json:"server_account,omitempty"`
+
+	Start   time.Time     `json:"start"`             // when the request was sent
+	Latency time.Duration `json:"latency_ns"`        // start to the end of the body (or failure)
+	TTFB    time.Duration `json:"ttfb_ns,omitempty"` // start to the first response byte
+	ConnID  string        `json:"conn_id,omitempty"`
+
+	// Timeline is the flight recorder's account of the connection(s), kept
+	// for failures only (the harness decides).
+	Timeline []Event `json:"timeline,omitempty"`
+}
+
+// End returns the time the request finished.
+func (r *Record) End() time.Time { return r.Start.Add(r.Latency) }
+
+// Validate checks what a reader needs to trust a record: a scenario name, a
+// valid outcome, non-negative sizes. It names the first problem found.
+func (r *Record) Validate() error {
+	switch {
+	case r.Scenario == "":
+		return fmt.Errorf("record %d: empty scenario", r.Seq)
+	case !r.Outcome.Valid():
+		return fmt.Errorf("record %d: unknown outcome %q (accepted: %s)", r.Seq, r.Outcome, AcceptedOutcomes())
+	case r.Expected < -1:
+		return fmt.Errorf("record %d: expected %d bytes (accepted: -1 for unknown, or >= 0)", r.Seq, r.Expected)
+	case r.Received < 0:
+		return fmt.Errorf("record %d: received %d bytes (accepted: >= 0)", r.Seq, r.Received)
+	case r.Latency < 0 || r.TTFB < 0:
+		return fmt.Errorf("record %d: negative latency or ttfb", r.Seq)
+	}
+	return nil
+}
+
+// Account is the server's own account of one response, copied from the
+// origin service: did it believe it sent everything?
+type Account struct {
+	Status        int    `json:"status,omitempty"`
+	ContentLength int64  `json:"content_length,omitempty"` // what the head promised; -1 streamed
+	BytesWritten  int64  `json:"bytes_written"`
+	Complete      bool   `json:"complete"`
+	WriteError    string `json:"write_error,omitempty"`
+	ConnID        string `json:"conn_id,omitempty"`
+}
+
+// Event is one flight-recorder entry: what happened on a connection, when.
+type Event struct {
+	At   time.Duration `json:"at_ns"`          // since the connection was created
+	Conn string        `json:"conn,omitempty"` // connection id, when a timeline spans several
+	Kind string        `json:"kind"`           // accept, dial, read, write, partial-write, would-block, close-write, close, peer-fin, rst, fault
+	N    int64         `json:"n,omitempty"`    // bytes
+	Of   int64         `json:"of,omitempty"`   // bytes asked, for partial writes
+	Note string        `json:"note,omitempty"` // e.g. the fault's name
+}
+
+// String renders the event as "+12.345ms svc-3 write 219264 of 4194425 (note)".
+func (e Event) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "+%.3fms", float64(e.At)/float64(time.Millisecond))
+	if e.Conn != "" {
+		b.WriteString(" " + e.Conn)
+	}
+	b.WriteString(" " + e.Kind)
+	if e.N != 0 || e.Of != 0 {
+		fmt.Fprintf(&b, " %d", e.N)
+	}
+	if e.Of != 0 {
+		fmt.Fprintf(&b, " of %d", e.Of)
+	}
+	if e.Note != "" {
+		b.WriteString(" " + e.Note)
+	}
+	return b.String()
+}
+
+// TimelineString renders a timeline one event per line, for JUnit and text.
+func TimelineString(t []Event) string {
+	var b strings.Builder
+	for _, e := range t {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
