@@ -1,0 +1,164 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteHTML writes a self-contained report: one HTML file with inline CSS
+// and inline SVG charts (outcomes over time, failure offsets, latency
+// distribution) for the run and for each scenario, and the first failing
+// requests with their timelines. It loads nothing: it opens from disk
+// with no network and needs no script. The chart data is also embedded as
+// JSON in <script type="application/json" id="truncheck-data">.
+func WriteHTML(w io.Writer, rr *RunResult) error {
+	page := htmlPage{Run: rr, Total: rr.Total, Met: rr.Met(), Created: rr.Created}
+	if page.Total == nil {
+		page.Total = NewSummary("")
+	}
+	if page.Created.IsZero() {
+		page.Created = page.Total.End
+	}
+	var data []chartSpec
+	add := func(c chartSpec) template.HTML {
+		data = append(data, c)
+		return c.svg()
+	}
+	page.Charts = []template.HTML{
+		add(outcomesChart("total-outcomes", page.Total)),
+		add(offsetsChart("total-offsets", page.Total)),
+		add(latencyChart("total-latency", page.Total)),
+	}
+	for i := range rr.Scenarios {
+		sr := &rr.Scenarios[i]
+		s := sr.Summary
+		if s == nil {
+			s = NewSummary(sr.Scenario)
+		}
+		id := fmt.Sprintf("s%d", i)
+		hs := htmlScenario{SR: sr, S: s, ID: id, Verdict: verdictWord(sr), Pass: sr.Expect == "" || sr.Met}
+		hs.Charts = append(hs.Charts, add(outcomesChart(id+"-outcomes", s)))
+		if s.Offsets.Count > 0 {
+			hs.Charts = append(hs.Charts, add(offsetsChart(id+"-offsets", s)))
+		}
+		hs.Charts = append(hs.Charts, add(latencyChart(id+"-latency", s)))
+		for j := range s.Failures {
+			var b strings.Builder
+			writeFailure(&b, &s.Failures[j])
+			hs.Failures = append(hs.Failures, b.String())
+		}
+		page.Scenarios = append(page.Scenarios, hs)
+	}
+	js, err := json.Marshal(map[string]any{"run": rr.Run, "charts": data})
+	if err != nil {
+		return fmt.Errorf("results: HTML chart data: %w", err)
+	}
+	page.Data = template.JS(js) // json.Marshal escapes <, > and &: safe inside <script>
+	if err := htmlTmpl.Execute(w, page); err != nil {
+		return fmt.Errorf("results: write HTML: %w", err)
+	}
+	return nil
+}
+
+type htmlPage struct {
+	Run       *RunResult
+	Total     *Summary
+	Met       bool
+	Created   time.Time
+	Charts    []template.HTML
+	Scenarios []htmlScenario
+	Data      template.JS
+}
+
+type htmlScenario struct {
+	SR       *ScenarioResult
+	S        *Summary
+	ID       string
+	Verdict  string
+	Pass     bool
+	Charts   []template.HTML
+	Failures []string
+}
+
+var htmlFuncs = template.FuncMap{
+	"bytes":    Bytes,
+	"dur":      roundDur,
+	"offsets":  offsetRange,
+	"outcomes": func() []Outcome { return Outcomes() },
+	"count":    func(s *Summary, o Outcome) int64 { return s.Outcomes[o] },
+	"color":    func(o Outcome) string { return outcomeColors[o] },
+	"pct":      func(s *Summary) string { return fmt.Sprintf("%.2f%%", 100*s.CompleteRate()) },
+	"mbps":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"time":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}
+
+var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>truncheck report{{with .Run.Run}} {{.}}{{end}}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#212121;max-width:1200px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 6px} h3{font-size:15px}
+table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 9px;border-bottom:1px solid #e0e0e0;text-align:right}
+th:first-child,td:first-child{text-align:left} th{background:#f5f5f5}
+.pass{color:#2e7d32;font-weight:600} .fail{color:#c62828;font-weight:600} .unknown{color:#757575}
+.badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
+.badge.pass{background:#2e7d32;color:#fff} .badge.fail{background:#c62828;color:#fff}
+.headline{font-size:16px;margin:8px 0 16px} .silent{color:#c62828;font-weight:700}
+.charts{display:flex;flex-wrap:wrap;gap:12px}
+svg.chart{background:#fafafa;border:1px solid #e0e0e0;max-width:100%;height:auto}
+svg .title{font-weight:600;font-size:13px} svg .axis{stroke:#616161} svg .grid{stroke:#e0e0e0}
+svg text{font-size:11px;fill:#424242} svg .ytick{text-anchor:end} svg .xtick{text-anchor:middle}
+svg .xlabel{text-anchor:middle} svg .ylabel{text-anchor:middle} svg .nodata{fill:#9e9e9e}
+pre{background:#263238;color:#eceff1;padding:10px;overflow-x:auto;font-size:12px}
+details{margin:6px 0} .reason{margin:4px 0}
+</style>
+</head>
+<body>
+<h1>truncheck report{{with .Run.Run}}: {{.}}{{end}}</h1>
+<div>{{if .Met}}<span class="badge pass">PASS</span>{{else}}<span class="badge fail">FAIL</span>{{end}}
+{{with .Total}} {{.Requests}} requests in {{dur .Wall}}{{if not .Start.IsZero}}, from {{time .Start}}{{end}}{{end}}</div>
+<p class="headline">Silent failures: <span class="{{if .Total.Silent}}silent{{else}}pass{{end}}">{{.Total.Silent}}</span>
+&middot; complete {{pct .Total}} &middot; verified {{bytes .Total.BytesVerified}} at {{mbps .Total.VerifiedMBps}} MB/s
+&middot; latency p50 {{dur .Total.Latency.P50}}, p99 {{dur .Total.Latency.P99}}, max {{dur .Total.Latency.Max}}
+&middot; TTFB p50 {{dur .Total.TTFB.P50}}, p99 {{dur .Total.TTFB.P99}}</p>
+{{with .Run.Sources}}<p>Merged from: {{range $i, $s := .}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</p>{{end}}
+
+<h2>Scenarios</h2>
+<table>
+<tr><th>scenario</th><th>expect</th><th>verdict</th><th>requests</th>{{range outcomes}}<th style="color:{{color .}}">{{.}}</th>{{end}}<th>silent</th><th>offsets</th><th>p99</th><th>wall</th></tr>
+{{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.SR.Scenario}}</a></td><td>{{.SR.Expect}}</td>
+<td class="{{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</td><td>{{.S.Requests}}</td>
+{{$s := .S}}{{range outcomes}}<td>{{count $s .}}</td>{{end}}
+<td{{if .S.Silent}} class="silent"{{end}}>{{.S.Silent}}</td><td>{{offsets .S}}</td><td>{{dur .S.Latency.P99}}</td><td>{{dur .S.Wall}}</td></tr>
+{{end}}</table>
+
+<h2>All scenarios</h2>
+<div class="charts">{{range .Charts}}{{.}}{{end}}</div>
+
+{{range .Scenarios}}
+<h2 id="{{.ID}}">{{.SR.Scenario}} <span class="badge {{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</span></h2>
+<p class="reason">{{.SR.Reason}}{{with .SR.ExpectOutcome}} (expected outcome: {{.}}{{end}}{{if .SR.ExpectOutcome}}){{end}}</p>
+{{with .SR.Faults}}<p>Faults: <code>{{.}}</code></p>{{end}}
+{{with .SR.Seed}}<p>Seed: <code>{{.}}</code></p>{{end}}
+<table>
+<tr><th>requests</th><th>silent</th><th>complete</th><th>bytes verified</th><th>MB/s</th><th>latency p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFB p50</th><th>TTFB p99</th></tr>
+<tr><td>{{.S.Requests}}</td><td>{{.S.Silent}}</td><td>{{pct .S}}</td><td>{{bytes .S.BytesVerified}}</td><td>{{mbps .S.VerifiedMBps}}</td>
+<td>{{dur .S.Latency.P50}}</td><td>{{dur .S.Latency.P90}}</td><td>{{dur .S.Latency.P99}}</td><td>{{dur .S.Latency.P999}}</td><td>{{dur .S.Latency.Max}}</td>
+<td>{{dur .S.TTFB.P50}}</td><td>{{dur .S.TTFB.P99}}</td></tr>
+</table>
+<div class="charts">{{range .Charts}}{{.}}{{end}}</div>
+{{if .Failures}}<h3>First failing requests</h3>
+{{range .Failures}}<pre>{{.}}</pre>
+{{end}}{{end}}
+{{end}}
+<script type="application/json" id="truncheck-data">{{.Data}}</script>
+</body>
+</html>
+`))
