@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// buffered-shutdown is the hyper #4022 defect, faithful in its timing. Write copies the
+// bytes into a user-space buffer and returns len(p), nil at once; a drainer goroutine
+// moves them to the socket with one non-blocking write(2) at a time, recording partial
+// writes and would-blocks (EAGAIN), and waits for writability in between without ever
+// blocking the writer. CloseWrite and Close then shut the socket down WITHOUT draining:
+// the timeline says "close-write 3975161 still buffered". How much the peer gets depends
+// on how fast it reads and on the kernel buffers, as in the original: a fast reader on
+// TCP mostly gets everything, a slow reader on a Unix socket gets about one socket
+// buffer's worth.
+//
+// buffered-shutdown-fixed is the fix (hyper PR #4018): the same buffer, but CloseWrite and
+// Close drain it first, bounded by the write deadline.
+//
+// The write deadline keeps its meaning: the drainer's waits end at it, a Write after it
+// fails with a timeout (the buffer is kept, and draining resumes when the deadline moves).
+// Up to 64 MiB are buffered; beyond that Write waits for the drainer, like a socket.
+var bufferedShutdownKind = kindInfo{
+	name:   "buffered-shutdown",
+	usage:  "buffered-shutdown (no value)",
+	rank:   50,
+	defDir: dirWrite,
+	parse:  noValue,
+	format: formatNone,
+	setup:  func(_ faultSpec, c *conn) { c.buf = newShutdownBuffer(c, false) },
+}
+
+var bufferedShutdownFixedKind = kindInfo{
+	name:   "buffered-shutdown-fixed",
+	usage:  "buffered-shutdown-fixed (no value)",
+	rank:   51,
+	defDir: dirWrite,
+	parse:  noValue,
+	format: formatNone,
+	setup:  func(_ faultSpec, c *conn) { c.buf = newShutdownBuffer(c, true) },
+}
+
+// shutdownBufferMax bounds the user-space buffer.
+const shutdownBufferMax = 64 << 20
+
+// aLongTimeAgo is a deadline in the past, used to wake the drainer out of a wait.
+var aLongTimeAgo = time.Unix(1, 0)
+
+type shutdownBuffer struct {
+	c     *conn
+	fixed bool
+	raw   syscall.RawConn // nil => the inner conn is not a socket: blocking writes in the drainer
+
+	mu      sync.Mutex
+	data    []byte // pending bytes are data[off:]
+	off     int
+	err     error // the drain failed for good (peer gone): later Writes return it
+	paused  bool  // the drain hit the write deadline; resumes on kick
+	started bool
+	shut    bool // CloseWrite or Close began: no more Writes
+	stopNow bool // defect: the drainer stops at once
+	finish  bool // fix: the drainer stops once empty (or at the deadline)
+
+	wake  chan struct{} // cap 1: data, deadline change, stop
+	space chan struct{} // cap 1: the drainer consumed bytes
+	done  chan struct{} // closed when the drainer exits
+}
+
+func newShutdownBuffer(c *conn, fixed bool) *shutdownBuffer {
+	b := &shutdownBuffer{c: c, fixed: fixed, wake: make(chan struct{}, 1),
+		space: make(chan struct{}, 1), done: make(chan struct{})}
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			b.raw = raw
+		}
+	}
+	return b
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// kick wakes the drainer, e.g. after the write deadline moved.
+func (b *shutdownBuffer) kick() {
+	b.mu.Lock()
+	b.paused = false
+	b.mu.Unlock()
+	signal(b.wake)
+}
+
+// write buffers p and returns at once (unless 64 MiB are already waiting).
+func (b *shutdownBuffer) write(p []byte) (int, error) {
+	b.mu.Lock()
+	for {
+		switch {
+		case b.shut:
+			b.mu.Unlock()
+			return 0, b.c.opErr("write", syscall.EPIPE)
+		case b.err != nil:
+			err := b.err
+			b.mu.Unlock()
+			return 0, b.c.opErr("write", err)
+		case b.c.wdl.passed():
+			b.mu.Unlock()
+			return 0, b.c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		pending := len(b.data) - b.off
+		if pending == 0 || pending+len(p) <= shutdownBufferMax {
+			break
+		}
+		b.mu.Unlock()
+		_, changed := b.c.wdl.get()
+		select {
+		case <-b.space:
+		case <-changed:
+		case <-b.c.closed:
+		}
+		b.mu.Lock()
+	}
+	b.data = append(b.data, p...)
+	if !b.started {
+		b.started = true
+		go b.drain()
+	}
+	b.mu.Unlock()
+	signal(b.wake)
+	return len(p), nil
+}
+
+// drain moves the buffer to the socket until told to stop.
+func (b *shutdownBuffer) drain() {
+	defer close(b.done)
+	for {
+		b.mu.Lock()
+		for {
+			empty := b.off == len(b.data)
+			if b.stopNow || b.err != nil || (b.finish && (empty || b.paused)) {
+				b.mu.Unlock()
+				return
+			}
+			if !empty && !b.paused {
+				break
+			}
+			b.mu.Unlock()
+			<-b.wake
+			b.mu.Lock()
+		}
+		chunk := b.data[b.off:]
+		if b.c.maxWrite > 0 && len(chunk) > b.c.maxWrite {
+			chunk = chunk[:b.c.maxWrite]
+		}
+		b.mu.Unlock()
+
+		n, err := b.writeOnce(chunk)
+
+		b.mu.Lock()
+		b.off += n
+		if b.off == len(b.data) {
+			b.data, b.off = b.data[:0], 0
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				b.paused = true
+			} else {
+				b.err = err
+			}
+		}
+		b.mu.Unlock()
+		signal(b.space)
+	}
+}
+
+// writeOnce makes one non-blocking write(2) of chunk, waiting for writability (and
+// recording a would-block) while the socket buffer is full.
+func (b *shutdownBuffer) writeOnce(chunk []byte) (int, error) {
+	rec := b.c.rec
+	var n int
+	var err error
+	if b.raw == nil {
+		n, err = b.c.Conn.Write(chunk)
+	} else {
+		var werr error
+		err = b.raw.Write(func(fd uintptr) bool {
+			n, werr = syscall.Write(int(fd), chunk)
+			switch werr {
+			case syscall.EAGAIN:
+				rec.add(EventWouldBlock, 0, int64(len(chunk)), "")
+				return false
+			case syscall.EINTR:
+				return false
+			}
+			return true
+		})
+		n = max(n, 0)
+		if err == nil && werr != nil {
+			err = os.NewSyscallError("write", werr)
+		}
+	}
+	switch {
+	case n == len(chunk):
+		rec.add(EventWrite, int64(n), 0, "")
+	case n > 0:
+		rec.add(EventPartialWrite, int64(n), int64(len(chunk)), "")
+	}
+	if err != nil {
+		b.c.noteErr(err)
+	}
+	return n, err
+}
+
+// stop ends the drainer: the defect stops it at once (waking it out of a wait for
+// writability), the fix lets it empty the buffer first. It returns the bytes never sent.
+func (b *shutdownBuffer) stop() (unsent int64, note string) {
+	b.mu.Lock()
+	b.shut = true
+	if b.fixed {
+		b.finish = true
+	} else {
+		b.stopNow = true
+	}
+	started := b.started
+	b.mu.Unlock()
+	if started {
+		signal(b.wake)
+		if !b.fixed {
+			_ = b.c.Conn.SetWriteDeadline(aLongTimeAgo)
+		}
+		<-b.done
+	}
+	b.mu.Lock()
+	unsent = int64(len(b.data) - b.off)
+	err := b.err
+	b.mu.Unlock()
+	switch {
+	case unsent == 0:
+	case !b.fixed:
+		note = "still buffered (buffered-shutdown)"
+	case err != nil:
+		note = "still buffered (drain failed: " + err.Error() + ")"
+	default:
+		note = "still buffered (drain stopped at the write deadline)"
+	}
+	return unsent, note
+}
+
+// closeWrite is the conn's CloseWrite: stop (or finish) the drain, then shutdown(SHUT_WR).
+func (b *shutdownBuffer) closeWrite() error {
+	b.mu.Lock()
+	already := b.shut
+	b.mu.Unlock()
+	if already {
+		return b.c.closeWriteInner(0, "")
+	}
+	unsent, note := b.stop()
+	return b.c.closeWriteInner(unsent, note)
+}
+
+// close is called by the conn's Close before the socket closes.
+func (b *shutdownBuffer) close() (int64, string) {
+	return b.stop()
+}
+
+var _ net.Conn = (*conn)(nil)

@@ -1,0 +1,104 @@
+// Package transport injects faults at the byte level and records what happened on every
+// connection: the moments that make silent HTTP body truncation (hyper #4022) happen on
+// purpose, with a flight recorder to show them afterwards.
+//
+// The same faults are usable three ways:
+//
+//   - [WrapListener]: every conn a server accepts carries the faults ("write" is then
+//     server -> client, "read" is client -> server);
+//   - [Dialer]: a DialContext for http.Transport, client-side faults ("read" is what the
+//     client receives, e.g. a slow reader);
+//   - [NewProxy]: a standalone TCP/Unix proxy in front of any server, faults per
+//     direction, half-close carried through, each direction's end reported.
+//
+// # The chain
+//
+// A wrapped conn runs its faults in a fixed order, whatever order the spec named them in
+// (Faults.String prints that order):
+//
+//	 app Write(p)                                            app Read(p)
+//	     |                                                        ^
+//	 [budgets]  stall-after, close-after, half-close-after,   [budgets]   (@dir=read|both)
+//	     |      reset-after: cut exactly at N bytes, then act     |
+//	 [write-slice]  at most N bytes per syscall               [read-slice] [slow-read N/D]
+//	     |                                                        |
+//	 [latency] wait before the chunk          the chunk arrives, then [latency] wait
+//	 [bandwidth] wait until the bytes are paid for            [bandwidth] (own schedule)
+//	     |                                                        |
+//	 [buffered-shutdown] copy into a user-space buffer,           |
+//	     |  return len(p) at once; a drainer does one             |
+//	     |  non-blocking write(2) at a time (partial-write,       |
+//	     |  would-block), CloseWrite/Close do NOT drain           |
+//	     v                                                        |
+//	 socket  [sndbuf SO_SNDBUF]  ===== kernel =====  [rcvbuf SO_RCVBUF]  socket
+//
+//	 flight recorder: accept/dial, read, write, partial-write, would-block, close-write,
+//	 close, peer-fin, rst, fault, error; monotonic offsets since the conn was created.
+//
+// # Fault specs
+//
+// A spec is a comma-separated list; each fault at most once:
+//
+//	spec     = fault { "," fault }
+//	fault    = name [ "=" value ] { "@" modifier }
+//	modifier = "p=" PROBABILITY      apply to this fraction of conns, e.g. @p=0.3
+//	         | "every=" N            apply to every Nth conn (conns are numbered from 1)
+//	         | "dir=" read|write|both  the direction, for faults that have a choice
+//
+// SIZE is a whole number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based)
+// or kB, MB, GB (1000-based); "KB", "K" and "k" are refused as ambiguous. DURATION is a Go
+// duration (time.ParseDuration): 5ms, 250us, 1.5s.
+//
+//	latency=DURATION[~JITTER]   delay each chunk by DURATION +- uniform JITTER (dir: both)
+//	bandwidth=SIZE[/s]          at most SIZE bytes per second, each direction (dir: both)
+//	write-slice=SIZE            at most SIZE bytes per write syscall
+//	read-slice=SIZE             at most SIZE bytes per read syscall
+//	sndbuf=SIZE                 SO_SNDBUF of the wrapped socket (Linux doubles it)
+//	rcvbuf=SIZE                 SO_RCVBUF of the wrapped socket
+//	slow-read=SIZE/DURATION     read at most SIZE bytes, then pause DURATION: backpressure
+//	stall-after=SIZE            move SIZE bytes, then block until deadline or Close (dir: write)
+//	close-after=SIZE            move SIZE bytes, then Close: the peer sees a clean FIN (dir: write)
+//	half-close-after=SIZE       write SIZE bytes, then CloseWrite; reads continue
+//	reset-after=SIZE            move SIZE bytes, then SO_LINGER 0 + Close: RST on TCP (dir: write)
+//	buffered-shutdown           hyper #4022: buffered writes, shutdown without draining
+//	buffered-shutdown-fixed     the fix: the same buffer, drained before shutdown
+//
+// Example: "latency=5ms~2ms,write-slice=1KiB,sndbuf=8KiB,close-after=300KiB@p=0.3".
+// Errors name the token and list what is accepted:
+//
+//	fault "latncy=5ms": unknown fault "latncy"; accepted: latency, bandwidth, ...
+//
+// # Seeds
+//
+// Every random choice (selection by @p, latency jitter) derives from [Options].Seed and
+// the conn's number: a listener or dialer numbers its conns from 1, so a run with the
+// same seed and the same order of conns makes the same choices. [WrapConn] numbers conns
+// process-wide.
+//
+// # Toxiproxy
+//
+// Toxiproxy's toxics and their counterparts here (sizes carry units, times are
+// durations: no milliseconds in an int):
+//
+//	latency (latency, jitter ms)        latency=DURATION~JITTER
+//	bandwidth (rate KB/s)               bandwidth=SIZE (per second)
+//	slow_close (delay ms)               no direct twin: latency on the last chunk; the close itself is not delayed
+//	timeout (timeout ms)                stall-after=0 (stop moving data; the deadline ends it) or
+//	                                    stall-after=SIZE; Toxiproxy's timeout>0 closes later: close-after plus a deadline
+//	slicer (average_size, size_variation, delay us)
+//	                                    write-slice=SIZE (fixed size) with latency=DELAY for the pause
+//	limit_data (bytes)                  close-after=SIZE
+//	reset_peer (timeout ms)             reset-after=SIZE (after bytes instead of after time)
+//	toxicity (0..1)                     @p=PROBABILITY, chosen per conn from the seed
+//	stream upstream/downstream          [ProxyConfig].ToUpstream / ToClient, or @dir on a wrapped conn
+//
+// Not in Toxiproxy: slow-read (a reader that makes real kernel backpressure), sndbuf and
+// rcvbuf, half-close-after, read-slice, buffered-shutdown(-fixed), the flight recorder,
+// and a proxy that carries a half-close through.
+//
+// # Unix sockets
+//
+// Everything works on Unix stream sockets except the RST: a Unix socket has none, so
+// reset-after closes and the peer reads io.EOF. SO_RCVBUF is accepted but Linux sizes a
+// Unix stream by the sender's SO_SNDBUF.
+package transport

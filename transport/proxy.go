@@ -1,0 +1,365 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ProxyConfig configures a standalone fault-injecting proxy. Zero values are noted.
+type ProxyConfig struct {
+	ListenNetwork, ListenAddr     string // "tcp" "127.0.0.1:0" | "unix" "/path/to.sock"
+	UpstreamNetwork, UpstreamAddr string // where every accepted conn is forwarded
+	// ToUpstream and ToClient are the faults of each direction's data. Faults that act on
+	// reads (read-slice, slow-read, rcvbuf, or @dir=read) act on the proxy's reads from
+	// that direction's source; everything else on its writes to that direction's sink.
+	ToUpstream, ToClient Faults
+	Seed                 int64         // all randomness; conns numbered from 1 in accept order
+	Record               int           // flight-recorder events per conn; 0 => off
+	Name                 string        // prefix of IDs; "" => "proxy" (IDs "proxy-3", conns "proxy-3-client")
+	DialTimeout          time.Duration // upstream dial; 0 => 10s
+	// OnConnEnd, if set, is called once per proxied conn after both directions ended, from
+	// the conn's own goroutine (keep it short).
+	OnConnEnd func(ProxyReport)
+}
+
+// End says how one direction of a proxied conn ended.
+type End string
+
+// The ends a direction can have.
+const (
+	EndFIN    End = "fin"    // the source sent a FIN (read io.EOF); carried on as CloseWrite
+	EndRST    End = "rst"    // a reset (ECONNRESET) on either side; carried on as a reset
+	EndFault  End = "fault"  // an injected fault ended it (close-after, reset-after, ...)
+	EndClosed End = "closed" // the other direction (or Proxy.Close) closed the conns
+	EndError  End = "error"  // any other error (Err has it)
+)
+
+// DirectionReport is what one direction of a proxied conn carried and how it ended.
+type DirectionReport struct {
+	Bytes int64  // bytes written to the sink
+	End   End    // "" while still running
+	Err   string // the error that ended it, "" for a FIN
+}
+
+// ProxyReport describes one proxied conn after it ended.
+type ProxyReport struct {
+	ID                   string // e.g. "proxy-3"
+	ToUpstream, ToClient DirectionReport
+	Started              time.Time
+	Duration             time.Duration
+	// Timelines of the two sides when Record > 0: the accepted client conn and the
+	// upstream conn.
+	Client, Upstream Timeline
+}
+
+// Proxy forwards TCP or Unix conns to an upstream with faults per direction. Unlike
+// Toxiproxy it carries a half-close through (a FIN one way stays a FIN one way, the other
+// direction keeps flowing) and reports each direction's end.
+type Proxy struct {
+	cfg                      ProxyConfig
+	clientSide, upstreamSide Options
+
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*proxyConn]struct{}
+	closing bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	seq     atomic.Uint64
+	reports map[string]ProxyReport
+	order   []string // report IDs, oldest first, bounded by historySize
+}
+
+// NewProxy checks cfg and prepares a proxy; Start begins listening.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	for _, a := range []struct{ what, network, addr string }{
+		{"listen", cfg.ListenNetwork, cfg.ListenAddr}, {"upstream", cfg.UpstreamNetwork, cfg.UpstreamAddr},
+	} {
+		switch a.network {
+		case "tcp", "tcp4", "tcp6", "unix":
+		default:
+			return nil, fmt.Errorf("proxy: %s network %q not accepted; accepted: tcp, tcp4, tcp6, unix", a.what, a.network)
+		}
+		if a.addr == "" {
+			return nil, fmt.Errorf("proxy: %s address is empty", a.what)
+		}
+	}
+	if cfg.Name == "" {
+		cfg.Name = "proxy"
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	client, upstream := splitProxyFaults(cfg.ToClient, cfg.ToUpstream)
+	p := &Proxy{
+		cfg:          cfg,
+		clientSide:   Options{Faults: client, Seed: cfg.Seed, Record: cfg.Record, Name: cfg.Name},
+		upstreamSide: Options{Faults: upstream, Seed: int64(splitmix64(uint64(cfg.Seed) ^ 0x75707374)), Record: cfg.Record, Name: cfg.Name},
+		conns:        make(map[*proxyConn]struct{}),
+		reports:      make(map[string]ProxyReport),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// splitProxyFaults turns per-direction faults into per-conn faults: the client conn
+// writes the to-client data and reads the to-upstream data, the upstream conn the reverse.
+func splitProxyFaults(toClient, toUpstream Faults) (client, upstream Faults) {
+	place := func(fs faultSpec, sink, source *Faults) {
+		if fs.dir == dirRead {
+			*source = Faults{list: append(source.list, fs)}
+			return
+		}
+		if fs.kind.dirs != 0 && fs.dir == dirBoth {
+			fs.dir = dirWrite // once per direction of data, not once per side
+		}
+		*sink = Faults{list: append(sink.list, fs)}
+	}
+	for _, fs := range toClient.list {
+		place(fs, &client, &upstream)
+	}
+	for _, fs := range toUpstream.list {
+		place(fs, &upstream, &client)
+	}
+	return client, upstream
+}
+
+// Start listens and serves in the background until Close.
+func (p *Proxy) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil || p.closing {
+		return errors.New("proxy: already started or closed")
+	}
+	ln, err := net.Listen(p.cfg.ListenNetwork, p.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.serve(ln)
+	return nil
+}
+
+// Addr returns the listening address (nil before Start).
+func (p *Proxy) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return nil
+	}
+	return p.ln.Addr()
+}
+
+// Close stops listening, closes every proxied conn and waits for all goroutines.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closing = true
+	ln := p.ln
+	conns := make([]*proxyConn, 0, len(p.conns))
+	for pc := range p.conns {
+		conns = append(conns, pc)
+	}
+	p.mu.Unlock()
+	p.cancel()
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
+	for _, pc := range conns {
+		pc.closeBoth()
+	}
+	p.wg.Wait()
+	return err
+}
+
+// Report returns the report of one of the last 4096 ended conns.
+func (p *Proxy) Report(id string) (ProxyReport, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.reports[id]
+	return r, ok
+}
+
+func (p *Proxy) serve(ln net.Listener) {
+	defer p.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		p.mu.Lock()
+		if p.closing {
+			p.mu.Unlock()
+			c.Close()
+			return
+		}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go p.handle(c)
+	}
+}
+
+type proxyConn struct {
+	client, upstream *conn
+	once             sync.Once
+}
+
+func (pc *proxyConn) closeBoth() {
+	pc.once.Do(func() {
+		pc.client.Close()
+		if pc.upstream != nil {
+			pc.upstream.Close()
+		}
+	})
+}
+
+func (p *Proxy) handle(raw net.Conn) {
+	defer p.wg.Done()
+	seq := p.seq.Add(1)
+	id := p.cfg.Name + "-" + strconv.FormatUint(seq, 10)
+	rep := ProxyReport{ID: id, Started: time.Now()}
+	co := p.clientSide
+	co.Name = id + "-client"
+	pc := &proxyConn{client: newConnNamed(raw, co, seq, EventAccept)}
+	p.mu.Lock()
+	p.conns[pc] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		pc.closeBoth()
+		p.mu.Lock()
+		delete(p.conns, pc)
+		p.mu.Unlock()
+		rep.Duration = time.Since(rep.Started)
+		rep.Client = pc.client.Timeline()
+		if pc.upstream != nil {
+			rep.Upstream = pc.upstream.Timeline()
+		}
+		p.keep(rep)
+		if p.cfg.OnConnEnd != nil {
+			p.cfg.OnConnEnd(rep)
+		}
+	}()
+
+	d := net.Dialer{Timeout: p.cfg.DialTimeout}
+	up, err := d.DialContext(p.ctx, p.cfg.UpstreamNetwork, p.cfg.UpstreamAddr)
+	if err != nil {
+		rep.ToUpstream = DirectionReport{End: EndError, Err: err.Error()}
+		rep.ToClient = rep.ToUpstream
+		if l, ok := raw.(interface{ SetLinger(int) error }); ok {
+			_ = l.SetLinger(0) // tell the client at once that nobody is there
+		}
+		return
+	}
+	uo := p.upstreamSide
+	uo.Name = id + "-upstream"
+	pc.upstream = newConnNamed(up, uo, seq, EventDial)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rep.ToUpstream = pc.pipe(pc.upstream, pc.client)
+	}()
+	rep.ToClient = pc.pipe(pc.client, pc.upstream)
+	wg.Wait()
+}
+
+// newConnNamed wraps with o.Name used as the whole ID (the proxy numbers its conns itself).
+func newConnNamed(c net.Conn, o Options, seq uint64, born EventKind) *conn {
+	w := newConn(c, o, seq, born)
+	w.id = o.Name
+	return w
+}
+
+// pipe copies src to dst until src ends, carries the end on (FIN as CloseWrite, RST as a
+// reset) and reports it. Any end other than a FIN closes both conns.
+func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
+	var r DirectionReport
+	var rerr, werr error
+	if dst.plain && src.plain && dst.buf == nil {
+		// No faults and no recorder: let the kernel splice where it can.
+		var n int64
+		n, rerr = io.Copy(dst.Conn, src.Conn)
+		r.Bytes = n
+	} else {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				m, err := dst.Write(buf[:n])
+				r.Bytes += int64(m)
+				if err != nil {
+					werr = err
+					break
+				}
+			}
+			if err != nil {
+				rerr = err
+				break
+			}
+		}
+	}
+	err := rerr
+	if werr != nil {
+		err = werr
+	}
+	r.End = endOf(err)
+	if err != nil {
+		r.Err = err.Error()
+	}
+	switch r.End {
+	case EndFIN:
+		if err := dst.CloseWrite(); err != nil {
+			pc.closeBoth()
+		}
+	case EndRST:
+		if rerr != nil {
+			_ = dst.reset()
+		} else {
+			_ = src.reset()
+		}
+		pc.closeBoth()
+	default:
+		pc.closeBoth()
+	}
+	return r
+}
+
+func endOf(err error) End {
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+		return EndFIN
+	case errors.Is(err, ErrInjected):
+		return EndFault
+	case errors.Is(err, syscall.ECONNRESET):
+		return EndRST
+	case errors.Is(err, net.ErrClosed):
+		return EndClosed
+	}
+	return EndError
+}
+
+func (p *Proxy) keep(r ProxyReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.order) >= historySize {
+		delete(p.reports, p.order[0])
+		p.order = p.order[1:]
+	}
+	p.order = append(p.order, r.ID)
+	p.reports[r.ID] = r
+}

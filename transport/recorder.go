@@ -1,0 +1,193 @@
+package transport
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EventKind names what happened on a conn.
+type EventKind uint8
+
+// The event kinds a flight recorder keeps.
+const (
+	EventAccept       EventKind = iota + 1 // the listener accepted the conn
+	EventDial                              // the dialer connected it
+	EventRead                              // Read returned N bytes
+	EventWrite                             // N bytes went to the socket (or into the buffer of buffered-shutdown)
+	EventPartialWrite                      // a socket write took N of Of bytes
+	EventWouldBlock                        // a non-blocking write found the socket buffer full (EAGAIN)
+	EventCloseWrite                        // shutdown(SHUT_WR) sent a FIN; N = bytes left unsent
+	EventClose                             // the conn was closed; N = bytes left unsent
+	EventPeerFIN                           // Read returned io.EOF: the peer half-closed
+	EventRST                               // an operation failed with ECONNRESET
+	EventFault                             // a fault fired (Note names it, N its byte count)
+	EventError                             // any other error (Note holds it)
+)
+
+var eventNames = [...]string{
+	EventAccept: "accept", EventDial: "dial", EventRead: "read", EventWrite: "write",
+	EventPartialWrite: "partial-write", EventWouldBlock: "would-block",
+	EventCloseWrite: "close-write", EventClose: "close", EventPeerFIN: "peer-fin",
+	EventRST: "rst", EventFault: "fault", EventError: "error",
+}
+
+// String returns the kind's name as used in timelines and result files.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && eventNames[k] != "" {
+		return eventNames[k]
+	}
+	return "event(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText writes the kind's name so JSON results stay readable.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText accepts the names String produces.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	for i, n := range eventNames {
+		if n != "" && n == string(b) {
+			*k = EventKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown event kind %q; accepted: %s", b, strings.Join(eventNames[1:], ", "))
+}
+
+// Event is one entry of a flight recorder.
+type Event struct {
+	At   time.Duration // monotonic, since the conn was created
+	Kind EventKind
+	N    int64  // bytes
+	Of   int64  // for partial writes: bytes asked
+	Note string // e.g. the fault's name, an error
+}
+
+// String formats an event the way strace would make you read it:
+// "write 1024", "partial-write 219264 of 4194425", "fault close-after 307200".
+func (e Event) String() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.String())
+	if e.Kind == EventFault {
+		if e.Note != "" {
+			b.WriteString(" " + e.Note)
+		}
+		if e.N != 0 {
+			b.WriteString(" " + strconv.FormatInt(e.N, 10))
+		}
+		return b.String()
+	}
+	if e.N != 0 || e.Kind == EventRead || e.Kind == EventWrite || e.Kind == EventPartialWrite {
+		b.WriteString(" " + strconv.FormatInt(e.N, 10))
+	}
+	if e.Of != 0 {
+		b.WriteString(" of " + strconv.FormatInt(e.Of, 10))
+	}
+	if e.Note != "" {
+		b.WriteString(" " + e.Note)
+	}
+	return b.String()
+}
+
+// Timeline is a conn's recorded events, oldest first.
+type Timeline []Event
+
+// String prints one event per line with its offset, e.g. "+12.345ms write 1024".
+func (t Timeline) String() string {
+	var b strings.Builder
+	for _, e := range t {
+		fmt.Fprintf(&b, "+%.3fms %s\n", float64(e.At)/float64(time.Millisecond), e)
+	}
+	return b.String()
+}
+
+// recorder is a bounded ring of events. A nil *recorder records nothing, so a conn
+// without a recorder pays one nil check per call.
+type recorder struct {
+	start time.Time
+	mu    sync.Mutex
+	buf   []Event
+	next  int
+	full  bool
+}
+
+func newRecorder(capacity int, start time.Time) *recorder {
+	if capacity <= 0 {
+		return nil
+	}
+	return &recorder{start: start, buf: make([]Event, capacity)}
+}
+
+func (r *recorder) add(k EventKind, n, of int64, note string) {
+	if r == nil {
+		return
+	}
+	at := time.Since(r.start)
+	r.mu.Lock()
+	r.buf[r.next] = Event{At: at, Kind: k, N: n, Of: of, Note: note}
+	r.next++
+	if r.next == len(r.buf) {
+		r.next, r.full = 0, true
+	}
+	r.mu.Unlock()
+}
+
+// timeline copies the events out, oldest first.
+func (r *recorder) timeline() Timeline {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.full {
+		return append(Timeline(nil), r.buf[:r.next]...)
+	}
+	t := make(Timeline, 0, len(r.buf))
+	t = append(t, r.buf[r.next:]...)
+	return append(t, r.buf[:r.next]...)
+}
+
+// history keeps the recorders of the most recent conns so a timeline can be fetched by
+// conn ID after the conn closed. Bounded: the oldest entry goes first.
+type history struct {
+	mu    sync.Mutex
+	max   int
+	byID  map[string]*recorder
+	order []string // ring of IDs
+	next  int
+}
+
+func newHistory(max int) *history {
+	return &history{max: max, byID: make(map[string]*recorder)}
+}
+
+func (h *history) add(id string, r *recorder) {
+	if h == nil || r == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.order) < h.max {
+		h.order = append(h.order, id)
+	} else {
+		delete(h.byID, h.order[h.next])
+		h.order[h.next] = id
+		h.next = (h.next + 1) % h.max
+	}
+	h.byID[id] = r
+}
+
+func (h *history) get(id string) (Timeline, bool) {
+	if h == nil {
+		return nil, false
+	}
+	h.mu.Lock()
+	r, ok := h.byID[id]
+	h.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return r.timeline(), true
+}
