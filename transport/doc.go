@@ -16,24 +16,24 @@
 // A wrapped conn runs its faults in a fixed order, whatever order the spec named them in
 // (Faults.String prints that order):
 //
-//	 app Write(p)                                            app Read(p)
-//	     |                                                        ^
-//	 [budgets]  stall-after, close-after, half-close-after,   [budgets]   (@dir=read|both)
-//	     |      reset-after: cut exactly at N bytes, then act     |
-//	 [write-slice]  at most N bytes per syscall               [read-slice] [slow-read N/D]
-//	     |                                                        |
-//	 [latency] wait before the chunk          the chunk arrives, then [latency] wait
-//	 [bandwidth] wait until the bytes are paid for            [bandwidth] (own schedule)
-//	     |                                                        |
-//	 [buffered-shutdown] copy into a user-space buffer,           |
-//	     |  return len(p) at once; a drainer does one             |
-//	     |  non-blocking write(2) at a time (partial-write,       |
-//	     |  would-block), CloseWrite/Close do NOT drain           |
-//	     v                                                        |
-//	 socket  [sndbuf SO_SNDBUF]  ===== kernel =====  [rcvbuf SO_RCVBUF]  socket
+//	app Write(p)                                            app Read(p)
+//	    |                                                        ^
+//	[budgets]  stall-after, close-after, half-close-after,   [budgets]   (@dir=read|both)
+//	    |      reset-after: cut exactly at N bytes, then act     |
+//	[write-slice]  at most N bytes per syscall               [read-slice] [slow-read N/D]
+//	    |                                                        |
+//	[latency] wait before the chunk          the chunk arrives, then [latency] wait
+//	[bandwidth] wait until the bytes are paid for            [bandwidth] (own schedule)
+//	    |                                                        |
+//	[buffered-shutdown] copy into a user-space buffer,           |
+//	    |  return len(p) at once; a drainer does one             |
+//	    |  non-blocking write(2) at a time (partial-write,       |
+//	    |  would-block), CloseWrite/Close do NOT drain           |
+//	    v                                                        |
+//	socket  [sndbuf SO_SNDBUF]  ===== kernel =====  [rcvbuf SO_RCVBUF]  socket
 //
-//	 flight recorder: accept/dial, read, write, partial-write, would-block, close-write,
-//	 close, peer-fin, rst, fault, error; monotonic offsets since the conn was created.
+//	flight recorder: accept/dial, read, write, partial-write, would-block, close-write,
+//	close, peer-fin, rst, fault, error; monotonic offsets since the conn was created.
 //
 // # Fault specs
 //
