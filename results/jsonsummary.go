@@ -41,11 +41,17 @@ func ReadJSON(r io.Reader, name string) (*RunResult, error) {
 			sr.Summary = NewSummary(sr.Scenario)
 		}
 		sr.Summary.init()
+		if err := sr.Summary.Series.validate(); err != nil {
+			return nil, fmt.Errorf("%s: scenario %q: %w", name, sr.Scenario, err)
+		}
 	}
 	if rr.Total == nil {
 		rr.Retotal()
 	}
 	rr.Total.init()
+	if err := rr.Total.Series.validate(); err != nil {
+		return nil, fmt.Errorf("%s: total: %w", name, err)
+	}
 	return &rr, nil
 }
 

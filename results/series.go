@@ -1,6 +1,9 @@
 package results
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Series counts outcomes per time bin for the "outcomes over time" chart.
 // Its memory is bounded: when the span needs more than [maxSeriesBins]
@@ -25,7 +28,7 @@ const (
 
 // BinStart returns the start time of bin i of Bins.
 func (s *Series) BinStart(i int) time.Time {
-	return time.Unix(0, (s.First+int64(i))*int64(s.Width))
+	return time.Unix(0, (s.First+int64(i))*int64(s.Width)).UTC()
 }
 
 func (s *Series) add(t time.Time, o Outcome, n int64) {
@@ -69,6 +72,10 @@ func (s *Series) coarsen() {
 // setWidth re-bins into a wider width (a power-of-two multiple of the
 // current one).
 func (s *Series) setWidth(w time.Duration) {
+	if len(s.Bins) == 0 || s.Width <= 0 {
+		s.Width, s.First, s.Bins = w, 0, nil
+		return
+	}
 	if w <= s.Width {
 		return
 	}
@@ -96,6 +103,10 @@ func (s *Series) setWidth(w time.Duration) {
 // merge adds o's bins to s.
 func (s *Series) merge(o *Series) {
 	if len(o.Bins) == 0 {
+		return
+	}
+	if len(s.Bins) == 0 {
+		*s = o.clone()
 		return
 	}
 	if s.Width < o.Width {
@@ -134,4 +145,31 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// validate checks a series read from a file: the width must be the base
+// width times a power of two, and the bins bounded, or merging would
+// misalign bins.
+func (s *Series) validate() error {
+	if len(s.Bins) == 0 {
+		return nil
+	}
+	w := s.Width
+	if w < seriesBaseWidth || w%seriesBaseWidth != 0 {
+		return fmt.Errorf("series width %v (accepted: %v times a power of two)", w, seriesBaseWidth)
+	}
+	if f := w / seriesBaseWidth; f&(f-1) != 0 {
+		return fmt.Errorf("series width %v (accepted: %v times a power of two)", w, seriesBaseWidth)
+	}
+	if len(s.Bins) > maxSeriesBins {
+		return fmt.Errorf("series has %d bins (accepted: at most %d)", len(s.Bins), maxSeriesBins)
+	}
+	for i, b := range s.Bins {
+		for o, n := range b {
+			if n < 0 {
+				return fmt.Errorf("series bin %d: negative count %d for %s", i, n, o)
+			}
+		}
+	}
+	return nil
 }
