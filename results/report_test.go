@@ -1,0 +1,240 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestJUnit(t *testing.T) {
+	rr := judged(sample())
+	// Make "clean" fail and add a scenario with no expectation.
+	rr.Scenarios[0].Met, rr.Scenarios[0].Reason = false, "p99 too high & <worse>"
+	extra := rec("unjudged", 1, Complete)
+	s := NewSummary("unjudged")
+	s.Add(&extra)
+	rr.Scenarios = append(rr.Scenarios, ScenarioResult{Scenario: "unjudged", Summary: s})
+	rr.Retotal()
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, rr))
+	assert.True(t, strings.HasPrefix(buf.String(), "<?xml"))
+
+	// Parse into an independent mirror of the Surefire schema's structure.
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure"`
+		Skipped   *struct {
+			Message string `xml:"message,attr"`
+		} `xml:"skipped"`
+		SystemOut string `xml:"system-out"`
+	}
+	type testsuite struct {
+		Name       string     `xml:"name,attr"`
+		Tests      int        `xml:"tests,attr"`
+		Failures   int        `xml:"failures,attr"`
+		Errors     int        `xml:"errors,attr"`
+		Skipped    int        `xml:"skipped,attr"`
+		Time       string     `xml:"time,attr"`
+		Timestamp  string     `xml:"timestamp,attr"`
+		Properties []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"properties>property"`
+		Cases []testcase `xml:"testcase"`
+	}
+	var doc struct {
+		XMLName  xml.Name    `xml:"testsuites"`
+		Tests    int         `xml:"tests,attr"`
+		Failures int         `xml:"failures,attr"`
+		Errors   int         `xml:"errors,attr"`
+		Suites   []testsuite `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	require.Len(t, doc.Suites, 1, "one testsuite per run")
+	su := doc.Suites[0]
+	assert.Equal(t, 3, doc.Tests)
+	assert.Equal(t, 1, doc.Failures)
+	assert.Equal(t, 3, su.Tests)
+	assert.Equal(t, 1, su.Failures)
+	assert.Equal(t, 0, su.Errors)
+	assert.Equal(t, 1, su.Skipped)
+	assert.Regexp(t, `^\d+\.\d+$|^\d+$`, su.Time)
+	assert.Equal(t, "2026-11-27T02:00:00", su.Timestamp)
+	require.Len(t, su.Cases, 3)
+
+	clean, cut, unjudged := su.Cases[0], su.Cases[1], su.Cases[2]
+	assert.Equal(t, "clean", clean.Name)
+	require.NotNil(t, clean.Failure)
+	assert.Equal(t, "p99 too high & <worse>", clean.Failure.Message, "escaped and back")
+	assert.Equal(t, "expect-complete", clean.Failure.Type)
+	assert.Nil(t, cut.Failure, "a detect scenario that caught its defect passes")
+	assert.Contains(t, cut.SystemOut, "faults: buffered-shutdown,sndbuf=8KiB")
+	assert.Contains(t, cut.SystemOut, "4 truncated")
+	require.NotNil(t, unjudged.Skipped)
+	assert.Nil(t, unjudged.Failure)
+
+	// A failing scenario with failures lists them with offsets and timelines.
+	rr.Scenarios[1].Met, rr.Scenarios[1].Reason = false, "no silent truncation"
+	buf.Reset()
+	require.NoError(t, WriteJUnit(&buf, rr))
+	doc.Suites = nil
+	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	f := doc.Suites[0].Cases[1].Failure
+	require.NotNil(t, f)
+	assert.Contains(t, f.Text, "request #100")
+	assert.Contains(t, f.Text, "outcome truncated (SILENT) status 200: got 219364 of 3300000 bytes, offset 219364")
+	assert.Contains(t, f.Text, "server: wrote 3300000 bytes, complete=true")
+	assert.Contains(t, f.Text, "partial-write 219264 of 3300000")
+	assert.Contains(t, f.Text, "close-write buffered-shutdown")
+	assert.Equal(t, DefaultKeepFailures, strings.Count(f.Text, "request #"))
+}
+
+func TestText(t *testing.T) {
+	rr := judged(sample())
+	var buf bytes.Buffer
+	require.NoError(t, WriteText(&buf, rr))
+	out := buf.String()
+	lines := strings.Split(out, "\n")
+	require.GreaterOrEqual(t, len(lines), 4)
+	assert.Regexp(t, `^SCENARIO\s+REQUESTS\s+COMPLETE\s+TRUNCATED\s+SILENT\s+RESET\s+CORRUPT\s+OTHER\s+OFFSETS\s+WALL\s+VERDICT`, lines[0])
+	assert.Regexp(t, `^clean\s+40\s+40\s+0\s+0\s+0\s+0\s+0\s+-\s+1\.96s\s+PASS complete`, lines[1])
+	assert.Regexp(t, `^cut\s+20\s+15\s+4\s+4\s+1\s+0\s+0\s+214\.2KiB-214\.2KiB\s+\S+\s+PASS detect`, lines[2])
+	assert.Regexp(t, `^TOTAL\s+60\s+55\s+4\s+4\s+1`, lines[3])
+	assert.Contains(t, out, "latency p50")
+
+	rr.Scenarios[0].Met, rr.Scenarios[0].Reason = false, "3 of 40 failed"
+	buf.Reset()
+	require.NoError(t, WriteText(&buf, rr))
+	assert.Contains(t, buf.String(), "FAIL clean: 3 of 40 failed")
+	assert.Regexp(t, `(?m)^TOTAL.*FAIL$`, buf.String())
+}
+
+func TestHTML(t *testing.T) {
+	rr := judged(sample())
+	rr.Scenarios[1].Reason = `defect detected <script>alert(1)</script>`
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, rr))
+	page := buf.String()
+
+	// Self-contained: nothing fetched from anywhere.
+	assert.NotRegexp(t, `(?i)(src|href)\s*=\s*"(https?:)?//`, page)
+	assert.NotContains(t, page, "<link")
+	assert.NotContains(t, page, "<script>alert", "reasons are escaped")
+	assert.Contains(t, page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+
+	// Charts drawn, with bars.
+	assert.GreaterOrEqual(t, strings.Count(page, "<svg"), 8)
+	for _, id := range []string{"total-outcomes", "total-offsets", "total-latency", "s1-offsets"} {
+		assert.Contains(t, page, `id="`+id+`"`)
+	}
+	assert.Greater(t, strings.Count(page, "<rect"), 20)
+
+	// The embedded chart data parses and has data.
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="truncheck-data">(.*?)</script>`).FindStringSubmatch(page)
+	require.Len(t, m, 2)
+	var data struct {
+		Run    string `json:"run"`
+		Charts []struct {
+			ID   string `json:"id"`
+			Bars []struct {
+				Label string `json:"label"`
+				Segs  []struct {
+					Name  string  `json:"name"`
+					Value float64 `json:"value"`
+				} `json:"segs"`
+			} `json:"bars"`
+		} `json:"charts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(m[1]), &data))
+	assert.Equal(t, "r1", data.Run)
+	sums := map[string]float64{}
+	for _, c := range data.Charts {
+		for _, b := range c.Bars {
+			for _, s := range b.Segs {
+				sums[c.ID] += s.Value
+			}
+		}
+	}
+	assert.Equal(t, 60.0, sums["total-outcomes"])
+	assert.Equal(t, 5.0, sums["total-offsets"])
+	assert.Equal(t, 60.0, sums["total-latency"])
+	assert.Equal(t, 5.0, sums["s1-offsets"])
+
+	golden := filepath.Join("testdata", "report.golden.html")
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run go test -run TestHTML -update to create it")
+	assert.Equal(t, string(want), page, "HTML changed; check it and refresh with -update")
+}
+
+func TestHTMLEmptyRun(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, NewRunResult("", nil)))
+	assert.Contains(t, buf.String(), "no data")
+}
+
+func TestWriteReportsAndLoad(t *testing.T) {
+	dir := t.TempDir()
+	rr := judged(sample())
+	require.NoError(t, WriteReports(dir, rr))
+	for _, f := range []string{SummaryFile, JUnitFile, HTMLFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Positive(t, st.Size())
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	assert.Empty(t, leftovers)
+
+	got, warns, err := Load(dir)
+	require.NoError(t, err)
+	assert.Empty(t, warns)
+	assert.Equal(t, rr.Total.Requests, got.Total.Requests)
+	assert.Equal(t, ExpectDetect, got.Scenarios[1].Expect)
+
+	// A directory with only records (a run killed before its summary).
+	dir2 := t.TempDir()
+	w, err := NewWriter(filepath.Join(dir2, RecordsFile), WriterConfig{})
+	require.NoError(t, err)
+	for _, r := range sample() {
+		require.NoError(t, w.Write(&r))
+	}
+	require.NoError(t, w.Close())
+	got2, _, err := Load(dir2)
+	require.NoError(t, err)
+	assert.Equal(t, int64(60), got2.Total.Requests)
+	assert.Equal(t, Expect(""), got2.Scenarios[0].Expect)
+
+	m, _, err := MergeFiles(dir, filepath.Join(dir2, RecordsFile))
+	require.NoError(t, err)
+	assert.Equal(t, int64(120), m.Total.Requests)
+	assert.Len(t, m.Sources, 2)
+	assert.Equal(t, ExpectDetect, m.Scenarios[1].Expect, "known expectations survive a merge with records")
+
+	_, _, err = Load(filepath.Join(dir, JUnitFile))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "accepted: a results directory")
+	_, _, err = Load(t.TempDir())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "neither")
+	_, _, err = MergeFiles()
+	require.Error(t, err)
+}
