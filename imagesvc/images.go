@@ -1,0 +1,214 @@
+package imagesvc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"sort"
+	"sync"
+)
+
+// ImageInfo describes one built-in image: what GET /images lists.
+type ImageInfo struct {
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	// Kind is "photo" (a transform source) or "overlay" (for the overlay operation;
+	// it can be transformed too).
+	Kind string `json:"kind"`
+}
+
+// builtinSpecs is the built-in set: photo-like, deterministic (fixed seeds), sizes
+// from a fast test image to 24 MP. Uncompressed TIFF at full size is 3 bytes a pixel.
+var builtinSpecs = []struct {
+	info ImageInfo
+	seed uint64
+}{
+	{ImageInfo{"photo-small", 640, 480, "photo"}, 11},
+	{ImageInfo{"photo-1mp", 1280, 800, "photo"}, 12},
+	{ImageInfo{"photo-4mp", 2448, 1632, "photo"}, 13},
+	{ImageInfo{"photo-12mp", 4240, 2832, "photo"}, 14},
+	{ImageInfo{"photo-24mp", 6000, 4000, "photo"}, 15},
+	{ImageInfo{"logo", 240, 96, "overlay"}, 16},
+}
+
+// overlayNames are the built-ins the overlay operation accepts.
+var overlayNames = map[string]struct{}{"logo": {}}
+
+func sortedOverlayNames() []string {
+	names := make([]string, 0, len(overlayNames))
+	for n := range overlayNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// builtin holds one generated image; bytes are produced once, on first use, so
+// New stays fast and a test that never asks for photo-24mp never pays for it.
+type builtin struct {
+	info ImageInfo
+	seed uint64
+	once sync.Once
+	buf  []byte
+}
+
+func (b *builtin) bytes() []byte {
+	b.once.Do(func() {
+		if b.info.Kind == "overlay" {
+			b.buf = generateLogo(b.info.Width, b.info.Height)
+			return
+		}
+		b.buf = generatePhoto(b.info.Width, b.info.Height, b.seed)
+	})
+	return b.buf
+}
+
+// generatePhoto renders a photo-like RGB image (a sky-to-ground gradient, a soft
+// sun, rolling hills, film-grain noise from a fixed seed) as an uncompressed
+// baseline TIFF, which libvips decodes without any codec work.
+func generatePhoto(w, h int, seed uint64) []byte {
+	const hdr = 8
+	const nEntries = 10
+	ifdSize := 2 + nEntries*12 + 4
+	bpsOff := hdr + ifdSize
+	pixOff := bpsOff + 6 + 2 // 3 shorts, padded to an even offset
+	size := pixOff + w*h*3
+	buf := make([]byte, size)
+	le := binary.LittleEndian
+	copy(buf, "II*\x00")
+	le.PutUint32(buf[4:], hdr)
+	p := hdr
+	le.PutUint16(buf[p:], nEntries)
+	p += 2
+	entry := func(tag, typ uint16, count, value uint32) {
+		le.PutUint16(buf[p:], tag)
+		le.PutUint16(buf[p+2:], typ)
+		le.PutUint32(buf[p+4:], count)
+		if typ == 3 && count == 1 {
+			le.PutUint16(buf[p+8:], uint16(value))
+		} else {
+			le.PutUint32(buf[p+8:], value)
+		}
+		p += 12
+	}
+	const short, long = 3, 4
+	entry(256, long, 1, uint32(w))       // ImageWidth
+	entry(257, long, 1, uint32(h))       // ImageLength
+	entry(258, short, 3, uint32(bpsOff)) // BitsPerSample -> 8,8,8
+	entry(259, short, 1, 1)              // Compression: none
+	entry(262, short, 1, 2)              // Photometric: RGB
+	entry(273, long, 1, uint32(pixOff))  // StripOffsets
+	entry(277, short, 1, 3)              // SamplesPerPixel
+	entry(278, long, 1, uint32(h))       // RowsPerStrip
+	entry(279, long, 1, uint32(w*h*3))   // StripByteCounts
+	entry(284, short, 1, 1)              // PlanarConfiguration: chunky
+	le.PutUint32(buf[p:], 0)             // no next IFD
+	for i := 0; i < 3; i++ {
+		le.PutUint16(buf[bpsOff+2*i:], 8)
+	}
+	fillPhoto(buf[pixOff:], w, h, seed)
+	return buf
+}
+
+// fillPhoto writes w*h RGB pixels. Separable tables keep it to integer work per
+// pixel; the noise is an xorshift stream, so the same seed gives the same bytes.
+func fillPhoto(pix []byte, w, h int, seed uint64) {
+	horizon := h * 3 / 5
+	// hills: a height per column from a sum of sines, phase from the seed
+	phase := float64(seed%97) / 97 * 2 * math.Pi
+	hill := make([]int, w)
+	for x := range hill {
+		fx := float64(x) / float64(w)
+		v := 0.06*math.Sin(fx*7+phase) + 0.03*math.Sin(fx*19+2*phase) + 0.015*math.Sin(fx*53+phase/3)
+		hill[x] = horizon + int(v*float64(h))
+	}
+	sunX, sunY, sunR := w*7/10, h/4, h/9
+	state := seed*0x9E3779B97F4A7C15 | 1
+	row := make([]byte, w*3)
+	for y := 0; y < h; y++ {
+		fy := float64(y) / float64(h)
+		// sky colour for this row (used above the hill line)
+		skyR := 70 + int(120*fy)
+		skyG := 120 + int(90*fy)
+		skyB := 230 - int(40*fy)
+		for x := 0; x < w; x++ {
+			var r, g, b int
+			if y < hill[x] {
+				r, g, b = skyR, skyG, skyB
+				dx, dy := x-sunX, y-sunY
+				if d2 := dx*dx + dy*dy; d2 < sunR*sunR*4 {
+					glow := 255 - 255*d2/(sunR*sunR*4)
+					r += glow * 3 / 4
+					g += glow * 2 / 3
+					b += glow / 4
+				}
+			} else {
+				depth := y - hill[x]
+				shade := 255 * depth / (h - horizon/2 + 1)
+				r = 60 + shade/3 + (x*40/w)%40
+				g = 110 - shade/4 + (y*30/h)%30
+				b = 40 + shade/6
+			}
+			state ^= state << 13
+			state ^= state >> 7
+			state ^= state << 17
+			n := int(state&15) - 8 // film grain, -8..7
+			row[3*x] = clamp8(r + n)
+			row[3*x+1] = clamp8(g + int(state>>8&15) - 8)
+			row[3*x+2] = clamp8(b + int(state>>16&15) - 8)
+		}
+		copy(pix[y*w*3:], row)
+	}
+}
+
+func clamp8(v int) byte {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return byte(v)
+}
+
+// generateLogo renders the overlay: a half-transparent rounded badge with stripes,
+// RGBA PNG so the overlay operation blends through its alpha band.
+func generateLogo(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	r := h / 3
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			// rounded-rectangle mask
+			cx, cy := x, y
+			if cx < r {
+				cx = r
+			} else if cx > w-1-r {
+				cx = w - 1 - r
+			}
+			if cy < r {
+				cy = r
+			} else if cy > h-1-r {
+				cy = h - 1 - r
+			}
+			dx, dy := x-cx, y-cy
+			if dx*dx+dy*dy > r*r {
+				continue
+			}
+			c := color.NRGBA{R: 250, G: 250, B: 250, A: 170}
+			if (x+y)/12%2 == 0 {
+				c = color.NRGBA{R: 220, G: 40, B: 60, A: 200}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&out, img); err != nil {
+		panic("imagesvc: encoding the built-in logo: " + err.Error()) // cannot happen: in-memory writer
+	}
+	return out.Bytes()
+}
