@@ -45,13 +45,13 @@ func TestJUnit(t *testing.T) {
 		SystemOut string `xml:"system-out"`
 	}
 	type testsuite struct {
-		Name       string     `xml:"name,attr"`
-		Tests      int        `xml:"tests,attr"`
-		Failures   int        `xml:"failures,attr"`
-		Errors     int        `xml:"errors,attr"`
-		Skipped    int        `xml:"skipped,attr"`
-		Time       string     `xml:"time,attr"`
-		Timestamp  string     `xml:"timestamp,attr"`
+		Name       string `xml:"name,attr"`
+		Tests      int    `xml:"tests,attr"`
+		Failures   int    `xml:"failures,attr"`
+		Errors     int    `xml:"errors,attr"`
+		Skipped    int    `xml:"skipped,attr"`
+		Time       string `xml:"time,attr"`
+		Timestamp  string `xml:"timestamp,attr"`
 		Properties []struct {
 			Name  string `xml:"name,attr"`
 			Value string `xml:"value,attr"`

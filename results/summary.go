@@ -24,6 +24,10 @@ type Summary struct {
 	Requests int64             `json:"requests"`
 	Outcomes map[Outcome]int64 `json:"outcomes"` // count per outcome; absent means 0
 	Silent   int64             `json:"silent"`   // failures nobody noticed: the headline number
+	// Invalid counts records whose outcome was not a defined [Outcome]
+	// (a harness bug): they count as requests and as failed, not in
+	// Outcomes, so the summary stays writable and readable.
+	Invalid int64 `json:"invalid,omitempty"`
 
 	BytesExpected int64 `json:"bytes_expected"` // sum of known Expected
 	BytesReceived int64 `json:"bytes_received"` // body bytes read
@@ -133,7 +137,11 @@ func hasOffset(o Outcome) bool {
 func (s *Summary) Add(r *Record) {
 	s.init()
 	s.Requests++
-	s.Outcomes[r.Outcome]++
+	if r.Outcome.Valid() {
+		s.Outcomes[r.Outcome]++
+	} else {
+		s.Invalid++
+	}
 	if r.Silent && r.Outcome.Failed() {
 		s.Silent++
 	}
@@ -151,7 +159,9 @@ func (s *Summary) Add(r *Record) {
 		if end := r.End(); end.After(s.End) {
 			s.End = end
 		}
-		s.Series.add(r.Start, r.Outcome, 1)
+		if r.Outcome.Valid() {
+			s.Series.add(r.Start, r.Outcome, 1)
+		}
 	}
 	s.LatencyHist.record(int64(r.Latency))
 	if r.TTFB > 0 {
@@ -167,7 +177,7 @@ func (s *Summary) Add(r *Record) {
 		s.Offsets.Count++
 		s.OffsetHist.record(r.Offset)
 	}
-	if r.Outcome.Failed() {
+	if r.Outcome.Failed() && r.Outcome.Valid() {
 		s.keepFailure(r)
 	}
 }
@@ -275,6 +285,7 @@ func (s *Summary) Merge(o *Summary) {
 		s.Outcomes[k] += v
 	}
 	s.Silent += o.Silent
+	s.Invalid += o.Invalid
 	s.BytesExpected += o.BytesExpected
 	s.BytesReceived += o.BytesReceived
 	s.BytesVerified += o.BytesVerified

@@ -279,3 +279,18 @@ func ExampleBytes() {
 	fmt.Println(Bytes(512), Bytes(219_264), Bytes(3_300_000))
 	// Output: 512B 214.1KiB 3.1MiB
 }
+
+func TestSummaryInvalidOutcome(t *testing.T) {
+	s := NewSummary("x")
+	r := rec("x", 1, "weird")
+	s.Add(&r)
+	s.Close()
+	assert.Equal(t, int64(1), s.Invalid)
+	assert.Equal(t, int64(1), s.Failed())
+	rr := NewRunResult("r", []ScenarioResult{{Scenario: "x", Summary: s}})
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, rr))
+	back, err := ReadJSON(&buf, "s.json")
+	require.NoError(t, err, "a summary with a bad record stays readable")
+	assert.Equal(t, int64(1), back.Total.Invalid)
+}
