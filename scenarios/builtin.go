@@ -1,0 +1,245 @@
+package scenarios
+
+import "time"
+
+// Request paths used by the built-ins. Sizes are for the imagesvc
+// built-in images: photo-small is 640x480, photo-1mp 1280x800, photo-4mp
+// 2448x1632, photo-12mp 4240x2832; TIFF is uncompressed (3 bytes a pixel).
+const (
+	smallJPEG   = "/images/photo-small?format=jpeg"                                    // ~tens of KB
+	smallPNG    = "/images/photo-small?format=png"                                     // ~hundreds of KB
+	mp1WebP     = "/images/photo-1mp?ops=resize:w=800,h=600;rotate:deg=90&format=webp" // chained ops
+	mp1TIFF     = "/images/photo-1mp?format=tiff"                                      // ~3 MB
+	mp1Stream   = "/images/photo-1mp?format=tiff&stream=1"                             // ~3 MB, chunked, digest in the trailer
+	mp4TIFF     = "/images/photo-4mp?format=tiff"                                      // ~12 MB
+	mp4Stream   = "/images/photo-4mp?format=tiff&stream=1"                             // ~12 MB chunked
+	mp12TIFF    = "/images/photo-12mp?format=tiff"                                     // ~36 MB
+	nestedFetch = "/fetch?src=%2Fimages%2Fphoto-1mp%3Fformat%3Dtiff&ops=flip&format=png"
+)
+
+// mixed is the baseline's workload: tens of KB to ~12 MB, every framing.
+var mixed = []Request{
+	{Path: smallJPEG, Weight: 3},
+	{Path: smallPNG, Weight: 2},
+	{Path: mp1WebP, Weight: 2},
+	{Path: mp1TIFF, Weight: 2},
+	{Path: mp1Stream, Weight: 1},
+	{Path: mp4TIFF, Weight: 1},
+}
+
+// The fault specs of the built-ins (transport syntax).
+const (
+	// slowReader is a reader a little slower than the writer: ~32 MB/s,
+	// enough to keep the socket buffers full.
+	slowReader = "slow-read=64KiB/2ms"
+	// verySlowReader is ~1.6 MB/s: a 3 MB body takes about two seconds.
+	verySlowReader = "slow-read=16KiB/10ms"
+)
+
+// Builtin returns a fresh catalog of the built-in scenarios. The quick
+// ones run in seconds each and are what `go test` goes through.
+func Builtin() *Catalog {
+	c, err := NewCatalog(builtins()...)
+	if err != nil {
+		// The built-ins are constants of this package; TestBuiltinValid
+		// keeps them valid.
+		panic("scenarios: invalid built-in: " + err.Error())
+	}
+	return c
+}
+
+func one(net Network, server, client string) []Hop {
+	return []Hop{{Network: net, ServerFaults: server, ClientFaults: client}}
+}
+
+func builtins() []Scenario {
+	complete := Expectation{Kind: ExpectComplete}
+	return []Scenario{
+		{
+			Name:        "baseline",
+			Description: "no faults, TCP, mixed sizes and framings: every response verifies",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct},
+			Workload:    Workload{Requests: mixed},
+			Concurrency: 4, Count: 24, Seed: 1,
+			Expect: complete,
+		},
+		{
+			Name:        "slow-reader-unix",
+			Description: "a slow client over a Unix socket (the path change of the original report): Go's server stays correct",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF, Weight: 2}, {Path: mp1Stream}, {Path: smallPNG}}},
+			Concurrency: 4, Count: 12, Seed: 2,
+			Expect: complete,
+		},
+		{
+			Name:        "tiny-writes",
+			Description: "the service's socket takes 1 KiB per write, the client reads 512 bytes at a time: no false positives",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "write-slice=1KiB", "read-slice=512")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallPNG}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 10, Seed: 3,
+			Expect: complete,
+		},
+		{
+			Name:        "latency-jitter",
+			Description: "latency with jitter on both sides of the hop: every response verifies",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "latency=2ms~1ms", "latency=1ms~1ms")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallJPEG}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 10, Seed: 4,
+			Expect: complete,
+		},
+		{
+			Name:        "small-socket-buffers",
+			Description: "8 KiB kernel socket buffers on both ends: lots of partial writes, every response verifies",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "sndbuf=8KiB", "rcvbuf=8KiB")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallPNG}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 10, Seed: 5,
+			Expect: complete,
+		},
+		{
+			Name: "buffered-shutdown",
+			Description: "hyper #4022: the server buffers the body in user space and shuts down without draining; " +
+				"slow reader over a Unix socket, keep-alives off: silent truncations near the socket buffer sizes",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "buffered-shutdown", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 12, Seed: 6,
+			Service: Service{DisableKeepAlives: true},
+			Expect:  Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired},
+		},
+		{
+			Name:        "buffered-shutdown-fixed",
+			Description: "the same with the fix (hyper PR #4018: drain before shutdown): every response verifies",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "buffered-shutdown-fixed", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 12, Seed: 6,
+			Service: Service{DisableKeepAlives: true},
+			Expect:  complete,
+		},
+		{
+			Name:        "close-after",
+			Description: "half the service's connections close cleanly after 300 KiB: truncated, and the server's write failed (not silent)",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "close-after=300KiB@p=0.5", "")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 12, Seed: 7,
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden},
+		},
+		{
+			Name:        "reset-after",
+			Description: "half the service's TCP connections are reset (SO_LINGER 0) after 300 KiB: classified reset",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "reset-after=300KiB@p=0.5", "")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 12, Seed: 8,
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"reset"}},
+		},
+		{
+			Name:        "stall",
+			Description: "half the service's connections stop sending after 200 KiB and stay open: classified stalled after 1s",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "stall-after=200KiB@p=0.5", "")},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 8, Seed: 9,
+			StallTimeout: time.Second,
+			Expect:       Expectation{Kind: ExpectDetect, Outcomes: []string{"stalled"}},
+		},
+		{
+			Name: "write-timeout",
+			Description: "the service's http.Server.WriteTimeout (300ms) cuts bodies for a very slow reader: " +
+				"truncations the server knows about (its write failed), never silent",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "", verySlowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 6, Seed: 10,
+			Service: Service{WriteTimeout: 300 * time.Millisecond},
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden,
+				Tolerate: []string{"reset"}},
+		},
+		{
+			Name:        "graceful-restart",
+			Description: "the service restarts gracefully every 400ms (5s deadline) with large responses in flight: every response verifies",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 16, Seed: 11,
+			Restarts: Restarts{Every: 400 * time.Millisecond, Grace: 5 * time.Second},
+			Expect:   complete,
+		},
+		{
+			Name: "graceful-restart-cut",
+			Description: "the same with a 20ms shutdown deadline and a very slow reader: responses in flight are cut; " +
+				"the server's writes fail, so the truncations are not silent",
+			Quick:       true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", verySlowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 6, Seed: 12,
+			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 20 * time.Millisecond},
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden,
+				Tolerate: []string{"reset"}},
+		},
+		{
+			Name: "nested-pipeline",
+			Description: "client -> outer service -> gateway -> inner service with buffered-shutdown on the inner hop: " +
+				"the outer tier's strict read answers 502, the client sees http-error, never a laundered image",
+			Quick: true,
+			Topology: Topology{Mode: Nested, Gateway: Proxy, Hops: []Hop{
+				{Network: TCP},
+				{Network: TCP},
+				{Network: Unix, ServerFaults: "buffered-shutdown", ClientFaults: slowReader},
+			}},
+			Workload:    Workload{Requests: []Request{{Path: nestedFetch}}},
+			Concurrency: 4, Count: 10, Seed: 13,
+			Service: Service{DisableKeepAlives: true},
+			Expect:  Expectation{Kind: ExpectDetect, Outcomes: []string{"http-error"}},
+		},
+		{
+			Name: "close-delimited-gateway",
+			Description: "a naive gateway (io.Copy, error ignored, no Content-Length) re-chunks a body cut by buffered-shutdown " +
+				"and ends it cleanly: only the reference catches it, truncated and silent",
+			Quick: true,
+			Topology: Topology{Mode: Gateway, Gateway: Naive, Hops: []Hop{
+				{Network: TCP},
+				{Network: Unix, ServerFaults: "buffered-shutdown", ClientFaults: slowReader},
+			}},
+			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
+			Concurrency: 4, Count: 10, Seed: 14,
+			Service: Service{DisableKeepAlives: true},
+			Expect:  Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired},
+		},
+		// Longer ones: not in the quick catalog.
+		{
+			Name:        "large-bodies-unix",
+			Description: "36 MB TIFFs and 12 MB chunked bodies over a Unix socket, slow reader: every response verifies",
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp12TIFF}, {Path: mp4Stream}}},
+			Concurrency: 4, Count: 16, Seed: 21,
+			Expect: complete,
+		},
+		{
+			Name:        "buffered-shutdown-tcp",
+			Description: "hyper #4022 over TCP with 12 MB bodies (the kernel takes ~4 MB there): silent truncations",
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, "buffered-shutdown", slowReader)},
+			Workload:    Workload{Requests: []Request{{Path: mp4TIFF}}},
+			Concurrency: 4, Count: 12, Seed: 22,
+			Service: Service{DisableKeepAlives: true},
+			Expect:  Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired},
+		},
+		{
+			Name:        "gateway-soak",
+			Description: "a minute of mixed traffic through a ReverseProxy gateway over Unix and TCP with jitter: every response verifies",
+			Topology: Topology{Mode: Gateway, Gateway: Proxy, Hops: []Hop{
+				{Network: TCP, ClientFaults: "latency=1ms~1ms"},
+				{Network: Unix, ServerFaults: "write-slice=16KiB", ClientFaults: slowReader},
+			}},
+			Workload:    Workload{Requests: mixed},
+			Concurrency: 8, Duration: time.Minute, Seed: 23,
+			Expect: complete,
+		},
+	}
+}

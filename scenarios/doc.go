@@ -1,0 +1,26 @@
+// Package scenarios is truncheck's catalog: each [Scenario] is plain data
+// saying which tiers stand between the client and the image service, the
+// socket kind and the faults of every hop, the requests, how many and how
+// hard, and what a run must show ([Expectation]: complete, or detect a
+// named outcome, silent or not).
+//
+// Data path of a scenario (the harness builds it; faults are transport
+// specs, one set per side of each hop):
+//
+//	           hop 0                     hop 1                  hop 2
+//	client ==============> [gateway] ==============> [outer] ...> service
+//	 client_faults   server_faults  client_faults  server_faults
+//	 (dialer)        (listener)     (dialer)       (listener)
+//
+//	direct:  client -> service
+//	gateway: client -> gateway (proxy | naive) -> service
+//	nested:  client -> outer service (/fetch) -> gateway -> inner service
+//
+// Built-ins are Go values returned fresh by [Builtin] (no package-level
+// registry); users add scenarios from YAML or JSON files with [Load] or
+// [Parse] and [Catalog.Add]. Files are validated strictly: an unknown
+// field, a wrong type, a bad size or duration, an unknown fault or outcome
+// is a [FieldError] naming the file, the field path (e.g.
+// topology.hops[1].server_faults) and what is accepted. A file holds one
+// scenario or a list under `scenarios:`; see testdata/good.yaml.
+package scenarios

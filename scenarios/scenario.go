@@ -1,0 +1,465 @@
+package scenarios
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Scenario is one experiment as plain data: which tiers stand between the
+// client and the image service, which faults each hop carries, what the
+// client asks for and how hard, and what a run must show. Scenarios are
+// values so that a failing run can be printed, stored and replayed; the
+// harness turns one into sockets and servers.
+type Scenario struct {
+	Name        string // lowercase letters, digits and dashes
+	Description string // one line, shown by `truncheck list`
+	Quick       bool   // part of the quick catalog run by `go test` and `truncheck run`
+
+	Topology Topology
+	Workload Workload
+
+	Concurrency int           // requests in flight at once; 0 => 4
+	Count       int           // requests to send; 0 => bounded by Duration only
+	Duration    time.Duration // stop sending new requests after this; 0 => bounded by Count only
+	Seed        int64         // every fault's randomness and the workload's choices derive from it
+
+	Service  Service
+	Restarts Restarts
+	// StallTimeout is how long a response may make no progress before it is
+	// classified stalled; 0 => 10s.
+	StallTimeout time.Duration
+
+	Expect Expectation
+}
+
+// Mode names the chain of tiers between the client and the origin.
+type Mode string
+
+// The topologies. Hops are listed client first.
+const (
+	// Direct: client -> service (1 hop).
+	Direct Mode = "direct"
+	// Gateway: client -> gateway -> service (2 hops).
+	Gateway Mode = "gateway"
+	// Nested: client -> outer service -> gateway -> inner service (3 hops).
+	// The outer service fetches its source image through the gateway with
+	// imagesvc's /fetch route, the customer's pipeline.
+	Nested Mode = "nested"
+)
+
+// HopCount is how many hops the mode has.
+func (m Mode) HopCount() int {
+	switch m {
+	case Direct:
+		return 1
+	case Gateway:
+		return 2
+	case Nested:
+		return 3
+	}
+	return 0
+}
+
+// Network is the socket kind of one hop.
+type Network string
+
+// The networks a hop can use.
+const (
+	TCP  Network = "tcp"  // 127.0.0.1
+	Unix Network = "unix" // a socket in a temporary directory
+)
+
+// GatewayKind is how the gateway tier relays a response.
+type GatewayKind string
+
+// The gateway kinds.
+const (
+	// Proxy is net/http/httputil.ReverseProxy: it copies Content-Length, so a
+	// cut upstream body reaches the client as a short body with the origin's
+	// length: a truncation the client can see.
+	Proxy GatewayKind = "proxy"
+	// Naive copies the upstream body with io.Copy, ignores the copy's error
+	// and drops Content-Length, so Go's server re-chunks the body and ends it
+	// cleanly: a cut laundered into a well-formed, shorter response that only
+	// the digest or the reference can catch (the close-delimited gateway).
+	Naive GatewayKind = "naive"
+)
+
+// Topology is the chain of tiers and the hops between them.
+type Topology struct {
+	Mode    Mode
+	Gateway GatewayKind // gateway and nested modes; "" => proxy
+	// Hops are listed client first: hop 0 is opened by the client. Empty
+	// means every hop over TCP without faults; otherwise exactly
+	// Mode.HopCount() entries.
+	Hops []Hop
+}
+
+// Hop is one connection between two tiers and the faults injected on it.
+// Fault specs are transport.ParseFaults strings, validated when the
+// scenario is.
+type Hop struct {
+	Network Network // "" => tcp
+	// ServerFaults wrap the listener of the tier this hop reaches (how that
+	// tier writes responses and reads requests).
+	ServerFaults string
+	// ClientFaults wrap the dialer of the tier that opens this hop (how it
+	// reads responses: a slow reader lives here).
+	ClientFaults string
+}
+
+// Workload is what the client asks for. Each request is chosen by weight
+// from a generator seeded with the scenario's seed.
+type Workload struct {
+	Requests []Request
+}
+
+// Request is one kind of request against imagesvc's HTTP API (or a
+// target's), e.g. GET /images/photo-4mp?format=tiff.
+type Request struct {
+	Method string // GET or POST; "" => GET
+	Path   string // path and query, starting with "/"
+	Weight int    // relative frequency; 0 => 1
+	// Upload is the size of a deterministic request body sent with POST
+	// (0 => none). Expect100 adds `Expect: 100-continue`, the shape of the
+	// early-answer case (a server that answers before reading the upload).
+	Upload    int64
+	Expect100 bool
+}
+
+// Service holds the origin service's HTTP server options.
+type Service struct {
+	// WriteTimeout is the origin server's http.Server.WriteTimeout; 0 =>
+	// imagesvc's default, negative => none.
+	WriteTimeout time.Duration
+	// DisableKeepAlives makes the origin server close (half-close first)
+	// after every response, the shape of the hyper report.
+	DisableKeepAlives bool
+	// ConnectionClose makes the client send `Connection: close` and use a
+	// new connection per request.
+	ConnectionClose bool
+}
+
+// Restarts make the origin service restart during the run, the way a deploy
+// does: graceful shutdown with a deadline, then a new server on the same
+// address.
+type Restarts struct {
+	Every time.Duration // 0 => no restarts
+	// Grace is the graceful shutdown's deadline; responses still in flight
+	// after it are cut by closing their connections. 0 => 5s.
+	Grace time.Duration
+}
+
+// ExpectKind is what a run must show.
+type ExpectKind string
+
+// The expectation kinds.
+const (
+	// ExpectComplete: every request verifies.
+	ExpectComplete ExpectKind = "complete"
+	// ExpectDetect: the injected defect is caught (see [Expectation]).
+	ExpectDetect ExpectKind = "detect"
+)
+
+// Silence says whether the failures a detect scenario expects must be
+// silent (the server believed it sent everything).
+type Silence string
+
+// The silence rules.
+const (
+	SilentAny       Silence = ""          // not checked
+	SilentRequired  Silence = "required"  // at least one expected failure is silent
+	SilentForbidden Silence = "forbidden" // no expected failure is silent (the server knew)
+)
+
+// Expectation is what a run must show to pass.
+//
+// For ExpectComplete every request must be complete.
+//
+// For ExpectDetect at least one request must have one of Outcomes (with the
+// Silent rule applied to the requests that have them), and every request
+// must be complete, have one of Outcomes, or have one of Tolerate: any other
+// outcome is unexplained and fails the run, so a scenario cannot pass by
+// accident (a reset where a truncation was expected is a finding).
+type Expectation struct {
+	Kind     ExpectKind
+	Outcomes []string // detect: the outcomes that show the defect (results.Outcome names)
+	Silent   Silence
+	Tolerate []string // detect: other outcomes the defect may also cause
+}
+
+// Outcomes the checker can report, in results.Outcome's vocabulary (the
+// harness checks the two lists agree). "complete" is not an expected
+// outcome of a detect scenario.
+var failureOutcomes = []string{"truncated", "reset", "corrupt", "overlong", "stalled", "http-error", "transport-error"}
+
+// FailureOutcomes lists the outcome names a detect expectation accepts.
+func FailureOutcomes() []string { return append([]string(nil), failureOutcomes...) }
+
+// Defaults used when a field is zero.
+const (
+	DefaultConcurrency  = 4
+	DefaultStallTimeout = 10 * time.Second
+	DefaultGrace        = 5 * time.Second
+	DefaultSeed         = 1
+)
+
+// WithDefaults returns a copy with every zero field that has a documented
+// default filled in (hops, gateway kind, methods, weights, concurrency,
+// stall timeout, grace). The harness runs the result.
+func (s Scenario) WithDefaults() Scenario {
+	s = s.Clone()
+	if s.Topology.Mode == "" {
+		s.Topology.Mode = Direct
+	}
+	if s.Topology.Mode != Direct && s.Topology.Gateway == "" {
+		s.Topology.Gateway = Proxy
+	}
+	if len(s.Topology.Hops) == 0 {
+		s.Topology.Hops = make([]Hop, s.Topology.Mode.HopCount())
+	}
+	for i := range s.Topology.Hops {
+		if s.Topology.Hops[i].Network == "" {
+			s.Topology.Hops[i].Network = TCP
+		}
+	}
+	for i := range s.Workload.Requests {
+		r := &s.Workload.Requests[i]
+		if r.Method == "" {
+			r.Method = "GET"
+		}
+		if r.Weight == 0 {
+			r.Weight = 1
+		}
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = DefaultConcurrency
+	}
+	if s.StallTimeout == 0 {
+		s.StallTimeout = DefaultStallTimeout
+	}
+	if s.Restarts.Every > 0 && s.Restarts.Grace == 0 {
+		s.Restarts.Grace = DefaultGrace
+	}
+	return s
+}
+
+// Clone returns a deep copy, so a catalog's scenarios cannot be changed
+// through a value handed out.
+func (s Scenario) Clone() Scenario {
+	s.Topology.Hops = append([]Hop(nil), s.Topology.Hops...)
+	s.Workload.Requests = append([]Request(nil), s.Workload.Requests...)
+	s.Expect.Outcomes = append([]string(nil), s.Expect.Outcomes...)
+	s.Expect.Tolerate = append([]string(nil), s.Expect.Tolerate...)
+	return s
+}
+
+// HopLayout renders the chain for records and tables, e.g.
+// "client-tcp>gw-unix>svc".
+func (s Scenario) HopLayout() string {
+	d := s.WithDefaults()
+	var tiers []string
+	switch d.Topology.Mode {
+	case Direct:
+		tiers = []string{"client", "svc"}
+	case Gateway:
+		tiers = []string{"client", "gw", "svc"}
+	case Nested:
+		tiers = []string{"client", "outer", "gw", "inner"}
+	default:
+		return "?"
+	}
+	var b strings.Builder
+	for i, h := range d.Topology.Hops {
+		if i+1 >= len(tiers) {
+			break
+		}
+		fmt.Fprintf(&b, "%s-%s>", tiers[i], h.Network)
+	}
+	b.WriteString(tiers[len(tiers)-1])
+	return b.String()
+}
+
+// Limits on sizes a scenario may ask for, so a typo cannot exhaust the
+// machine.
+const (
+	MaxConcurrency = 1024
+	MaxUpload      = 1 << 30
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+
+// FieldError is a validation error naming where the problem is: the file
+// (when loaded from one), the scenario, the field path in the file's
+// spelling (e.g. topology.hops[1].server_faults), what was wrong and what
+// is accepted.
+type FieldError struct {
+	File     string // "" for Go values
+	Scenario string
+	Path     string
+	Problem  string
+	Accepted string // "" when there is no short list
+	Err      error  // the underlying error, if any (e.g. from transport.ParseFaults)
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ": ")
+	}
+	if e.Scenario != "" {
+		fmt.Fprintf(&b, "scenario %q: ", e.Scenario)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Problem)
+	if e.Accepted != "" {
+		b.WriteString(" (accepted: " + e.Accepted + ")")
+	}
+	return b.String()
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate checks every field and returns the first problem as a
+// *[FieldError]. Fault specs are checked with transport.ParseFaults.
+func (s Scenario) Validate() error {
+	ferr := func(path, problem, accepted string) error {
+		return &FieldError{Scenario: s.Name, Path: path, Problem: problem, Accepted: accepted}
+	}
+	if !nameRE.MatchString(s.Name) {
+		return ferr("name", fmt.Sprintf("invalid name %q", s.Name), "1-64 lowercase letters, digits and dashes, starting with a letter or digit")
+	}
+	mode := s.Topology.Mode
+	if mode == "" {
+		mode = Direct
+	}
+	if mode.HopCount() == 0 {
+		return ferr("topology.mode", fmt.Sprintf("unknown mode %q", s.Topology.Mode), "direct, gateway, nested")
+	}
+	switch s.Topology.Gateway {
+	case "":
+	case Proxy, Naive:
+		if mode == Direct {
+			return ferr("topology.gateway", "a gateway kind needs mode gateway or nested", "empty for direct")
+		}
+	default:
+		return ferr("topology.gateway", fmt.Sprintf("unknown gateway kind %q", s.Topology.Gateway), "proxy, naive")
+	}
+	if n := len(s.Topology.Hops); n != 0 && n != mode.HopCount() {
+		return ferr("topology.hops", fmt.Sprintf("%d hops for mode %s", n, mode),
+			fmt.Sprintf("none (all tcp, no faults) or exactly %d, client first", mode.HopCount()))
+	}
+	for i, h := range s.Topology.Hops {
+		p := fmt.Sprintf("topology.hops[%d]", i)
+		switch h.Network {
+		case "", TCP, Unix:
+		default:
+			return ferr(p+".network", fmt.Sprintf("unknown network %q", h.Network), "tcp, unix")
+		}
+		if err := checkFaults(h.ServerFaults); err != nil {
+			return &FieldError{Scenario: s.Name, Path: p + ".server_faults", Problem: err.Error(), Err: err}
+		}
+		if err := checkFaults(h.ClientFaults); err != nil {
+			return &FieldError{Scenario: s.Name, Path: p + ".client_faults", Problem: err.Error(), Err: err}
+		}
+	}
+	if len(s.Workload.Requests) == 0 {
+		return ferr("workload", "no requests", "at least one request with a path")
+	}
+	for i, r := range s.Workload.Requests {
+		p := fmt.Sprintf("workload[%d]", i)
+		switch r.Method {
+		case "", "GET", "POST":
+		default:
+			return ferr(p+".method", fmt.Sprintf("unsupported method %q", r.Method), "GET, POST")
+		}
+		if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "//") {
+			return ferr(p+".path", fmt.Sprintf("path %q does not start with a single /", r.Path), "a path and query such as /images/photo-4mp?format=tiff")
+		}
+		if _, err := url.ParseRequestURI(r.Path); err != nil {
+			return ferr(p+".path", fmt.Sprintf("path %q does not parse: %v", r.Path, err), "a path and query such as /images/photo-4mp?format=tiff")
+		}
+		if r.Weight < 0 {
+			return ferr(p+".weight", fmt.Sprintf("negative weight %d", r.Weight), ">= 0 (0 => 1)")
+		}
+		if r.Upload < 0 || r.Upload > MaxUpload {
+			return ferr(p+".upload", fmt.Sprintf("upload size %d out of range", r.Upload), "0 to 1GiB")
+		}
+		if r.Upload > 0 && r.Method != "POST" {
+			return ferr(p+".upload", "an upload needs method POST", "method: POST")
+		}
+		if r.Expect100 && r.Upload == 0 {
+			return ferr(p+".expect_100", "Expect: 100-continue needs an upload", "upload > 0")
+		}
+	}
+	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
+		return ferr("concurrency", fmt.Sprintf("concurrency %d out of range", s.Concurrency), fmt.Sprintf("0 (=> %d) to %d", DefaultConcurrency, MaxConcurrency))
+	}
+	if s.Count < 0 {
+		return ferr("count", fmt.Sprintf("negative count %d", s.Count), ">= 0")
+	}
+	if s.Duration < 0 {
+		return ferr("duration", fmt.Sprintf("negative duration %s", s.Duration), ">= 0")
+	}
+	if s.Count == 0 && s.Duration == 0 {
+		return ferr("count", "neither count nor duration is set: the run would never end", "count > 0 and/or duration > 0")
+	}
+	if s.StallTimeout < 0 {
+		return ferr("stall_timeout", fmt.Sprintf("negative stall timeout %s", s.StallTimeout), ">= 0 (0 => 10s)")
+	}
+	if s.Restarts.Every < 0 {
+		return ferr("restarts.every", fmt.Sprintf("negative interval %s", s.Restarts.Every), ">= 0 (0 => no restarts)")
+	}
+	if s.Restarts.Grace < 0 {
+		return ferr("restarts.grace", fmt.Sprintf("negative grace %s", s.Restarts.Grace), ">= 0 (0 => 5s)")
+	}
+	return s.Expect.validate(ferr)
+}
+
+func (e Expectation) validate(ferr func(path, problem, accepted string) error) error {
+	accepted := strings.Join(failureOutcomes, ", ")
+	switch e.Kind {
+	case ExpectComplete:
+		if len(e.Outcomes) > 0 || len(e.Tolerate) > 0 || e.Silent != SilentAny {
+			return ferr("expect", "outcomes, tolerate and silent belong to kind detect", "kind: complete alone")
+		}
+		return nil
+	case ExpectDetect:
+	default:
+		return ferr("expect.kind", fmt.Sprintf("unknown expectation %q", e.Kind), "complete, detect")
+	}
+	if len(e.Outcomes) == 0 {
+		return ferr("expect.outcomes", "a detect expectation names no outcome", accepted)
+	}
+	lists := []struct {
+		field string
+		names []string
+	}{{"expect.outcomes", e.Outcomes}, {"expect.tolerate", e.Tolerate}}
+	for _, l := range lists {
+		for i, o := range l.names {
+			if !isFailureOutcome(o) {
+				return ferr(fmt.Sprintf("%s[%d]", l.field, i), fmt.Sprintf("unknown outcome %q", o), accepted)
+			}
+		}
+	}
+	switch e.Silent {
+	case SilentAny, SilentRequired, SilentForbidden:
+	default:
+		return ferr("expect.silent", fmt.Sprintf("unknown silence rule %q", e.Silent), "required, forbidden, or empty (not checked)")
+	}
+	return nil
+}
+
+func isFailureOutcome(o string) bool {
+	for _, f := range failureOutcomes {
+		if o == f {
+			return true
+		}
+	}
+	return false
+}

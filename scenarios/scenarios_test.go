@@ -1,0 +1,208 @@
+package scenarios
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestBuiltinValid(t *testing.T) {
+	c := Builtin()
+	require.NotZero(t, c.Len())
+	for _, s := range c.All() {
+		assert.NoError(t, s.Validate(), s.Name)
+		assert.NotEmpty(t, s.Description, s.Name)
+		d := s.WithDefaults()
+		assert.Len(t, d.Topology.Hops, d.Topology.Mode.HopCount(), s.Name)
+	}
+	for _, name := range []string{
+		"baseline", "slow-reader-unix", "tiny-writes", "latency-jitter", "small-socket-buffers",
+		"buffered-shutdown", "buffered-shutdown-fixed", "close-after", "reset-after", "stall",
+		"write-timeout", "graceful-restart", "graceful-restart-cut", "nested-pipeline", "close-delimited-gateway",
+	} {
+		s, err := c.Get(name)
+		require.NoError(t, err)
+		assert.True(t, s.Quick, name)
+	}
+	assert.Len(t, c.Quick(), 15)
+}
+
+func TestCatalogIsolation(t *testing.T) {
+	a, b := Builtin(), Builtin()
+	s, err := a.Get("baseline")
+	require.NoError(t, err)
+	s.Workload.Requests[0].Path = "/changed"
+	s2, err := a.Get("baseline")
+	require.NoError(t, err)
+	assert.NotEqual(t, "/changed", s2.Workload.Requests[0].Path, "Get must hand out copies")
+
+	require.NoError(t, a.Add(Scenario{Name: "extra", Workload: Workload{Requests: []Request{{Path: "/"}}}, Count: 1, Expect: Expectation{Kind: ExpectComplete}}))
+	_, err = b.Get("extra")
+	assert.Error(t, err, "catalogs share no state")
+
+	err = a.Add(s2)
+	assert.ErrorContains(t, err, `scenario "baseline": name already in the catalog`)
+	_, err = a.Get("nope")
+	assert.ErrorContains(t, err, `unknown scenario "nope" (accepted: baseline,`)
+}
+
+func TestWithDefaults(t *testing.T) {
+	s := Scenario{Name: "x", Topology: Topology{Mode: Nested}, Workload: Workload{Requests: []Request{{Path: "/a"}}}, Count: 1,
+		Restarts: Restarts{Every: time.Second}}
+	d := s.WithDefaults()
+	assert.Equal(t, Proxy, d.Topology.Gateway)
+	assert.Equal(t, []Hop{{Network: TCP}, {Network: TCP}, {Network: TCP}}, d.Topology.Hops)
+	assert.Equal(t, "GET", d.Workload.Requests[0].Method)
+	assert.Equal(t, 1, d.Workload.Requests[0].Weight)
+	assert.Equal(t, DefaultConcurrency, d.Concurrency)
+	assert.Equal(t, DefaultStallTimeout, d.StallTimeout)
+	assert.Equal(t, DefaultGrace, d.Restarts.Grace)
+	assert.Empty(t, s.Topology.Hops, "WithDefaults must not change its receiver")
+	assert.Equal(t, "client-tcp>outer-tcp>gw-tcp>inner", s.HopLayout())
+}
+
+func TestLoadGood(t *testing.T) {
+	list, err := Load("testdata/good.yaml")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	s := list[0]
+	assert.Equal(t, "my-gateway", s.Name)
+	assert.Equal(t, Gateway, s.Topology.Mode)
+	assert.Equal(t, Naive, s.Topology.Gateway)
+	assert.Equal(t, "buffered-shutdown", s.Topology.Hops[1].ServerFaults)
+	assert.Equal(t, Request{Method: "POST", Path: "/upload", Upload: 1 << 20, Expect100: true}, s.Workload.Requests[1])
+	assert.Equal(t, 30*time.Second, s.Duration)
+	assert.Equal(t, 2*time.Second, s.StallTimeout)
+	assert.Equal(t, time.Second, s.Service.WriteTimeout)
+	assert.Equal(t, Restarts{Every: 500 * time.Millisecond, Grace: 2 * time.Second}, s.Restarts)
+	assert.Equal(t, Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired, Tolerate: []string{"reset"}}, s.Expect)
+	assert.Equal(t, int64(DefaultSeed), s.Seed)
+
+	list, err = Load("testdata/good.json")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.Equal(t, int64(0), list[1].Seed, "an explicit seed 0 is kept")
+	assert.Equal(t, 2*time.Second, list[1].Duration)
+
+	c := Builtin()
+	require.NoError(t, c.Add(list...))
+	_, err = c.Get("json-two")
+	assert.NoError(t, err)
+}
+
+func TestParseErrors(t *testing.T) {
+	const base = "workload: [{path: /images/photo-small}]\ncount: 1\nexpect: {kind: complete}\n"
+	tests := []struct {
+		name string
+		file string
+		give string
+		want string
+	}{
+		{"unknown top-level field", "a.yaml", "name: x\ncolour: red\n" + base,
+			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, expect)`},
+		{"unknown nested field", "a.yaml", "name: x\ntopology: {mode: direct, hops: [{network: tcp, server_fault: x}]}\n" + base,
+			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, server_faults, client_faults)`},
+		{"unknown field in JSON", "a.json", `{"name": "x", "workload": [{"path": "/", "wieght": 2}], "count": 1, "expect": {"kind": "complete"}}`,
+			`a.json: workload[0].wieght: unknown field "wieght" (accepted: method, path, weight, upload, expect_100)`},
+		{"bad duration", "a.yaml", "name: x\nduration: 5 seconds\n" + base,
+			`a.yaml: scenario "x": duration: bad duration "5 seconds" (accepted: Go durations such as 250ms, 2s, 1m30s; 0 or empty for the default)`},
+		{"duration without unit", "a.yaml", "name: x\nstall_timeout: 5\n" + base,
+			`a.yaml: scenario "x": stall_timeout: bad duration "5"`},
+		{"bad size", "a.yaml", "name: x\nworkload: [{method: POST, path: /u, upload: 3 parsecs}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].upload: bad size "3 parsecs" (accepted: a byte count or a size such as 512, 64KiB`},
+		{"unknown fault", "a.yaml", "name: x\ntopology: {hops: [{server_faults: explode=1}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].server_faults: fault "explode=1": unknown fault "explode"; accepted: latency, bandwidth`},
+		{"bad fault value", "a.yaml", "name: x\ntopology: {hops: [{client_faults: slow-read=fast}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].client_faults: fault "slow-read=fast"`},
+		{"unknown mode", "a.yaml", "name: x\ntopology: {mode: mesh}\n" + base,
+			`a.yaml: scenario "x": topology.mode: unknown mode "mesh" (accepted: direct, gateway, nested)`},
+		{"wrong hop count", "a.yaml", "name: x\ntopology: {mode: gateway, hops: [{network: tcp}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops: 1 hops for mode gateway (accepted: none (all tcp, no faults) or exactly 2, client first)`},
+		{"unknown network", "a.yaml", "name: x\ntopology: {hops: [{network: udp}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].network: unknown network "udp" (accepted: tcp, unix)`},
+		{"gateway kind on direct", "a.yaml", "name: x\ntopology: {gateway: naive}\n" + base,
+			`a.yaml: scenario "x": topology.gateway: a gateway kind needs mode gateway or nested (accepted: empty for direct)`},
+		{"unknown expectation", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: maybe}\n",
+			`a.yaml: scenario "x": expect.kind: unknown expectation "maybe" (accepted: complete, detect)`},
+		{"unknown outcome", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: detect, outcomes: [cut]}\n",
+			`a.yaml: scenario "x": expect.outcomes[0]: unknown outcome "cut" (accepted: truncated, reset, corrupt, overlong, stalled, http-error, transport-error)`},
+		{"detect without outcomes", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: detect}\n",
+			`a.yaml: scenario "x": expect.outcomes: a detect expectation names no outcome`},
+		{"never ends", "a.yaml", "name: x\nworkload: [{path: /}]\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": count: neither count nor duration is set: the run would never end (accepted: count > 0 and/or duration > 0)`},
+		{"bad name", "a.yaml", "name: My Test\n" + base,
+			`a.yaml: scenario "My Test": name: invalid name "My Test" (accepted: 1-64 lowercase letters, digits and dashes`},
+		{"bad path", "a.yaml", "name: x\nworkload: [{path: images/x}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].path: path "images/x" does not start with a single /`},
+		{"upload with GET", "a.yaml", "name: x\nworkload: [{path: /u, upload: 10}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].upload: an upload needs method POST (accepted: method: POST)`},
+		{"wrong type", "a.yaml", "name: x\ncount: many\n" + "workload: [{path: /}]\nexpect: {kind: complete}\n",
+			`a.yaml: count: got the string "many", want an integer`},
+		{"wrong type in JSON", "a.json", `{"name": "x", "quick": "yes", "workload": [{"path": "/"}], "count": 1, "expect": {"kind": "complete"}}`,
+			`a.json: quick: got the string "yes", want a boolean (accepted: true, false)`},
+		{"list where a mapping goes", "a.yaml", "name: x\ntopology: [direct]\n" + base,
+			`a.yaml: topology: got a list, want a mapping (accepted: mode, gateway, hops)`},
+		{"negative concurrency", "a.yaml", "name: x\nconcurrency: -1\n" + base,
+			`a.yaml: scenario "x": concurrency: concurrency -1 out of range (accepted: 0 (=> 4) to 1024)`},
+		{"empty file", "a.yaml", "  \n", `a.yaml: empty file (accepted: one scenario, or a list under ` + "`scenarios:`)"},
+		{"not a mapping", "a.yaml", "- a\n- b\n", `a.yaml: top level is a list (accepted: a mapping`},
+		{"broken YAML", "a.yaml", "name: [x\n", `a.yaml: invalid YAML: yaml:`},
+		{"broken JSON", "a.json", `{"name": `, `a.json: invalid JSON: unexpected EOF`},
+		{"trailing JSON", "a.json", `{"name": "x"} {}`, `a.json: invalid JSON: data after the top-level value`},
+		{"two YAML documents", "a.yaml", "name: x\n---\nname: y\n", `a.yaml: invalid YAML: more than one document`},
+		{"empty list", "a.yaml", "scenarios: []\n", `a.yaml: scenarios: empty list (accepted: at least one scenario)`},
+		{"error in list names the index", "a.yaml", "scenarios:\n  - name: a\n    workload: [{path: /}]\n    count: 1\n    expect: {kind: complete}\n  - name: b\n    workload: [{path: /}]\n    expect: {kind: complete}\n",
+			`a.yaml: scenario "b": scenarios[1].count: neither count nor duration`},
+		{"duplicate in list", "a.yaml", "scenarios:\n  - name: a\n    workload: [{path: /}]\n    count: 1\n    expect: {kind: complete}\n  - name: a\n    workload: [{path: /}]\n    count: 1\n    expect: {kind: complete}\n",
+			`a.yaml: scenarios[1].name: duplicate scenario name "a" (accepted: unique names)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.file, []byte(tt.give))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			var ferr *FieldError
+			assert.True(t, errors.As(err, &ferr), "a *FieldError: %v", err)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/nope.yaml")
+	assert.ErrorContains(t, err, "testdata/nope.yaml")
+}
+
+func TestParseSize(t *testing.T) {
+	for give, want := range map[string]int64{"": 0, "512": 512, "64KiB": 64 << 10, "1.5MB": 1_500_000, "3mib": 3 << 20, "2 GiB": 2 << 30, "10B": 10} {
+		got, err := parseSize(give)
+		require.NoError(t, err, give)
+		assert.Equal(t, want, got, give)
+	}
+	for _, bad := range []string{"KiB", "-1", "1.2.3", "5 parsecs", "1e3"} {
+		_, err := parseSize(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: complete}\n")
+	f.Add("a.json", `{"name":"x","workload":[{"path":"/"}],"count":1,"expect":{"kind":"complete"}}`)
+	f.Fuzz(func(t *testing.T, name, data string) {
+		list, err := Parse(name, []byte(data))
+		if err == nil {
+			for _, s := range list {
+				if verr := s.Validate(); verr != nil {
+					t.Fatalf("Parse accepted an invalid scenario: %v", verr)
+				}
+			}
+		}
+	})
+}
