@@ -97,10 +97,14 @@ func outcomesChart(id string, s *Summary) chartSpec {
 // smallest and largest offset.
 func offsetsChart(id string, s *Summary) chartSpec {
 	c := chartSpec{ID: id, Title: "Failure offsets (where bodies ended)", XLabel: "offset in body", YLabel: "requests"}
+	label := Bytes
+	if bs := s.Offsets.Buckets; len(bs) > 0 && bs[0].To-bs[0].From < 1024 {
+		label = exactBytes // bars narrower than a KiB: "219.3KiB" would repeat
+	}
 	for _, b := range s.Offsets.Buckets {
 		c.Bars = append(c.Bars, chartBar{
-			Label: Bytes(b.From),
-			Segs:  []chartSeg{{Name: Bytes(b.From) + "–" + Bytes(b.To), Value: float64(b.Count), Color: outcomeColors[Truncated]}},
+			Label: label(b.From),
+			Segs:  []chartSeg{{Name: label(b.From) + "–" + label(b.To), Value: float64(b.Count), Color: outcomeColors[Truncated]}},
 		})
 	}
 	return c
@@ -164,13 +168,12 @@ func (c *chartSpec) svg() template.HTML {
 		}
 		ymax = max(ymax, sum)
 	}
-	ymax = niceCeil(ymax)
+	ymax, ystep := niceScale(ymax)
 	// Axes and y ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axis"/>`, left, top, left, H-bo)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axis"/>`, left, H-bo, W-right, H-bo)
-	for i := 0; i <= 4; i++ {
-		v := ymax * float64(i) / 4
-		y := float64(H-bo) - ph*float64(i)/4
+	for v := 0.0; v <= ymax; v += ystep {
+		y := float64(H-bo) - ph*v/ymax
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, left, y, W-right, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="ytick">%s</text>`, left-6, y+4, fmtCount(v))
 	}
@@ -209,18 +212,24 @@ func (c *chartSpec) svg() template.HTML {
 	return template.HTML(b.String()) // #nosec: every text is escaped above
 }
 
-// niceCeil rounds v up to 1, 2, 2.5 or 5 times a power of ten (at least 1).
-func niceCeil(v float64) float64 {
-	if v <= 1 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if m*p >= v {
-			return m * p
+// niceScale picks an axis top and tick step for counts up to v: the
+// step is 1, 2 or 5 times a power of ten (at least 1), at most 5 ticks.
+func niceScale(v float64) (top, step float64) {
+	step = 1
+	for _, p := range []float64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12} {
+		found := false
+		for _, m := range []float64{1, 2, 5} {
+			if math.Ceil(v/(m*p)) <= 5 {
+				step, found = m*p, true
+				break
+			}
+		}
+		if found {
+			break
 		}
 	}
-	return 10 * p
+	top = math.Max(step, step*math.Ceil(v/step))
+	return top, step
 }
 
 func fmtCount(v float64) string {
@@ -228,4 +237,22 @@ func fmtCount(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+// exactBytes formats a byte count in full with thin groups: "219 264".
+func exactBytes(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteRune('\u202f')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

@@ -114,7 +114,7 @@ func TestText(t *testing.T) {
 	require.GreaterOrEqual(t, len(lines), 4)
 	assert.Regexp(t, `^SCENARIO\s+REQUESTS\s+COMPLETE\s+TRUNCATED\s+SILENT\s+RESET\s+CORRUPT\s+OTHER\s+OFFSETS\s+WALL\s+VERDICT`, lines[0])
 	assert.Regexp(t, `^clean\s+40\s+40\s+0\s+0\s+0\s+0\s+0\s+-\s+1\.96s\s+PASS complete`, lines[1])
-	assert.Regexp(t, `^cut\s+20\s+15\s+4\s+4\s+1\s+0\s+0\s+214\.2KiB-214\.2KiB\s+\S+\s+PASS detect`, lines[2])
+	assert.Regexp(t, `^cut\s+20\s+15\s+4\s+4\s+1\s+0\s+0\s+219364-219379\s+\S+\s+PASS detect`, lines[2])
 	assert.Regexp(t, `^TOTAL\s+60\s+55\s+4\s+4\s+1`, lines[3])
 	assert.Contains(t, out, "latency p50")
 

@@ -247,20 +247,24 @@ func percentiles(h *Histogram) Percentiles {
 	}
 }
 
-// linearBuckets spreads the histogram's counts over n equal bars between
-// lo and hi (exact bounds kept by the caller); each HDR bucket lands in the
-// bar holding its midpoint.
+// linearBuckets spreads the histogram's counts over at most n equal bars
+// between lo and hi (exact bounds kept by the caller); each HDR bucket
+// lands in the bar holding its midpoint. Bars are never narrower than the
+// histogram's resolution at hi, which would be false precision.
 func linearBuckets(h *Histogram, lo, hi int64, n int) []Bucket {
-	if h.Count() == 0 {
+	bars := h.Bars()
+	if len(bars) == 0 {
 		return nil
 	}
+	last := bars[len(bars)-1]
+	res := max(last.To-last.From+1, 1)
 	width := (hi - lo + int64(n)) / int64(n) // ceil((hi-lo+1)/n)
-	width = max(width, 1)
+	width = max(width, res, 1)
 	out := make([]Bucket, 0, n)
 	for i := 0; i < n && lo+int64(i)*width <= hi; i++ {
 		out = append(out, Bucket{From: lo + int64(i)*width, To: lo + int64(i+1)*width})
 	}
-	for _, b := range h.Bars() {
+	for _, b := range bars {
 		mid := b.From + (b.To-b.From)/2
 		mid = min(max(mid, lo), hi)
 		i := int((mid - lo) / width)

@@ -72,6 +72,8 @@ func offsetRange(s *Summary) string {
 		return "-"
 	case s.Offsets.Min == s.Offsets.Max:
 		return Bytes(s.Offsets.Min)
+	case Bytes(s.Offsets.Min) == Bytes(s.Offsets.Max):
+		return fmt.Sprintf("%d-%d", s.Offsets.Min, s.Offsets.Max) // close together: exact
 	}
 	return Bytes(s.Offsets.Min) + "-" + Bytes(s.Offsets.Max)
 }
