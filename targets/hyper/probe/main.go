@@ -45,6 +45,7 @@ type config struct {
 	readSize      int
 	pause         time.Duration
 	termPID       int
+	hold          time.Duration
 	accountsFile  string
 	idPrefix      string
 	bare          bool
@@ -100,6 +101,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.readSize, "read", 64<<10, "bytes per read of the response body")
 	fs.DurationVar(&cfg.pause, "pause", time.Millisecond, "pause after each read (the slow reader)")
 	fs.IntVar(&cfg.termPID, "term", 0, "send SIGTERM to this pid once the first wave of responses has its heads")
+	fs.DurationVar(&cfg.hold, "hold", 100*time.Millisecond, "with -term: first-wave requests read no body until SIGTERM was sent and this long after (negative: do not wait)")
 	fs.StringVar(&cfg.accountsFile, "accounts-file", "", "read accounts from the server's --accounts JSONL instead of over HTTP")
 	fs.StringVar(&cfg.idPrefix, "id", "", "request id prefix (default: probe-<unix time>)")
 	fs.BoolVar(&cfg.connClose, "close", false, "send Connection: close (the response is then the connection's last)")
@@ -192,8 +194,10 @@ func run(cfg config) []result {
 	var heads sync.WaitGroup
 	firstWave := min(cfg.c, cfg.n)
 	heads.Add(firstWave)
+	termSent := make(chan struct{})
 	if cfg.termPID > 0 {
 		go func() {
+			defer close(termSent)
 			heads.Wait()
 			fmt.Fprintf(os.Stderr, "probe: %d response heads in, sending SIGTERM to %d\n", firstWave, cfg.termPID)
 			if err := syscall.Kill(cfg.termPID, syscall.SIGTERM); err != nil {
@@ -213,7 +217,19 @@ func run(cfg config) []result {
 				if first {
 					onHead = func() { once.Do(heads.Done) }
 				}
-				results[i] = one(cfg, i, want, digest, onHead)
+				var afterHead func()
+				if first && cfg.termPID > 0 && cfg.hold >= 0 {
+					// A reader stalled at the moment of the deploy: the socket buffers are
+					// full when the server shuts the connection down.
+					afterHead = func() {
+						onHead()
+						<-termSent
+						time.Sleep(cfg.hold)
+					}
+				} else {
+					afterHead = onHead
+				}
+				results[i] = one(cfg, i, want, digest, afterHead)
 				onHead()
 				first = false
 			}
