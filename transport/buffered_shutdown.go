@@ -212,7 +212,12 @@ func (b *shutdownBuffer) writeOnce(chunk []byte) (int, error) {
 		rec.add(EventPartialWrite, int64(n), int64(len(chunk)), "")
 	}
 	if err != nil {
-		b.c.noteErr(err)
+		b.mu.Lock()
+		stopping := b.stopNow
+		b.mu.Unlock()
+		if !(stopping && errors.Is(err, os.ErrDeadlineExceeded)) { // our own wake-up call
+			b.c.noteErr(err)
+		}
 	}
 	return n, err
 }
