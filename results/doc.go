@@ -4,9 +4,9 @@
 //
 //	harness verifier ──Record──> Writer ──> records.jsonl   (appended, fsynced ≥ 1/s)
 //	                     │
-//	                     └──────> Summary.Add (per scenario; HDR histograms,
-//	                                 bounded series, first few failures)
-//	                                   │ Close, harness sets Met/Reason
+//	                     └──────> Aggregator / Summary.Add (per scenario: HDR
+//	                                 histograms, bounded series, first failures)
+//	                                   │ Close; the harness sets Expect/Met/Reason
 //	                                   v
 //	                         ScenarioResult ... ──> RunResult
 //	                                                  │
@@ -15,7 +15,37 @@
 //	      WriteText     WriteJSON     WriteJUnit   WriteHTML   Compare(baseline)
 //	      (terminal)   summary.json   junit.xml   report.html  -> []Finding (gate)
 //
-//	records.jsonl / summary.json from several runners ──> Merge ──> RunResult
+//	results dirs, *.jsonl, *.json from several runners ──> Load / MergeFiles ──> Merge ──> RunResult
+//
+// # Files
+//
+// A results directory holds [RecordsFile], [SummaryFile], [JUnitFile] and
+// [HTMLFile].
+//
+// records.jsonl: one [Record] per line, UTF-8 JSON, keys in snake_case,
+// durations as integer nanoseconds in keys ending in _ns, times RFC 3339:
+//
+//	{"run":"r1","scenario":"unix-slow-reader","seed":42,"seq":7,"key":"photo-4mp/resize:w=800/png",
+//	 "hops":"client-tcp>svc-unix","method":"GET","url":"http://...","request_id":"req-7","status":200,
+//	 "expected":3300000,"received":219264,"outcome":"truncated","silent":true,"offset":219264,
+//	 "digest_want":"sha-256=:...:","digest_got":"sha-256=:...:","error":"...",
+//	 "server_account":{"status":200,"content_length":3300000,"bytes_written":3300000,"complete":true},
+//	 "start":"2026-11-27T02:00:00.35Z","latency_ns":16000000,"ttfb_ns":3000000,"conn_id":"svc-7",
+//	 "timeline":[{"at_ns":1200000,"kind":"partial-write","n":219264,"of":3300000}, ...]}
+//
+// (one line in the file). The [Writer] appends and fsyncs at least every
+// second; a reader skips a torn last line with a [Warning] and fails on a
+// bad line anywhere else, naming file and line.
+//
+// summary.json: a [RunResult], indented: run id, scenarios (expectation,
+// verdict, reason, faults, seed, [Summary]) and the total. Each summary
+// carries its HDR histograms (latency_hdr, ttfb_hdr, offset_hdr) in the
+// standard HdrHistogram V2 compressed base64 form, next to percentiles for
+// people; the histograms are what [Merge] and re-closing use.
+//
+// junit.xml: the Jenkins/Surefire structure, one testsuite per run, one
+// testcase per scenario ([JUnitSuites]). report.html: one self-contained
+// file, inline CSS and SVG, no script needed, no network.
 //
 // results imports no other project package; the harness converts its own
 // types into [Record], [Account] and [Event].

@@ -17,7 +17,8 @@ const DefaultKeepFailures = 5
 // so an 8-hour soak summarises in constant space.
 //
 // Summaries round-trip through JSON, histograms included, so [Merge] of
-// stored summaries is exact.
+// stored summaries is exact. A Summary is not safe for concurrent use:
+// feed it from one goroutine, or use an [Aggregator].
 type Summary struct {
 	Scenario string `json:"scenario,omitempty"` // "" for a run total
 

@@ -294,3 +294,31 @@ func TestSummaryInvalidOutcome(t *testing.T) {
 	require.NoError(t, err, "a summary with a bad record stays readable")
 	assert.Equal(t, int64(1), back.Total.Invalid)
 }
+
+func TestAggregatorConcurrent(t *testing.T) {
+	a := NewAggregator(2)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range int64(250) {
+				o := Complete
+				if i%50 == 0 {
+					o = Reset
+				}
+				r := rec(fmt.Sprintf("s%d", g%2), i, o)
+				a.Add(&r)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	rr := a.Close("c")
+	require.Len(t, rr.Scenarios, 2)
+	assert.Equal(t, int64(1000), rr.Total.Requests)
+	assert.Equal(t, int64(20), rr.Total.Outcomes[Reset])
+	for _, sr := range rr.Scenarios {
+		assert.Len(t, sr.Summary.Failures, 2)
+	}
+}

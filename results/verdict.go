@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -126,9 +127,12 @@ func (rr *RunResult) Met() bool {
 	return true
 }
 
-// Aggregator groups records by scenario into summaries. Like [Summary] its
-// memory does not grow with the number of records.
+// Aggregator groups records by scenario into summaries. Unlike a bare
+// [Summary] it is safe for concurrent use, so request goroutines can Add
+// directly. Like Summary its memory does not grow with the number of
+// records.
 type Aggregator struct {
+	mu    sync.Mutex
 	keep  int
 	order []string
 	by    map[string]*Summary
@@ -142,6 +146,8 @@ func NewAggregator(keepFailures int) *Aggregator {
 
 // Add counts one record in its scenario's summary.
 func (a *Aggregator) Add(r *Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	s, ok := a.by[r.Scenario]
 	if !ok {
 		s = NewSummary(r.Scenario)
@@ -156,6 +162,8 @@ func (a *Aggregator) Add(r *Record) {
 // expectations (records carry none): set Expect/Met/Reason on the result,
 // or use [Judge], when the expectations are known.
 func (a *Aggregator) Close(run string) *RunResult {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	srs := make([]ScenarioResult, 0, len(a.order))
 	for _, name := range a.order {
 		srs = append(srs, ScenarioResult{Scenario: name, Summary: a.by[name]})
