@@ -103,9 +103,9 @@ var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(`<!DO
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>truncheck report{{with .Run.Run}} {{.}}{{end}}</title>
 <style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#212121;max-width:1200px}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#212121;max-width:1480px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:28px 0 6px} h3{font-size:15px}
-table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 9px;border-bottom:1px solid #e0e0e0;text-align:right}
+table{border-collapse:collapse;margin:8px 0} th,td{padding:3px 9px;white-space:nowrap;border-bottom:1px solid #e0e0e0;text-align:right}
 th:first-child,td:first-child{text-align:left} th{background:#f5f5f5}
 .pass{color:#2e7d32;font-weight:600} .fail{color:#c62828;font-weight:600} .unknown{color:#757575}
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
