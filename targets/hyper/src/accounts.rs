@@ -48,7 +48,9 @@ impl Account {
     /// complete is the server's belief that the client got everything: hyper took the whole
     /// body and nothing has failed on the connection (while it is still open: so far).
     pub fn complete(&self) -> bool {
-        self.body_done && self.write_error.is_empty() && (self.conn_state == "ok" || self.conn_state == "open")
+        self.body_done
+            && self.write_error.is_empty()
+            && (self.conn_state == "ok" || self.conn_state == "open")
     }
 
     /// to_json renders the account as one JSON object (one JSONL line without the newline).
@@ -136,16 +138,27 @@ impl Store {
     /// open loads `path` (if given and present) and opens it for appending.
     pub fn open(path: Option<PathBuf>) -> Result<Store, String> {
         let store = |file| Store {
-            inner: Mutex::new(StoreInner { live: HashMap::new(), order: VecDeque::new() }),
+            inner: Mutex::new(StoreInner {
+                live: HashMap::new(),
+                order: VecDeque::new(),
+            }),
             file,
         };
-        let Some(path) = path else { return Ok(store(None)) };
+        let Some(path) = path else {
+            return Ok(store(None));
+        };
         let loaded = load(&path, None);
         let f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| format!("--accounts {}: cannot open for appending: {}", path.display(), e))?;
+            .map_err(|e| {
+                format!(
+                    "--accounts {}: cannot open for appending: {}",
+                    path.display(),
+                    e
+                )
+            })?;
         let s = store(Some((path, Mutex::new(f))));
         for a in loaded {
             s.insert(Arc::new(Mutex::new(a)));
@@ -193,7 +206,9 @@ impl Store {
 
 /// load reads every account in the file (or, with `only`, the last one for that id).
 fn load(path: &PathBuf, only: Option<&str>) -> Vec<Account> {
-    let Ok(f) = File::open(path) else { return Vec::new() };
+    let Ok(f) = File::open(path) else {
+        return Vec::new();
+    };
     let mut out: Vec<Account> = Vec::new();
     for line in BufReader::new(f).lines() {
         let Ok(line) = line else { break };
@@ -203,7 +218,7 @@ fn load(path: &PathBuf, only: Option<&str>) -> Vec<Account> {
             }
         }
         match Account::from_json(&line) {
-            Some(a) if only.map_or(true, |id| a.request_id == id) => out.push(a),
+            Some(a) if only.is_none_or(|id| a.request_id == id) => out.push(a),
             _ => {}
         }
     }
@@ -273,7 +288,9 @@ fn parse_flat_object(s: &str) -> Option<HashMap<String, Val>> {
                             let cp = u32::from_str_radix(hex, 16).ok()?;
                             *i += 4;
                             let mut buf = [0u8; 4];
-                            out.extend_from_slice(char::from_u32(cp)?.encode_utf8(&mut buf).as_bytes());
+                            out.extend_from_slice(
+                                char::from_u32(cp)?.encode_utf8(&mut buf).as_bytes(),
+                            );
                         }
                         other => out.push(other),
                     }

@@ -89,10 +89,12 @@ fn parse_args() -> Result<Config, String> {
         cache: 512 << 20,
     };
     if let Ok(v) = std::env::var("HYPER_TARGET_TCP") {
-        c.tcp.extend(v.split(',').filter(|s| !s.is_empty()).map(String::from));
+        c.tcp
+            .extend(v.split(',').filter(|s| !s.is_empty()).map(String::from));
     }
     if let Ok(v) = std::env::var("HYPER_TARGET_UNIX") {
-        c.unix.extend(v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from));
+        c.unix
+            .extend(v.split(',').filter(|s| !s.is_empty()).map(PathBuf::from));
     }
     if let Ok(v) = std::env::var("HYPER_TARGET_ACCOUNTS") {
         if !v.is_empty() {
@@ -109,7 +111,10 @@ fn parse_args() -> Result<Config, String> {
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{} needs a value", name))
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{} needs a value", name))
         };
         match flag.as_str() {
             "--tcp" => c.tcp.push(value("--tcp")?),
@@ -132,7 +137,9 @@ fn parse_args() -> Result<Config, String> {
         }
     }
     if c.tcp.is_empty() && c.unix.is_empty() {
-        return Err("no listener: give at least one --tcp ADDR (e.g. 127.0.0.1:0) or --unix PATH".into());
+        return Err(
+            "no listener: give at least one --tcp ADDR (e.g. 127.0.0.1:0) or --unix PATH".into(),
+        );
     }
     Ok(c)
 }
@@ -150,23 +157,41 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "MiB" | "M" => 1 << 20,
         "GB" => 1_000_000_000,
         "GiB" | "G" => 1 << 30,
-        _ => return Err(format!("size {:?}: unknown unit {:?}; accepted: bytes, or KiB MiB GiB (1024) kB MB GB (1000)", s, unit)),
+        _ => return Err(format!(
+            "size {:?}: unknown unit {:?}; accepted: bytes, or KiB MiB GiB (1024) kB MB GB (1000)",
+            s, unit
+        )),
     };
-    let n: u64 = num.parse().map_err(|_| format!("size {:?}: expected a number of bytes such as 3300000 or 16MiB", s))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size {:?} is too large", s))
+    let n: u64 = num.parse().map_err(|_| {
+        format!(
+            "size {:?}: expected a number of bytes such as 3300000 or 16MiB",
+            s
+        )
+    })?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {:?} is too large", s))
 }
 
 /// parse_duration reads `250ms`, `2s`, `1m`, or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("duration {:?}: expected e.g. 250ms, 2s, 1m", s))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("duration {:?}: expected e.g. 250ms, 2s, 1m", s))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "" | "s" => n,
         "m" => n * 60.0,
-        _ => return Err(format!("duration {:?}: unknown unit {:?}; accepted: ms s m", s, unit)),
+        _ => {
+            return Err(format!(
+                "duration {:?}: unknown unit {:?}; accepted: ms s m",
+                s, unit
+            ))
+        }
     };
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(format!("duration {:?} out of range (0 to 24h)", s));
@@ -200,7 +225,11 @@ struct OutBody {
 
 impl OutBody {
     fn plain(s: String) -> OutBody {
-        OutBody { data: Bytes::from(s), chunk: 0, acct: None }
+        OutBody {
+            data: Bytes::from(s),
+            chunk: 0,
+            acct: None,
+        }
     }
 }
 
@@ -208,12 +237,19 @@ impl HttpBody for OutBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_data(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Infallible>>> {
+    fn poll_data(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Infallible>>> {
         let this = self.get_mut();
         if this.data.is_empty() {
             return Poll::Ready(None);
         }
-        let n = if this.chunk == 0 { this.data.len() } else { this.chunk.min(this.data.len()) };
+        let n = if this.chunk == 0 {
+            this.data.len()
+        } else {
+            this.chunk.min(this.data.len())
+        };
         let piece = this.data.split_to(n);
         if let Some(a) = &this.acct {
             let mut a = a.lock().unwrap();
@@ -223,7 +259,10 @@ impl HttpBody for OutBody {
         Poll::Ready(Some(Ok(piece)))
     }
 
-    fn poll_trailers(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<Option<HeaderMap>, Infallible>> {
+    fn poll_trailers(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<HeaderMap>, Infallible>> {
         Poll::Ready(Ok(None))
     }
 
@@ -241,24 +280,38 @@ impl Drop for OutBody {
         if let Some(a) = &self.acct {
             let mut a = a.lock().unwrap();
             if !a.body_done && a.write_error.is_empty() {
-                a.write_error = format!("hyper dropped the body after {} of {} bytes", a.bytes_written, a.content_length);
+                a.write_error = format!(
+                    "hyper dropped the body after {} of {} bytes",
+                    a.bytes_written, a.content_length
+                );
             }
         }
     }
 }
 
 fn json_response(status: StatusCode, body: String, id: Option<&str>) -> Response<OutBody> {
-    let mut b = Response::builder().status(status).header("content-type", "application/json");
+    let mut b = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
     if let Some(id) = id {
         b = b.header("x-request-id", id);
     }
-    b.body(OutBody::plain(body)).expect("static headers are valid")
+    b.body(OutBody::plain(body))
+        .expect("static headers are valid")
 }
 
 const ACCEPTED: &str = "GET /bytes/{n}[?chunk=N&digest=0&bare=1], POST|PUT /bytes/{n}[?early=1], GET /accounts/{id}[?wait=DUR], GET /healthz";
 
 fn error(status: StatusCode, msg: &str, accepted: &str, id: Option<&str>) -> Response<OutBody> {
-    json_response(status, format!("{{\"error\":{},\"accepted\":{}}}\n", accounts::q(msg), accounts::q(accepted)), id)
+    json_response(
+        status,
+        format!(
+            "{{\"error\":{},\"accepted\":{}}}\n",
+            accounts::q(msg),
+            accounts::q(accepted)
+        ),
+        id,
+    )
 }
 
 fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
@@ -270,39 +323,77 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn valid_request_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:~".contains(&b))
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:~".contains(&b))
 }
 
-async fn handle(req: Request<Body>, app: Arc<App>, conn_id: Arc<str>, conn_accts: Arc<Mutex<Vec<Shared>>>) -> Response<OutBody> {
+async fn handle(
+    req: Request<Body>,
+    app: Arc<App>,
+    conn_id: Arc<str>,
+    conn_accts: Arc<Mutex<Vec<Shared>>>,
+) -> Response<OutBody> {
     let started = SystemTime::now();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
 
-    let id = match req.headers().get("x-request-id").map(|v| v.to_str().unwrap_or("")) {
+    let id = match req
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         Some(v) if valid_request_id(v) => v.to_string(),
         Some(_) => {
-            return error(StatusCode::BAD_REQUEST, "invalid X-Request-Id", "1 to 200 characters of A-Z a-z 0-9 - _ . : ~", None);
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid X-Request-Id",
+                "1 to 200 characters of A-Z a-z 0-9 - _ . : ~",
+                None,
+            );
         }
-        None => format!("h{}-{}", app.pid, app.next_req.fetch_add(1, Ordering::Relaxed) + 1),
+        None => format!(
+            "h{}-{}",
+            app.pid,
+            app.next_req.fetch_add(1, Ordering::Relaxed) + 1
+        ),
     };
 
     if path == "/healthz" {
         return json_response(
             StatusCode::OK,
-            format!("{{\"ok\":true,\"flavor\":{},\"pid\":{},\"hyper\":\"0.14.19\"}}\n", accounts::q(FLAVOR), app.pid),
+            format!(
+                "{{\"ok\":true,\"flavor\":{},\"pid\":{},\"hyper\":\"0.14.19\"}}\n",
+                accounts::q(FLAVOR),
+                app.pid
+            ),
             Some(&id),
         );
     }
 
     if let Some(want) = path.strip_prefix("/accounts/") {
         if method != Method::GET {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on /accounts/{id}", "GET", Some(&id));
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on /accounts/{id}",
+                "GET",
+                Some(&id),
+            );
         }
         let wait = match query_param(&query, "wait").map(parse_duration) {
             None => Duration::ZERO,
             Some(Ok(d)) if d <= Duration::from_secs(60) => d,
-            Some(_) => return error(StatusCode::BAD_REQUEST, "invalid wait", "a duration up to 60s, e.g. 250ms or 2s", Some(&id)),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid wait",
+                    "a duration up to 60s, e.g. 250ms or 2s",
+                    Some(&id),
+                )
+            }
         };
         let deadline = Instant::now() + wait;
         loop {
@@ -324,39 +415,87 @@ async fn handle(req: Request<Body>, app: Arc<App>, conn_id: Arc<str>, conn_accts
         }
     }
 
-    let size_str = match path.strip_prefix("/bytes/").or_else(|| path.strip_prefix("/images/")) {
+    let size_str = match path
+        .strip_prefix("/bytes/")
+        .or_else(|| path.strip_prefix("/images/"))
+    {
         Some(s) => s,
-        None => return error(StatusCode::NOT_FOUND, &format!("no route for {} {}", method, path), ACCEPTED, Some(&id)),
+        None => {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("no route for {} {}", method, path),
+                ACCEPTED,
+                Some(&id),
+            )
+        }
     };
     let size = match parse_size(size_str) {
         Ok(n) if n <= app.max_size => n as usize,
-        Ok(n) => return error(StatusCode::PAYLOAD_TOO_LARGE, &format!("size {} is over --max-size {}", n, app.max_size), "a size up to --max-size", Some(&id)),
+        Ok(n) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("size {} is over --max-size {}", n, app.max_size),
+                "a size up to --max-size",
+                Some(&id),
+            )
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, &e, ACCEPTED, Some(&id)),
     };
     let chunk = match query_param(&query, "chunk").map(parse_size) {
         None => 0,
         Some(Ok(n)) => n as usize,
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e, "chunk=SIZE, 0 = whole body in one piece", Some(&id)),
+        Some(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &e,
+                "chunk=SIZE, 0 = whole body in one piece",
+                Some(&id),
+            )
+        }
     };
     let upload = match method {
         Method::GET => false,
         Method::POST | Method::PUT => true,
-        _ => return error(StatusCode::METHOD_NOT_ALLOWED, &format!("method {} not allowed on /bytes/{{n}}", method), "GET, POST, PUT", Some(&id)),
+        _ => {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("method {} not allowed on /bytes/{{n}}", method),
+                "GET, POST, PUT",
+                Some(&id),
+            )
+        }
     };
     let early = upload
         && (app.early_answer
-            || matches!(query_param(&query, "early"), Some("1") | Some("true") | Some(""))
-            || req.headers().get("x-early-answer").map_or(false, |v| v == "1" || v == "true"));
+            || matches!(
+                query_param(&query, "early"),
+                Some("1") | Some("true") | Some("")
+            )
+            || req
+                .headers()
+                .get("x-early-answer")
+                .is_some_and(|v| v == "1" || v == "true"));
     // bare=1: the head of the original report (content-type, content-length, date: 121 bytes
     // for a 7-digit length), no digest and no request-id echo.
-    let bare = matches!(query_param(&query, "bare"), Some("1") | Some("true") | Some(""));
+    let bare = matches!(
+        query_param(&query, "bare"),
+        Some("1") | Some("true") | Some("")
+    );
     let with_digest = !bare && query_param(&query, "digest") != Some("0");
-    let alg = body::choose_digest(req.headers().get("want-content-digest").and_then(|v| v.to_str().ok()));
+    let alg = body::choose_digest(
+        req.headers()
+            .get("want-content-digest")
+            .and_then(|v| v.to_str().ok()),
+    );
 
     let acct = Arc::new(Mutex::new(Account {
         request_id: id.clone(),
         method: method.to_string(),
-        path: if query.is_empty() { path.clone() } else { format!("{}?{}", path, query) },
+        path: if query.is_empty() {
+            path.clone()
+        } else {
+            format!("{}?{}", path, query)
+        },
         status: 200,
         content_length: size as i64,
         upload_bytes: -1,
@@ -384,7 +523,12 @@ async fn handle(req: Request<Body>, app: Arc<App>, conn_id: Arc<str>, conn_accts
                     a.content_length = -1;
                     a.write_error = format!("reading the upload failed after {} bytes: {}", n, e);
                     drop(a);
-                    return error(StatusCode::BAD_REQUEST, "upload body incomplete", "a complete request body", Some(&id));
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "upload body incomplete",
+                        "a complete request body",
+                        Some(&id),
+                    );
                 }
             }
         }
@@ -406,16 +550,29 @@ async fn handle(req: Request<Body>, app: Arc<App>, conn_id: Arc<str>, conn_accts
     if with_digest {
         b = b.header("content-digest", digest);
     }
-    b.body(OutBody { data, chunk, acct: Some(acct) }).expect("headers are valid")
+    b.body(OutBody {
+        data,
+        chunk,
+        acct: Some(acct),
+    })
+    .expect("headers are valid")
 }
 
 /// serve_conn runs one connection to its end and records hyper's verdict on it.
-async fn serve_conn<I>(io: I, conn_id: String, app: Arc<App>, mut shutdown: watch::Receiver<bool>, _alive: mpsc::Sender<()>)
-where
+async fn serve_conn<I>(
+    io: I,
+    conn_id: String,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+    _alive: mpsc::Sender<()>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let accts: Arc<Mutex<Vec<Shared>>> = Arc::new(Mutex::new(Vec::new()));
-    app.open.lock().unwrap().insert(conn_id.clone(), accts.clone());
+    app.open
+        .lock()
+        .unwrap()
+        .insert(conn_id.clone(), accts.clone());
     let cid: Arc<str> = Arc::from(conn_id.as_str());
     let svc = {
         let (app, accts) = (app.clone(), accts.clone());
@@ -465,16 +622,32 @@ where
 }
 
 fn next_conn_id(app: &App, kind: &str) -> String {
-    format!("{}-p{}-c{}", kind, app.pid, app.next_conn.fetch_add(1, Ordering::Relaxed) + 1)
+    format!(
+        "{}-p{}-c{}",
+        kind,
+        app.pid,
+        app.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    )
 }
 
-async fn accept_tcp(l: TcpListener, app: Arc<App>, shutdown: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
+async fn accept_tcp(
+    l: TcpListener,
+    app: Arc<App>,
+    shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
     loop {
         match l.accept().await {
             Ok((s, _)) => {
                 let _ = s.set_nodelay(true);
                 let id = next_conn_id(&app, "tcp");
-                tokio::spawn(serve_conn(s, id, app.clone(), shutdown.clone(), alive.clone()));
+                tokio::spawn(serve_conn(
+                    s,
+                    id,
+                    app.clone(),
+                    shutdown.clone(),
+                    alive.clone(),
+                ));
             }
             Err(e) => {
                 eprintln!("accept tcp: {}", e);
@@ -484,12 +657,23 @@ async fn accept_tcp(l: TcpListener, app: Arc<App>, shutdown: watch::Receiver<boo
     }
 }
 
-async fn accept_unix(l: UnixListener, app: Arc<App>, shutdown: watch::Receiver<bool>, alive: mpsc::Sender<()>) {
+async fn accept_unix(
+    l: UnixListener,
+    app: Arc<App>,
+    shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
     loop {
         match l.accept().await {
             Ok((s, _)) => {
                 let id = next_conn_id(&app, "unix");
-                tokio::spawn(serve_conn(s, id, app.clone(), shutdown.clone(), alive.clone()));
+                tokio::spawn(serve_conn(
+                    s,
+                    id,
+                    app.clone(),
+                    shutdown.clone(),
+                    alive.clone(),
+                ));
             }
             Err(e) => {
                 eprintln!("accept unix: {}", e);
@@ -504,9 +688,18 @@ async fn accept_unix(l: UnixListener, app: Arc<App>, shutdown: watch::Receiver<b
 fn bind_unix(path: &PathBuf) -> Result<(UnixListener, (u64, u64)), String> {
     if let Ok(m) = std::fs::symlink_metadata(path) {
         if !m.file_type().is_socket() {
-            return Err(format!("--unix {}: exists and is not a socket; refusing to replace it", path.display()));
+            return Err(format!(
+                "--unix {}: exists and is not a socket; refusing to replace it",
+                path.display()
+            ));
         }
-        std::fs::remove_file(path).map_err(|e| format!("--unix {}: cannot remove stale socket: {}", path.display(), e))?;
+        std::fs::remove_file(path).map_err(|e| {
+            format!(
+                "--unix {}: cannot remove stale socket: {}",
+                path.display(),
+                e
+            )
+        })?;
     }
     let l = UnixListener::bind(path).map_err(|e| format!("--unix {}: {}", path.display(), e))?;
     let m = std::fs::metadata(path).map_err(|e| format!("--unix {}: {}", path.display(), e))?;
@@ -527,7 +720,8 @@ async fn run(cfg: Config) -> Result<(), String> {
         next_req: AtomicU64::new(0),
         open: Mutex::new(HashMap::new()),
     });
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {}", e))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {}", e))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {}", e))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -535,20 +729,43 @@ async fn run(cfg: Config) -> Result<(), String> {
     let mut tasks = Vec::new();
     let mut lines = Vec::new();
     for addr in &cfg.tcp {
-        let sa: SocketAddr = addr.parse().map_err(|_| format!("--tcp {:?}: expected IP:PORT such as 127.0.0.1:0 or [::1]:8080", addr))?;
+        let sa: SocketAddr = addr.parse().map_err(|_| {
+            format!(
+                "--tcp {:?}: expected IP:PORT such as 127.0.0.1:0 or [::1]:8080",
+                addr
+            )
+        })?;
         if !sa.ip().is_loopback() {
-            return Err(format!("--tcp {}: only loopback addresses are served (127.0.0.1, ::1)", addr));
+            return Err(format!(
+                "--tcp {}: only loopback addresses are served (127.0.0.1, ::1)",
+                addr
+            ));
         }
-        let l = TcpListener::bind(sa).await.map_err(|e| format!("--tcp {}: {}", addr, e))?;
-        lines.push(format!("listening tcp {}", l.local_addr().map_err(|e| e.to_string())?));
-        tasks.push(tokio::spawn(accept_tcp(l, app.clone(), stop_rx.clone(), alive_tx.clone())));
+        let l = TcpListener::bind(sa)
+            .await
+            .map_err(|e| format!("--tcp {}: {}", addr, e))?;
+        lines.push(format!(
+            "listening tcp {}",
+            l.local_addr().map_err(|e| e.to_string())?
+        ));
+        tasks.push(tokio::spawn(accept_tcp(
+            l,
+            app.clone(),
+            stop_rx.clone(),
+            alive_tx.clone(),
+        )));
     }
     let mut ours = Vec::new();
     for path in &cfg.unix {
         let (l, ino) = bind_unix(path)?;
         lines.push(format!("listening unix {}", path.display()));
         ours.push((path.clone(), ino));
-        tasks.push(tokio::spawn(accept_unix(l, app.clone(), stop_rx.clone(), alive_tx.clone())));
+        tasks.push(tokio::spawn(accept_unix(
+            l,
+            app.clone(),
+            stop_rx.clone(),
+            alive_tx.clone(),
+        )));
     }
     {
         let mut out = std::io::stdout().lock();
@@ -558,7 +775,10 @@ async fn run(cfg: Config) -> Result<(), String> {
         let _ = writeln!(out, "ready");
         let _ = out.flush();
     }
-    eprintln!("hyper-target {} pid {} serving (early-answer={}, keep-alive={})", FLAVOR, app.pid, cfg.early_answer, cfg.keep_alive);
+    eprintln!(
+        "hyper-target {} pid {} serving (early-answer={}, keep-alive={})",
+        FLAVOR, app.pid, cfg.early_answer, cfg.keep_alive
+    );
 
     let sig = match select(Box::pin(term.recv()), Box::pin(int.recv())).await {
         Either::Left(_) => "SIGTERM",
@@ -575,13 +795,18 @@ async fn run(cfg: Config) -> Result<(), String> {
         }
     }
     let n = app.open.lock().unwrap().len();
-    eprintln!("{}: graceful shutdown of {} connection(s), drain timeout {:?}", sig, n, cfg.drain_timeout);
+    eprintln!(
+        "{}: graceful shutdown of {} connection(s), drain timeout {:?}",
+        sig, n, cfg.drain_timeout
+    );
     let _ = stop_tx.send(true);
     drop(alive_tx);
     for t in tasks {
         let _ = t.await; // the aborted accept loops release their `alive` senders
     }
-    let drained = tokio::time::timeout(cfg.drain_timeout, alive_rx.recv()).await.is_ok();
+    let drained = tokio::time::timeout(cfg.drain_timeout, alive_rx.recv())
+        .await
+        .is_ok();
     if !drained {
         let open: Vec<_> = app.open.lock().unwrap().values().cloned().collect();
         eprintln!("drain timeout: {} connection(s) abandoned", open.len());
@@ -607,7 +832,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hyper-target: tokio runtime: {}", e);
