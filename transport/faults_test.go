@@ -365,7 +365,7 @@ func TestBufferedShutdownRaw(t *testing.T) {
 				}
 				t.Logf("%s %s: client got %d of %d; %s", network, spec, len(got), size, closeWrite)
 				assert.Equal(t, int64(size-len(got)), closeWrite.N, "the timeline counts what was never sent")
-				if !fixed {
+				if !fixed && len(got) > 0 { // on a busy machine the cut can even come before the first write
 					full := false
 					for _, e := range s.Timeline() {
 						full = full || e.Kind == EventWouldBlock || e.Kind == EventPartialWrite

@@ -318,7 +318,7 @@ func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
 		err = werr
 	}
 	r.End = endOf(err)
-	if err != nil {
+	if r.End != EndFIN {
 		r.Err = err.Error()
 	}
 	switch r.End {
