@@ -64,7 +64,8 @@ const (
 	CheckCompleteRate Check = "complete-rate"
 	CheckP99          Check = "p99-latency"
 	CheckThroughput   Check = "throughput"
-	CheckMissing      Check = "missing" // in the baseline, not in the run
+	CheckMissing      Check = "missing" // in the baseline, not in the run (fails with RequireAll)
+	CheckEmpty        Check = "empty"   // the run made no requests at all
 	CheckNew          Check = "new"     // in the run, not in the baseline (informational)
 )
 
@@ -98,6 +99,7 @@ func Failed(fs []Finding) bool {
 
 // Compare gates run against baseline (which may be nil: then only the
 // run's own checks apply). The gate fails on:
+//   - a run with no requests at all;
 //   - any silent failure in a scenario not expecting "detect" (a detect
 //     scenario exists to produce silent truncations and catch them);
 //   - any expectation not met;
@@ -115,6 +117,9 @@ func Compare(run, baseline *RunResult, tol Tolerance) []Finding {
 		for i := range baseline.Scenarios {
 			base[baseline.Scenarios[i].Scenario] = &baseline.Scenarios[i]
 		}
+	}
+	if run.Total == nil || run.Total.Requests == 0 {
+		out = append(out, Finding{Scenario: "(run)", Check: CheckEmpty, Fail: true, Message: "the run made no requests"})
 	}
 	seen := map[string]bool{}
 	for i := range run.Scenarios {

@@ -60,6 +60,8 @@ func TestCompare(t *testing.T) {
 			tol: Tolerance{P99Ratio: 3}},
 		{name: "too few requests for latency", run: run("a", ExpectComplete, 10, 0, false, 60*ms),
 			baseline: run("a", ExpectComplete, 10, 0, false, 20*ms)},
+		{name: "empty run fails", run: NewRunResult("r", nil), baseline: base,
+			wantFail: true, wantCheck: []Check{CheckEmpty, CheckMissing}},
 		{name: "new scenario is a note", run: run("b", ExpectComplete, 100, 0, false, 20*ms), baseline: base,
 			wantCheck: []Check{CheckNew, CheckMissing}},
 		{name: "missing scenario fails with RequireAll", run: run("b", ExpectComplete, 100, 0, false, 20*ms), baseline: base,

@@ -89,9 +89,19 @@ func NewWriter(path string, cfg WriterConfig) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("results writer: %w", err)
 	}
-	if err := cutTornTail(f); err != nil {
-		f.Close()
+	err = cutTornTail(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("results writer %s: %w", path, err)
+	}
+	// Append mode from here: every flush lands at the end even if another
+	// process appends too (each flush is one write(2); lines stay whole as
+	// long as flushes are not split, which bufio guarantees up to its size).
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, fmt.Errorf("results writer: %w", err)
 	}
 	w := &Writer{path: path, f: f, bw: bufio.NewWriterSize(f, cfg.BufferSize), stop: make(chan struct{})}
 	w.wg.Add(1)
@@ -99,8 +109,7 @@ func NewWriter(path string, cfg WriterConfig) (*Writer, error) {
 	return w, nil
 }
 
-// cutTornTail truncates f after its last newline and leaves the offset at
-// the end.
+// cutTornTail truncates f after its last newline.
 func cutTornTail(f *os.File) error {
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil || size == 0 {
@@ -125,11 +134,7 @@ func cutTornTail(f *os.File) error {
 	if end == size {
 		return nil
 	}
-	if err := f.Truncate(end); err != nil {
-		return err
-	}
-	_, err = f.Seek(end, io.SeekStart)
-	return err
+	return f.Truncate(end)
 }
 
 // Path returns the file's path.
