@@ -31,20 +31,26 @@ const DefaultMaxAccounts = 100_000
 // accounts is a bounded store: a ring of ids evicts the oldest record first.
 type accounts struct {
 	mu   sync.Mutex
-	byID map[string]*Account
+	byID map[string]*accountEntry
 	ring []string
 	next int
 }
 
+// accountEntry is a record plus a channel closed when the handler has finished.
+type accountEntry struct {
+	acc  Account
+	done chan struct{}
+}
+
 func newAccounts(n int) *accounts {
-	return &accounts{byID: make(map[string]*Account), ring: make([]string, n)}
+	return &accounts{byID: make(map[string]*accountEntry), ring: make([]string, n)}
 }
 
 // start registers a new record (replacing an older one with the same id).
-func (a *accounts) start(acc Account) *Account {
+func (a *accounts) start(acc Account) *accountEntry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p := &acc
+	e := &accountEntry{acc: acc, done: make(chan struct{})}
 	if _, exists := a.byID[acc.RequestID]; !exists {
 		if old := a.ring[a.next]; old != "" {
 			delete(a.byID, old)
@@ -52,25 +58,49 @@ func (a *accounts) start(acc Account) *Account {
 		a.ring[a.next] = acc.RequestID
 		a.next = (a.next + 1) % len(a.ring)
 	}
-	a.byID[acc.RequestID] = p
-	return p
+	a.byID[acc.RequestID] = e
+	return e
 }
 
 // update applies fn to the record under the store's lock.
-func (a *accounts) update(p *Account, fn func(*Account)) {
+func (a *accounts) update(e *accountEntry, fn func(*Account)) {
 	a.mu.Lock()
-	fn(p)
+	fn(&e.acc)
 	a.mu.Unlock()
+}
+
+// finish applies fn and marks the record final.
+func (a *accounts) finish(e *accountEntry, fn func(*Account)) {
+	a.update(e, fn)
+	close(e.done)
 }
 
 func (a *accounts) get(id string) (Account, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	p, ok := a.byID[id]
+	e, ok := a.byID[id]
 	if !ok {
 		return Account{}, false
 	}
-	return *p, true
+	return e.acc, true
+}
+
+// wait returns the record once its handler has finished, or its state when ctx
+// ends first.
+func (a *accounts) wait(ctx context.Context, id string) (Account, bool) {
+	a.mu.Lock()
+	e, ok := a.byID[id]
+	a.mu.Unlock()
+	if !ok {
+		return Account{}, false
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return e.acc, true
 }
 
 type connKey struct{}

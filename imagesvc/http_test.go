@@ -130,7 +130,7 @@ func TestStreamTrailerDigest(t *testing.T) {
 			assert.Empty(t, resp.Header.Get("Content-Digest"))
 			assert.Equal(t, ContentDigest(CRC32C, body), resp.Trailer.Get("Content-Digest"))
 			assert.Greater(t, len(body), 3_000_000)
-			acc, ok := e.svc.Account(id)
+			acc, ok := e.svc.WaitAccount(t.Context(), id)
 			require.True(t, ok)
 			assert.Equal(t, int64(-1), acc.ContentLength)
 			assert.Equal(t, int64(len(body)), acc.BytesWritten)
@@ -145,7 +145,7 @@ func TestAccount(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "acct-1", resp.Header.Get("X-Request-Id"))
 
-	acc, ok := e.svc.Account("acct-1")
+	acc, ok := e.svc.WaitAccount(t.Context(), "acct-1")
 	require.True(t, ok)
 	assert.Equal(t, "acct-1", acc.RequestID)
 	assert.Equal(t, "GET", acc.Method)
@@ -158,7 +158,7 @@ func TestAccount(t *testing.T) {
 	assert.False(t, acc.Finished.Before(acc.Started))
 
 	// over HTTP too
-	resp, js := get(t, e.tcp, e.tcpBase+"/accounts/acct-1", nil)
+	resp, js := get(t, e.tcp, e.tcpBase+"/accounts/acct-1?wait=5s", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var got Account
 	require.NoError(t, json.Unmarshal(js, &got))
@@ -171,7 +171,7 @@ func TestAccount(t *testing.T) {
 	// a failed request has an account too
 	resp, _ = get(t, e.tcp, e.tcpBase+"/images/photo-small?ops=sharpen", map[string]string{"X-Request-Id": "acct-2"})
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	acc, ok = e.svc.Account("acct-2")
+	acc, ok = e.svc.WaitAccount(t.Context(), "acct-2")
 	require.True(t, ok)
 	assert.Equal(t, 400, acc.Status)
 }

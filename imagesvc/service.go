@@ -89,6 +89,7 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("imagesvc: Config.Upstream.BaseURL %q: want http://host or https://host", u.BaseURL)
 		}
 	}
+	warmVips()
 	s := &Service{
 		cfg:    cfg,
 		images: make(map[string]*builtin),
@@ -119,6 +120,14 @@ func (s *Service) Handler() http.Handler { return s.handler }
 
 // Account returns the server-side account of a request id, if still kept.
 func (s *Service) Account(requestID string) (Account, bool) { return s.acc.get(requestID) }
+
+// WaitAccount returns a request's account once its handler has finished (or
+// its current state when ctx ends first). A client can read a whole response
+// before the handler's last Write returns, so checks right after a response
+// should wait here rather than call Account.
+func (s *Service) WaitAccount(ctx context.Context, requestID string) (Account, bool) {
+	return s.acc.wait(ctx, requestID)
+}
 
 // Images lists the built-in images in size order.
 func (s *Service) Images() []ImageInfo {
@@ -308,7 +317,7 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 			status = http.StatusOK
 			n, werr = s.writeBody(w, r, acc, res, stream)
 		}
-		s.acc.update(acc, func(a *Account) {
+		s.acc.finish(acc, func(a *Account) {
 			a.Status = status
 			a.BytesWritten = n
 			if werr != nil {
@@ -323,7 +332,7 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 // writeBody sends a 200. Without stream the whole image goes to the HTTP layer in
 // one Write (the shape of the bug class this project hunts); with stream it goes
 // in StreamChunk pieces, chunked, with Content-Digest as a trailer.
-func (s *Service) writeBody(w http.ResponseWriter, r *http.Request, acc *Account, res *result, stream bool) (int64, error) {
+func (s *Service) writeBody(w http.ResponseWriter, r *http.Request, acc *accountEntry, res *result, stream bool) (int64, error) {
 	alg := chooseDigest(r.Header.Get("Want-Content-Digest"))
 	h := w.Header()
 	h.Set("Content-Type", res.format.ContentType())
@@ -368,8 +377,32 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Images())
 }
 
+// maxAccountWait bounds GET /accounts/{id}?wait=D.
+const maxAccountWait = 30 * time.Second
+
 func (s *Service) handleAccount(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.Account(r.PathValue("id"))
+	q, err := parseRawQuery(r.URL.RawQuery)
+	if err == nil {
+		for k := range q {
+			if k != "wait" {
+				err = badInput(400, "wait", "unknown query parameter %s", quoteToken(k))
+			}
+		}
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); err == nil && v != "" {
+		wait, err = time.ParseDuration(v)
+		if err != nil || wait < 0 || wait > maxAccountWait {
+			err = badInput(400, "wait: a duration 0s..30s", "bad value %s for wait", quoteToken(v))
+		}
+	}
+	if err != nil {
+		writeJSONError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	a, ok := s.acc.wait(ctx, r.PathValue("id"))
 	if !ok {
 		writeJSONError(w, badInput(404, "a request id seen recently (the store keeps the last "+strconv.Itoa(s.cfg.MaxAccounts)+")",
 			"no account for request id %s", quoteToken(r.PathValue("id"))))

@@ -41,6 +41,7 @@ var warmOnce sync.Once
 // next operation.
 func warmVips() {
 	warmOnce.Do(func() {
+		quietVips()
 		bimg.VipsCacheSetMax(0)
 		for t := range bimg.ImageTypes {
 			bimg.IsTypeSupported(t)
