@@ -51,6 +51,7 @@ func TestTransformOverTCPAndUnix(t *testing.T) {
 		{"webp", "/images/photo-small?format=webp&quality=60", "image/webp", 0, 0, false},
 		{"avif", "/images/photo-small?ops=resize:w=200&format=avif", "image/avif", 0, 0, false},
 		{"tiff", "/images/photo-small?format=tiff", "image/tiff", 0, 0, false},
+		{"overlay image as source", "/images/logo?format=png", "image/png", 240, 96, true},
 	}
 	for _, client := range []struct {
 		name string

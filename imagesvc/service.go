@@ -323,7 +323,7 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 			if werr != nil {
 				a.WriteError = "write failed: " + werr.Error()
 			}
-			a.Complete = werr == nil && (a.ContentLength < 0 || n == a.ContentLength)
+			a.Complete = werr == nil && (a.ContentLength < 0 || n == a.ContentLength || r.Method == http.MethodHead)
 			a.Finished = time.Now()
 		})
 	}
@@ -341,6 +341,9 @@ func (s *Service) writeBody(w http.ResponseWriter, r *http.Request, acc *account
 		h.Set("Content-Digest", res.contentDigest(alg))
 		s.acc.update(acc, func(a *Account) { a.ContentLength = int64(len(res.body)) })
 		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return 0, nil // head only: nothing promised beyond it
+		}
 		n, err := w.Write(res.body)
 		return int64(n), err
 	}

@@ -1,0 +1,97 @@
+// Package imagesvc is a real image-transform HTTP service on bimg (libvips): the
+// origin that truncheck fires large-image requests at. Every 200 carries its own
+// integrity evidence, and the service keeps its own account of what it wrote, so
+// a client that receives fewer bytes than promised can tell whether the handler
+// knew (a failed Write) or not (a silent truncation below it).
+//
+// Data path of one request:
+//
+//	client ──> [Server: TCP and/or Unix socket, optional WrapListener (faults)]
+//	             │ ConnContext: conn (and its ID()) into the request context
+//	             v
+//	          wrap: X-Request-Id, Account started
+//	             │
+//	             ├─ GET /images/{name}   built-in (generated once, lazily) ─┐
+//	             ├─ POST /transform      strict body read (Content-Length / │
+//	             │                       chunked framing), 413 over limit  ─┤
+//	             └─ GET /fetch?src=...   upstream body read strictly,       │
+//	                                     digest checked, 502 on a cut      ─┤
+//	                                                                         v
+//	          query parsed (chain, format, quality, speed, stream) -> plan
+//	          header sniff: format + pixel limit, before any decoding
+//	             │
+//	             v
+//	          bimg calls, one per run of operations bimg can apply in order,
+//	          uncompressed TIFF between calls, panics recovered  (cache for built-ins)
+//	             │
+//	             v
+//	          body + Content-Length + Content-Digest (or chunked + trailer)
+//	          one Write (or StreamChunk Writes); n and error -> Account
+//
+// # HTTP API
+//
+//	GET  /images                          JSON list of built-in images [{name,width,height,kind}]
+//	GET  /images/{name}?QUERY             transform a built-in image
+//	POST /transform?QUERY                 transform the request body (an image)
+//	GET  /fetch?src=ESCAPED&QUERY          fetch src (/images/...) from Config.Upstream, then transform
+//	GET  /accounts/{id}[?wait=5s]         JSON Account (404 unknown); wait (<=30s) until the handler finished
+//
+// QUERY parameters (each at most once; anything else is a 400):
+//
+//	ops=CHAIN        operations, applied in the order given (default: none)
+//	format=F         jpeg (jpg) | png | webp | avif | tiff (tif); default jpeg
+//	quality=Q        1..100, default 80 (jpeg, webp, avif)
+//	speed=S          0..9, default 8: AVIF encoder speed (libvips effort 9-S; the
+//	                 libvips default takes ~20 s per large image here)
+//	stream=1         chunked body, Content-Digest sent as an HTTP trailer
+//
+// CHAIN grammar (';' may be sent raw or as %3B; at most Config.MaxOps operations):
+//
+//	CHAIN  := OP (';' OP)*
+//	OP     := NAME [':' KEY '=' VALUE (',' KEY '=' VALUE)*]
+//	resize:w=W,h=H,fit=contain|cover|fill   w and/or h (1..32768); contain (alias inside,
+//	                                        default) fits in the box keeping aspect; cover
+//	                                        fills it and crops the centre; fill distorts
+//	rotate:deg=90|180|270                   clockwise
+//	flip                                    mirror top to bottom
+//	flop                                    mirror left to right
+//	crop:x=X,y=Y,w=W,h=H                     (alias extract) x,y default 0; must lie inside
+//	blur:sigma=S                            gaussian, 0.1..100
+//	overlay:name=logo,x=X,y=Y               composite a built-in overlay (alpha-blended);
+//	                                        must fit inside the image
+//
+// Example: ops=resize:w=800,h=600,fit=cover;rotate:deg=90;flip;blur:sigma=1.5;overlay:x=10,y=10
+//
+// Built-in images: photo-small (640x480), photo-1mp (1280x800), photo-4mp
+// (2448x1632), photo-12mp (4240x2832), photo-24mp (6000x4000) and the overlay
+// logo (240x96, RGBA). Photo-like (sky, sun, hills, film grain from a fixed
+// seed), byte-for-byte deterministic. format=tiff is uncompressed: 3 bytes a
+// pixel plus a small header (photo-12mp: 36 MB); jpeg at quality 95 of
+// photo-12mp is about 6 MB, png about 20 MB.
+//
+// Every 200 carries Content-Length, Content-Type, X-Request-Id and
+// Content-Digest (RFC 9530): sha-256 by default, or the highest-weighted of
+// crc32c, sha-256, sha-512 in Want-Content-Digest ("crc32c=9, sha-256=1" gives
+// crc32c: 4-byte big-endian Castagnoli CRC). X-Request-Id is the caller's
+// (1..128 of A-Z a-z 0-9 . _ : -) or a new one.
+//
+// Errors are JSON {"error": "...", "accepted": "..."} in fixed wording (libvips'
+// error text is process-global and never passed on):
+//
+//	400 bad chain / parameter / query / request id / crop or overlay outside,
+//	    result over the pixel limit, truncated upload (Content-Length or chunked)
+//	404 unknown image or route, unknown account, /fetch without an upstream
+//	413 upload over Config.MaxUploadBytes
+//	415 body is not a supported image (jpeg, png, webp, avif, tiff)
+//	422 image header unreadable or over Config.MaxPixels (checked before
+//	    decoding), or libvips could not decode/transform it
+//	500 a panic inside bimg, recovered for that request
+//	502 /fetch: upstream cut, digest mismatch, error status
+//	503 request cancelled (client gone) before the transform ran
+//
+// bimg lifecycle: libvips is initialised by bimg's own init; this package never
+// calls VipsCacheDropAll nor Shutdown/Initialize (the next operation crashes),
+// sets VipsCacheSetMax(0) and warms bimg's type table once (its first concurrent
+// lookups race). Libvips warnings are dropped when VIPS_WARNING is set (the
+// package sets it to 0 when unset).
+package imagesvc
