@@ -176,7 +176,7 @@ func (p *Proxy) Close() error {
 		err = ln.Close()
 	}
 	for _, pc := range conns {
-		pc.closeBoth()
+		pc.abort()
 	}
 	p.wg.Wait()
 	return err
@@ -214,17 +214,56 @@ func (p *Proxy) serve(ln net.Listener) {
 }
 
 type proxyConn struct {
-	client, upstream *conn
-	once             sync.Once
+	client   *conn
+	mu       sync.Mutex
+	upstream *conn // nil until dialed
+	closed   bool
+}
+
+func (pc *proxyConn) upstreamConn() *conn {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.upstream
+}
+
+// setUpstream records the dialed conn; false if the proxied conn was closed meanwhile.
+func (pc *proxyConn) setUpstream(c *conn) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.upstream = c
+	return !pc.closed
+}
+
+// abort ends a proxied conn from Proxy.Close. A deadline in the past comes first: it ends
+// stalls and bounds the drain of buffered-shutdown-fixed, so Close cannot hang on a peer
+// that stopped reading.
+func (pc *proxyConn) abort() {
+	pc.mu.Lock()
+	pc.closed = true
+	up := pc.upstream
+	pc.mu.Unlock()
+	pc.client.SetDeadline(aLongTimeAgo)
+	if up != nil {
+		up.SetDeadline(aLongTimeAgo)
+	}
+	pc.closeBoth()
+}
+
+func (pc *proxyConn) isClosed() bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.closed
 }
 
 func (pc *proxyConn) closeBoth() {
-	pc.once.Do(func() {
-		pc.client.Close()
-		if pc.upstream != nil {
-			pc.upstream.Close()
-		}
-	})
+	pc.mu.Lock()
+	pc.closed = true
+	up := pc.upstream
+	pc.mu.Unlock()
+	pc.client.Close()
+	if up != nil {
+		up.Close()
+	}
 }
 
 func (p *Proxy) handle(raw net.Conn) {
@@ -245,8 +284,8 @@ func (p *Proxy) handle(raw net.Conn) {
 		p.mu.Unlock()
 		rep.Duration = time.Since(rep.Started)
 		rep.Client = pc.client.Timeline()
-		if pc.upstream != nil {
-			rep.Upstream = pc.upstream.Timeline()
+		if up := pc.upstreamConn(); up != nil {
+			rep.Upstream = up.Timeline()
 		}
 		p.keep(rep)
 		if p.cfg.OnConnEnd != nil {
@@ -266,7 +305,12 @@ func (p *Proxy) handle(raw net.Conn) {
 	}
 	uo := p.upstreamSide
 	uo.Name = id + "-upstream"
-	pc.upstream = newConnNamed(up, uo, seq, EventDial)
+	if !pc.setUpstream(newConnNamed(up, uo, seq, EventDial)) {
+		pc.closeBoth()
+		rep.ToUpstream = DirectionReport{End: EndClosed}
+		rep.ToClient = rep.ToUpstream
+		return
+	}
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -318,6 +362,9 @@ func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
 		err = werr
 	}
 	r.End = endOf(err)
+	if r.End == EndError && pc.isClosed() {
+		r.End = EndClosed // ended by the other direction or Proxy.Close
+	}
 	if r.End != EndFIN {
 		r.Err = err.Error()
 	}
