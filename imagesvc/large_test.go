@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"image"
+	_ "image/png"
 	"io"
 	"net"
 	"net/http"
@@ -116,4 +117,51 @@ func TestGracefulShutdown(t *testing.T) {
 	require.NoError(t, <-done)
 	_, err = c.Get("http://unix/images")
 	assert.Error(t, err, "no longer serving")
+}
+
+// TestUploadRotateThenResize guards the segment split for JPEG and WebP inputs:
+// in one bimg call, shrink-on-load would resize the unrotated buffer (and Force
+// would hide it in the dimensions), so the pixels are compared with a PNG input.
+func TestUploadRotateThenResize(t *testing.T) {
+	e := newEnv(t, Config{}, ServerConfig{})
+	post := func(src []byte) image.Image {
+		resp, err := e.tcp.Post(e.tcpBase+"/transform?ops=rotate:deg=90;resize:w=200&format=png", "image/x", bytes.NewReader(src))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		img, _, err := image.Decode(bytes.NewReader(body))
+		require.NoError(t, err)
+		require.Equal(t, image.Rect(0, 0, 200, 320), img.Bounds())
+		return img
+	}
+	pngSrc, err := e.svc.TransformPath(t.Context(), "/images/photo-1mp?format=png")
+	require.NoError(t, err)
+	want := post(pngSrc)
+	for _, give := range []string{"jpeg", "webp"} {
+		t.Run(give, func(t *testing.T) {
+			src, err := e.svc.TransformPath(t.Context(), "/images/photo-1mp?format="+give+"&quality=95")
+			require.NoError(t, err)
+			got := post(src)
+			var diff, n float64
+			for y := 0; y < 320; y += 4 {
+				for x := 0; x < 200; x += 4 {
+					r1, g1, b1, _ := want.At(x, y).RGBA()
+					r2, g2, b2, _ := got.At(x, y).RGBA()
+					diff += absDiff(r1, r2) + absDiff(g1, g2) + absDiff(b1, b2)
+					n += 3
+				}
+			}
+			mean := diff / n / 257 // 8-bit units
+			assert.Less(t, mean, 8.0, "mean abs difference to the PNG-input result")
+		})
+	}
+}
+
+func absDiff(a, b uint32) float64 {
+	if a > b {
+		return float64(a - b)
+	}
+	return float64(b - a)
 }
