@@ -172,7 +172,8 @@ func (c *chartSpec) svg() template.HTML {
 	// Axes and y ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axis"/>`, left, top, left, H-bo)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="axis"/>`, left, H-bo, W-right, H-bo)
-	for v := 0.0; v <= ymax; v += ystep {
+	for i := 0; i <= 5 && float64(i)*ystep <= ymax; i++ {
+		v := float64(i) * ystep
 		y := float64(H-bo) - ph*v/ymax
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" class="grid"/>`, left, y, W-right, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="ytick">%s</text>`, left-6, y+4, fmtCount(v))
@@ -215,21 +216,19 @@ func (c *chartSpec) svg() template.HTML {
 // niceScale picks an axis top and tick step for counts up to v: the
 // step is 1, 2 or 5 times a power of ten (at least 1), at most 5 ticks.
 func niceScale(v float64) (top, step float64) {
-	step = 1
-	for _, p := range []float64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12} {
-		found := false
-		for _, m := range []float64{1, 2, 5} {
-			if math.Ceil(v/(m*p)) <= 5 {
-				step, found = m*p, true
-				break
-			}
-		}
-		if found {
+	if !(v > 1) || math.IsInf(v, 0) { // also NaN
+		return 1, 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v/5)))
+	step = 10 * p
+	for _, m := range []float64{1, 2, 5} {
+		if math.Ceil(v/(m*p)) <= 5 {
+			step = m * p
 			break
 		}
 	}
-	top = math.Max(step, step*math.Ceil(v/step))
-	return top, step
+	step = math.Max(step, 1)
+	return math.Max(step, step*math.Ceil(v/step)), step
 }
 
 func fmtCount(v float64) string {

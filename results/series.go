@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -158,8 +159,11 @@ func (s *Series) validate() error {
 	if w < seriesBaseWidth || w%seriesBaseWidth != 0 {
 		return fmt.Errorf("series width %v (accepted: %v times a power of two)", w, seriesBaseWidth)
 	}
-	if f := w / seriesBaseWidth; f&(f-1) != 0 {
+	if f := w / seriesBaseWidth; f&(f-1) != 0 || f > 1<<32 {
 		return fmt.Errorf("series width %v (accepted: %v times a power of two)", w, seriesBaseWidth)
+	}
+	if s.First < 0 || s.First > math.MaxInt64/int64(w)-int64(len(s.Bins)) {
+		return fmt.Errorf("series first bin %d out of range (accepted: bins between 1970 and 2262)", s.First)
 	}
 	if len(s.Bins) > maxSeriesBins {
 		return fmt.Errorf("series has %d bins (accepted: at most %d)", len(s.Bins), maxSeriesBins)

@@ -254,7 +254,7 @@ func percentiles(h *Histogram) Percentiles {
 // histogram's resolution at hi, which would be false precision.
 func linearBuckets(h *Histogram, lo, hi int64, n int) []Bucket {
 	bars := h.Bars()
-	if len(bars) == 0 {
+	if len(bars) == 0 || hi < lo || n <= 0 {
 		return nil
 	}
 	last := bars[len(bars)-1]

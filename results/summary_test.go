@@ -322,3 +322,19 @@ func TestAggregatorConcurrent(t *testing.T) {
 		assert.Len(t, sr.Summary.Failures, 2)
 	}
 }
+
+func TestNiceScale(t *testing.T) {
+	tests := []struct {
+		give           float64
+		wantTop, wantS float64
+	}{
+		{0, 1, 1}, {1, 1, 1}, {2, 2, 1}, {5, 5, 1}, {6, 6, 2}, {7, 8, 2}, {11, 15, 5}, {26, 30, 10},
+		{1500, 1500, 500}, {1e18, 1e18, 5e17 / 2.5}, // 2e17
+	}
+	for _, tt := range tests {
+		top, step := niceScale(tt.give)
+		assert.Equal(t, tt.wantTop, top, "top for %v", tt.give)
+		assert.Equal(t, tt.wantS, step, "step for %v", tt.give)
+		assert.LessOrEqual(t, top/step, 5.0)
+	}
+}
