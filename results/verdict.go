@@ -171,6 +171,22 @@ func (a *Aggregator) Close(run string) *RunResult {
 	return NewRunResult(run, srs)
 }
 
+// Snapshot returns a copy of the run so far, safe to read and render while
+// Adds continue (for a soak's status line or a periodic report). The
+// copies are deep: later Adds do not change them.
+func (a *Aggregator) Snapshot(run string) *RunResult {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	srs := make([]ScenarioResult, 0, len(a.order))
+	for _, name := range a.order {
+		c := NewSummary(name)
+		c.KeepFailures = a.keep
+		c.Merge(a.by[name])
+		srs = append(srs, ScenarioResult{Scenario: name, Summary: c})
+	}
+	return NewRunResult(run, srs)
+}
+
 // Summarize aggregates a slice of records (a convenience for tests and
 // small files; stream with [Scan] and an [Aggregator] for large ones).
 func Summarize(run string, records []Record) *RunResult {
