@@ -65,15 +65,16 @@ func (x *Histogram) Quantile(q float64) int64 {
 	return x.h.ValueAtQuantile(q)
 }
 
-// Bars returns the non-empty buckets of the distribution in value order.
-func (x *Histogram) Bars() []hdrhistogram.Bar {
+// Bars returns the non-empty buckets of the distribution in value order,
+// each [From, To) at the histogram's resolution.
+func (x *Histogram) Bars() []Bucket {
 	if x.Count() == 0 {
 		return nil
 	}
-	var out []hdrhistogram.Bar
+	var out []Bucket
 	for _, b := range x.h.Distribution() {
 		if b.Count > 0 {
-			out = append(out, b)
+			out = append(out, Bucket{From: b.From, To: b.To + 1, Count: b.Count})
 		}
 	}
 	return out

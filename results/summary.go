@@ -258,7 +258,7 @@ func linearBuckets(h *Histogram, lo, hi int64, n int) []Bucket {
 		return nil
 	}
 	last := bars[len(bars)-1]
-	res := max(last.To-last.From+1, 1)
+	res := max(last.To-last.From, 1)
 	width := (hi - lo + int64(n)) / int64(n) // ceil((hi-lo+1)/n)
 	width = max(width, res, 1)
 	out := make([]Bucket, 0, n)
