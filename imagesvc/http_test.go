@@ -175,6 +175,9 @@ func TestAccount(t *testing.T) {
 	acc, ok = e.svc.WaitAccount(t.Context(), "acct-2")
 	require.True(t, ok)
 	assert.Equal(t, 400, acc.Status)
+	assert.Positive(t, acc.ContentLength)
+	assert.Equal(t, acc.ContentLength, acc.BytesWritten)
+	assert.True(t, acc.Complete)
 }
 
 func TestAccountStoreBounded(t *testing.T) {

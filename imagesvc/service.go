@@ -307,12 +307,21 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 			RequestID: id, Method: r.Method, Path: r.URL.Path, ConnID: connID(r.Context()),
 			Started: time.Now(), ContentLength: -1,
 		})
-		res, stream, err := h(r, id)
+		var res *result
+		var stream bool
+		err = safeCall(func() error {
+			var err error
+			res, stream, err = h(r, id)
+			return err
+		})
 		var status int
 		var n int64
 		var werr error
 		if err != nil {
 			status, n, werr = writeJSONError(w, err)
+			if cl, perr := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); perr == nil {
+				s.acc.update(acc, func(a *Account) { a.ContentLength = cl })
+			}
 		} else {
 			status = http.StatusOK
 			n, werr = s.writeBody(w, r, acc, res, stream)
