@@ -44,6 +44,7 @@ type config struct {
 	upload        int64
 	readSize      int
 	pause         time.Duration
+	startDelay    time.Duration
 	termPID       int
 	hold          time.Duration
 	accountsFile  string
@@ -100,6 +101,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.mode, "mode", "get", "get | early (POST with Expect: 100-continue, ?early=1) | upload (POST, server reads the body)")
 	fs.IntVar(&cfg.readSize, "read", 64<<10, "bytes per read of the response body")
 	fs.DurationVar(&cfg.pause, "pause", time.Millisecond, "pause after each read (the slow reader)")
+	fs.DurationVar(&cfg.startDelay, "start-delay", 0, "wait this long after sending the request before reading anything (a reader slow to start)")
 	fs.IntVar(&cfg.termPID, "term", 0, "send SIGTERM to this pid once the first wave of responses has its heads")
 	fs.DurationVar(&cfg.hold, "hold", 100*time.Millisecond, "with -term: first-wave requests read no body until SIGTERM was sent and this long after (negative: do not wait)")
 	fs.StringVar(&cfg.accountsFile, "accounts-file", "", "read accounts from the server's --accounts JSONL instead of over HTTP")
@@ -281,6 +283,9 @@ func one(cfg config, i int, want []byte, digest string, onHead func()) result {
 	if _, err := io.WriteString(conn, req); err != nil {
 		r.outcome, r.errText = "error", err.Error()
 		return r
+	}
+	if cfg.startDelay > 0 {
+		time.Sleep(cfg.startDelay)
 	}
 	wire := &counter{r: conn}
 	br := bufio.NewReaderSize(wire, cfg.readSize)

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
@@ -48,7 +48,7 @@ const FLAVOR: &str = match option_env!("HYPER_TARGET_FLAVOR") {
 
 const USAGE: &str = "\
 usage: hyper-target [--tcp ADDR]... [--unix PATH]... [--accounts FILE] [--early-answer]
-                    [--no-keep-alive] [--drain-timeout DUR] [--max-size SIZE] [--cache SIZE]
+                    [--no-keep-alive] [--reuse-port] [--drain-timeout DUR] [--max-size SIZE] [--cache SIZE]
   --tcp ADDR           listen on a loopback TCP address, e.g. 127.0.0.1:0 (env HYPER_TARGET_TCP)
   --unix PATH          listen on a Unix socket; a stale socket there is replaced (env HYPER_TARGET_UNIX)
   --accounts FILE      append each request's account to FILE (JSONL) when its connection ends and
@@ -56,7 +56,9 @@ usage: hyper-target [--tcp ADDR]... [--unix PATH]... [--accounts FILE] [--early-
                        (env HYPER_TARGET_ACCOUNTS)
   --early-answer       answer every upload (POST/PUT) without reading its body
                        (env HYPER_TARGET_EARLY_ANSWER=1; per request: ?early=1 or X-Early-Answer: 1)
-  --no-keep-alive      hyper's http1_keep_alive(false)
+  --no-keep-alive      hyper's http1_keep_alive(false): every response is its connection's last
+  --reuse-port         SO_REUSEPORT on TCP listeners: a restarted process (started with it too)
+                       can listen on the same port while the old one drains
   --drain-timeout DUR  on SIGTERM/SIGINT wait at most DUR for connections to finish (default 30s)
   --max-size SIZE      largest body served (default 1GiB)
   --cache SIZE         bytes of generated bodies kept (default 512MiB)
@@ -72,6 +74,7 @@ struct Config {
     accounts: Option<PathBuf>,
     early_answer: bool,
     keep_alive: bool,
+    reuse_port: bool,
     drain_timeout: Duration,
     max_size: u64,
     cache: u64,
@@ -84,6 +87,7 @@ fn parse_args() -> Result<Config, String> {
         accounts: None,
         early_answer: false,
         keep_alive: true,
+        reuse_port: false,
         drain_timeout: Duration::from_secs(30),
         max_size: 1 << 30,
         cache: 512 << 20,
@@ -122,6 +126,7 @@ fn parse_args() -> Result<Config, String> {
             "--accounts" => c.accounts = Some(PathBuf::from(value("--accounts")?)),
             "--early-answer" => c.early_answer = true,
             "--no-keep-alive" => c.keep_alive = false,
+            "--reuse-port" => c.reuse_port = true,
             "--drain-timeout" => c.drain_timeout = parse_duration(&value("--drain-timeout")?)?,
             "--max-size" => c.max_size = parse_size(&value("--max-size")?)?,
             "--cache" => c.cache = parse_size(&value("--cache")?)?,
@@ -133,7 +138,7 @@ fn parse_args() -> Result<Config, String> {
                 print!("{}", USAGE);
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument {:?}; accepted: --tcp --unix --accounts --early-answer --no-keep-alive --drain-timeout --max-size --cache --version --help", other)),
+            other => return Err(format!("unknown argument {:?}; accepted: --tcp --unix --accounts --early-answer --no-keep-alive --reuse-port --drain-timeout --max-size --cache --version --help", other)),
         }
     }
     if c.tcp.is_empty() && c.unix.is_empty() {
@@ -157,10 +162,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "MiB" | "M" => 1 << 20,
         "GB" => 1_000_000_000,
         "GiB" | "G" => 1 << 30,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "size {:?}: unknown unit {:?}; accepted: bytes, or KiB MiB GiB (1024) kB MB GB (1000)",
             s, unit
-        )),
+        ))
+        }
     };
     let n: u64 = num.parse().map_err(|_| {
         format!(
@@ -683,6 +690,22 @@ async fn accept_unix(
     }
 }
 
+/// bind_tcp listens on `sa`; with `reuse_port` (SO_REUSEPORT) a restarted process can listen on
+/// the same port while the old one still drains, as zero-downtime deploys do.
+fn bind_tcp(sa: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let sock = if sa.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    if reuse_port {
+        sock.set_reuseport(true)?;
+    }
+    sock.bind(sa)?;
+    sock.listen(1024)
+}
+
 /// bind_unix replaces a stale socket file (never any other kind of file) and returns the new
 /// socket's (dev, ino) so that exit removes the path only while it is still ours.
 fn bind_unix(path: &PathBuf) -> Result<(UnixListener, (u64, u64)), String> {
@@ -741,9 +764,7 @@ async fn run(cfg: Config) -> Result<(), String> {
                 addr
             ));
         }
-        let l = TcpListener::bind(sa)
-            .await
-            .map_err(|e| format!("--tcp {}: {}", addr, e))?;
+        let l = bind_tcp(sa, cfg.reuse_port).map_err(|e| format!("--tcp {}: {}", addr, e))?;
         lines.push(format!(
             "listening tcp {}",
             l.local_addr().map_err(|e| e.to_string())?
