@@ -207,7 +207,9 @@ func (c *conn) closeWriteInner(unsent int64, note string) error {
 	return cw.CloseWrite()
 }
 
-// Close closes the conn once; later calls return nil. No goroutine of the conn survives it.
+// Close closes the conn once; later calls return the first call's result. No goroutine of
+// the conn survives it. With buffered-shutdown the buffer is dropped (the defect); with
+// buffered-shutdown-fixed Close drains it first, bounded by the write deadline.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
 		var unsent int64

@@ -14,17 +14,19 @@ import (
 func TestConnConformance(t *testing.T) {
 	specs := map[string]string{
 		"no-faults":       "",
-		"latency-slicing": "latency=200us~100us,write-slice=700,read-slice=300",
+		"latency-slicing": "latency=50us~50us,write-slice=1500,read-slice=1000",
 	}
 	for _, network := range networks {
 		for name, s := range specs {
 			o := Options{Faults: mustFaults(t, s), Seed: 1, Record: 32, Name: "nt"}
 			t.Run(network+"/"+name+"/listener", func(t *testing.T) {
+				t.Parallel()
 				nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 					return listenerPipe(t, network, o)
 				})
 			})
 			t.Run(network+"/"+name+"/dialer", func(t *testing.T) {
+				t.Parallel()
 				nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 					return dialerPipe(t, network, o)
 				})

@@ -14,26 +14,34 @@
 // # The chain
 //
 // A wrapped conn runs its faults in a fixed order, whatever order the spec named them in
-// (Faults.String prints that order):
+// (Faults.String prints that order). Write path top-down, read path bottom-up:
 //
-//	app Write(p)                                            app Read(p)
-//	    |                                                        ^
-//	[budgets]  stall-after, close-after, half-close-after,   [budgets]   (@dir=read|both)
-//	    |      reset-after: cut exactly at N bytes, then act     |
-//	[write-slice]  at most N bytes per syscall               [read-slice] [slow-read N/D]
-//	    |                                                        |
-//	[latency] wait before the chunk          the chunk arrives, then [latency] wait
-//	[bandwidth] wait until the bytes are paid for            [bandwidth] (own schedule)
-//	    |                                                        |
-//	[buffered-shutdown] copy into a user-space buffer,           |
-//	    |  return len(p) at once; a drainer does one             |
-//	    |  non-blocking write(2) at a time (partial-write,       |
-//	    |  would-block), CloseWrite/Close do NOT drain           |
-//	    v                                                        |
-//	socket  [sndbuf SO_SNDBUF]  ===== kernel =====  [rcvbuf SO_RCVBUF]  socket
+//	      app Write(p)                                 app Read(p) gets n bytes
+//	           |                                                ^
+//	budgets    stall-after, close-after, half-close-after,      |  budgets count n
+//	           reset-after: move at most what is left,          |  (@dir=read|both)
+//	           then act (cut exactly at N bytes)                |
+//	slicing    write-slice: at most N bytes per syscall         |  latency: wait, then deliver
+//	timing     latency: wait before the chunk                   |  bandwidth: pay for n bytes
+//	           bandwidth: wait until the bytes are paid for     |  slow-read: pause after N
+//	           |                                                |
+//	buffer     buffered-shutdown(-fixed): copy, return          |  read(2) of at most
+//	           len(p) at once; a drainer makes one              |  read-slice / slow-read N
+//	           non-blocking write(2) at a time (partial-write,  |
+//	           would-block); CloseWrite/Close skip the drain    |
+//	           v                                                |
+//	socket     [SO_SNDBUF: sndbuf] ====== kernel ====== [SO_RCVBUF: rcvbuf]
 //
-//	flight recorder: accept/dial, read, write, partial-write, would-block, close-write,
-//	close, peer-fin, rst, fault, error; monotonic offsets since the conn was created.
+//	flight recorder (when Options.Record > 0): accept|dial, read, write, partial-write,
+//	would-block, close-write, close, peer-fin, rst, fault, error; offsets are monotonic
+//	time since the conn was created; the newest Record events are kept.
+//
+// The proxy puts a wrapped conn on each side; a direction's faults act on the writes to
+// its sink, or on the reads from its source for read faults:
+//
+//	client ==> [client conn: reads get ToUpstream's read faults] --copy--> [upstream conn:
+//	           writes get ToUpstream's faults] ==> upstream, and the mirror image back;
+//	           a FIN read on one side becomes CloseWrite on the other, an RST a reset.
 //
 // # Fault specs
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -130,6 +131,9 @@ func splitProxyFaults(toClient, toUpstream Faults) (client, upstream Faults) {
 	for _, fs := range toUpstream.list {
 		place(fs, &upstream, &client)
 	}
+	byRank := func(x, y faultSpec) int { return x.kind.rank - y.kind.rank }
+	slices.SortStableFunc(client.list, byRank)
+	slices.SortStableFunc(upstream.list, byRank)
 	return client, upstream
 }
 
