@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,4 +46,57 @@ func TestOutcomeVocabulariesAgree(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, scenarios.FailureOutcomes())
+}
+
+// TestCancelStopsCleanly ends a long duration-bound run through its
+// context: RunScenario returns promptly with the context's error and what
+// it counted so far, and (TestMain's goleak) leaves no goroutine behind.
+func TestCancelStopsCleanly(t *testing.T) {
+	s, err := scenarios.Builtin().Get("graceful-restart")
+	require.NoError(t, err)
+	s.Count, s.Duration = 0, time.Minute
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	rep, err := RunScenario(ctx, s, Options{})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, rep.Wall, 30*time.Second)
+	assert.Zero(t, rep.Summary.Failed(), rep.Details())
+}
+
+// TestRecordsWritten checks every request reaches the writer as a valid
+// record, failures with the server's account and a timeline.
+func TestRecordsWritten(t *testing.T) {
+	s, err := scenarios.Builtin().Get("close-delimited-gateway")
+	require.NoError(t, err)
+	var w memWriter
+	rep, err := RunScenario(t.Context(), s, Options{Writer: &w, Run: "r1"})
+	require.NoError(t, err)
+	require.Len(t, w.recs, s.Count)
+	silent := 0
+	for _, r := range w.recs {
+		assert.NoError(t, r.Validate())
+		assert.Equal(t, "r1", r.Run)
+		assert.Equal(t, "client-tcp>gw-unix>svc", r.Hops)
+		if r.Outcome == results.Truncated {
+			require.NotNil(t, r.ServerAccount)
+			assert.NotEmpty(t, r.Timeline)
+			assert.Less(t, r.Offset, r.Expected)
+			if r.Silent {
+				silent++
+			}
+		}
+	}
+	assert.Equal(t, rep.Summary.Silent, int64(silent))
+}
+
+type memWriter struct {
+	mu   sync.Mutex
+	recs []results.Record
+}
+
+func (m *memWriter) Write(r *results.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, *r)
+	return nil
 }

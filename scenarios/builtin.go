@@ -8,6 +8,7 @@ import "time"
 const (
 	smallJPEG   = "/images/photo-small?format=jpeg"                                    // ~tens of KB
 	smallPNG    = "/images/photo-small?format=png"                                     // ~hundreds of KB
+	smallTIFF   = "/images/photo-small?format=tiff"                                    // ~900 KB
 	mp1WebP     = "/images/photo-1mp?ops=resize:w=800,h=600;rotate:deg=90&format=webp" // chained ops
 	mp1TIFF     = "/images/photo-1mp?format=tiff"                                      // ~3 MB
 	mp1Stream   = "/images/photo-1mp?format=tiff&stream=1"                             // ~3 MB, chunked, digest in the trailer
@@ -78,8 +79,8 @@ func builtins() []Scenario {
 			Description: "the service's socket takes 1 KiB per write, the client reads 512 bytes at a time: no false positives",
 			Quick:       true,
 			Topology:    Topology{Mode: Direct, Hops: one(TCP, "write-slice=1KiB", "read-slice=512")},
-			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallPNG}, {Path: mp1Stream}}},
-			Concurrency: 4, Count: 10, Seed: 3,
+			Workload:    Workload{Requests: []Request{{Path: smallTIFF, Weight: 2}, {Path: smallPNG}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 8, Seed: 3,
 			Expect: complete,
 		},
 		{
@@ -87,8 +88,8 @@ func builtins() []Scenario {
 			Description: "latency with jitter on both sides of the hop: every response verifies",
 			Quick:       true,
 			Topology:    Topology{Mode: Direct, Hops: one(TCP, "latency=2ms~1ms", "latency=1ms~1ms")},
-			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallJPEG}, {Path: mp1Stream}}},
-			Concurrency: 4, Count: 10, Seed: 4,
+			Workload:    Workload{Requests: []Request{{Path: smallTIFF}, {Path: smallJPEG}, {Path: mp1Stream}}},
+			Concurrency: 4, Count: 8, Seed: 4,
 			Expect: complete,
 		},
 		{
