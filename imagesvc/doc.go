@@ -41,8 +41,9 @@
 //	ops=CHAIN        operations, applied in the order given (default: none)
 //	format=F         jpeg (jpg) | png | webp | avif | tiff (tif); default jpeg
 //	quality=Q        1..100, default 80 (jpeg, webp, avif)
-//	speed=S          0..9, default 8: AVIF encoder speed (libvips effort 9-S; the
-//	                 libvips default takes ~20 s per large image here)
+//	speed=S          0..9, default 8: AVIF encoder speed (libvips effort 9-S).
+//	                 Measured here for photo-4mp: speed 8 0.5 s, speed 5 10 s,
+//	                 speed 0 165 s; photo-12mp at speed 8 about 2 s
 //	stream=1         chunked body, Content-Digest sent as an HTTP trailer
 //
 // CHAIN grammar (';' may be sent raw or as %3B; at most Config.MaxOps operations):

@@ -169,6 +169,21 @@ func TestAccount(t *testing.T) {
 	resp, js = get(t, e.tcp, e.tcpBase+"/accounts/nope", nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, string(js))
 
+	// HEAD: the head with its length and digest, no body, an honest account
+	req, err := http.NewRequest(http.MethodHead, e.tcpBase+"/images/photo-small?ops=flip", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "acct-head")
+	hresp, err := e.tcp.Do(req)
+	require.NoError(t, err)
+	hresp.Body.Close()
+	assert.Equal(t, http.StatusOK, hresp.StatusCode)
+	assert.Equal(t, int64(len(body)), hresp.ContentLength)
+	assert.Equal(t, ContentDigest(SHA256, body), hresp.Header.Get("Content-Digest"))
+	acc, ok = e.svc.WaitAccount(t.Context(), "acct-head")
+	require.True(t, ok)
+	assert.True(t, acc.Complete)
+	assert.Zero(t, acc.BytesWritten)
+
 	// a failed request has an account too
 	resp, _ = get(t, e.tcp, e.tcpBase+"/images/photo-small?ops=sharpen", map[string]string{"X-Request-Id": "acct-2"})
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
