@@ -114,6 +114,9 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 
 	var e env
 	var err error
+	if opts.Target == nil && s.TargetOnly {
+		return rep, fmt.Errorf("scenario %q runs against an external target only (accepted: harness.Options.Target, `truncheck check`)", s.Name)
+	}
 	if opts.Target != nil {
 		rep.Hops = opts.Target.hops()
 		e, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
@@ -132,8 +135,13 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	// References first, over the clean path, one per request kind.
 	refs := make([]*Reference, len(s.Workload.Requests))
 	rv := NewVerifier(s.StallTimeout, DefaultWantDigest)
+	cleanCl, cleanDial, cleanBase := e.clean()
 	for i, r := range s.Workload.Requests {
-		ref, err := e.reference(ctx, rv, func(base string) (*http.Request, error) {
+		rt := cleanCl.Do
+		if r.Expect100 {
+			rt = ExpectContinue(cleanDial)
+		}
+		ref, err := fetchReference(ctx, rv, rt, cleanBase, func(base string) (*http.Request, error) {
 			return newRequest(ctx, base, r, "")
 		})
 		if err != nil {
@@ -221,7 +229,11 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 				return err
 			}
 			reqStart := time.Now()
-			vd := v.Do(runCtx, e.client(), req, refs[ri], false)
+			rt := e.client().Do
+			if r.Expect100 {
+				rt = ExpectContinue(e.dial())
+			}
+			vd := v.DoWith(runCtx, rt, req, refs[ri], false)
 			if vd.Aborted {
 				mu.Lock()
 				aborted++

@@ -92,7 +92,9 @@ type remote struct {
 	network string
 	addr    string
 	cl      *http.Client
-	clean   *http.Client
+	cldial  dialFunc
+	cleanCl *http.Client
+	clDial0 dialFunc
 	logf    func(string, ...any)
 
 	mu   sync.Mutex
@@ -121,9 +123,10 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 		return nil, err
 	}
 	r := &remote{t: t, s: s, network: network, addr: addr, logf: logf}
-	tr := newTransport(hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, network, addr), s.Concurrency, s.Service.ConnectionClose)
-	r.cl = &http.Client{Transport: tr}
-	r.clean = &http.Client{Transport: newTransport(hopDialer(transport.Options{Name: "ref"}, network, addr), 4, false), Timeout: time.Minute}
+	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, network, addr)
+	r.cl = &http.Client{Transport: newTransport(r.cldial, s.Concurrency, s.Service.ConnectionClose)}
+	r.clDial0 = hopDialer(transport.Options{Name: "ref"}, network, addr)
+	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, false), Timeout: time.Minute}
 	if len(t.Exec) > 0 {
 		if err := r.start(ctx); err != nil {
 			r.close()
@@ -136,10 +139,10 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 }
 
 func (r *remote) client() *http.Client { return r.cl }
+func (r *remote) dial() dialFunc       { return r.cldial }
 func (r *remote) baseURL() string      { return "http://target" }
-
-func (r *remote) reference(ctx context.Context, v *Verifier, newReq func(string) (*http.Request, error)) (Reference, error) {
-	return fetchReference(ctx, v, r.clean, "http://target", newReq)
+func (r *remote) clean() (*http.Client, dialFunc, string) {
+	return r.cleanCl, r.clDial0, "http://target"
 }
 
 func (r *remote) start(ctx context.Context) error {
@@ -276,7 +279,7 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 	if err != nil {
 		return nil, false
 	}
-	resp, err := r.clean.Do(req)
+	resp, err := r.cleanCl.Do(req)
 	if err != nil {
 		return nil, false
 	}
@@ -320,6 +323,6 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 func (r *remote) close() error {
 	err := r.stop()
 	r.cl.CloseIdleConnections()
-	r.clean.CloseIdleConnections()
+	r.cleanCl.CloseIdleConnections()
 	return err
 }

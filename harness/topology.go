@@ -27,9 +27,10 @@ import (
 // answer, the server's account of a request, restarts and teardown.
 type env interface {
 	client() *http.Client
+	dial() dialFunc // the client's faulty dial, for [ExpectContinue]
 	baseURL() string
-	// reference fetches the request over a path without faults.
-	reference(ctx context.Context, v *Verifier, newReq func(base string) (*http.Request, error)) (Reference, error)
+	// clean is a path without faults, for references.
+	clean() (c *http.Client, dial dialFunc, base string)
 	// account returns the server's account of a request id (waiting a
 	// little for the handler to finish), with the server-side timeline of
 	// its connection when one was recorded.
@@ -37,6 +38,8 @@ type env interface {
 	restart(ctx context.Context, grace time.Duration) error
 	close() error
 }
+
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // dialRetry bounds how long a dial keeps retrying "connection refused" /
 // "no such socket" while a restarting service is down.
@@ -94,8 +97,10 @@ type stack struct {
 	listeners []*transport.Listener
 
 	cl        *http.Client
+	cldial    dialFunc
 	base      string
-	clean     *http.Client
+	cleanCl   *http.Client
+	cleanDial dialFunc
 	cleanBase string
 
 	closers []func() error // in reverse order of creation
@@ -194,12 +199,14 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 		refNet, refAddr = "unix", refOuterSrv.UnixPath()
 	}
 
-	tr := newTransport(hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr), s.Concurrency, s.Service.ConnectionClose)
+	st.cldial = hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
+	tr := newTransport(st.cldial, s.Concurrency, s.Service.ConnectionClose)
 	st.trs = append(st.trs, tr)
 	st.cl = &http.Client{Transport: tr}
-	cleanTr := newTransport(hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr), 4, false)
+	st.cleanDial = hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr)
+	cleanTr := newTransport(st.cleanDial, 4, false)
 	st.trs = append(st.trs, cleanTr)
-	st.clean = &http.Client{Transport: cleanTr}
+	st.cleanCl = &http.Client{Transport: cleanTr}
 	return st, nil
 }
 
@@ -344,22 +351,22 @@ func (g naiveGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (st *stack) client() *http.Client { return st.cl }
+func (st *stack) dial() dialFunc       { return st.cldial }
 func (st *stack) baseURL() string      { return st.base }
-
-func (st *stack) reference(ctx context.Context, v *Verifier, newReq func(base string) (*http.Request, error)) (Reference, error) {
-	return fetchReference(ctx, v, st.clean, st.cleanBase, newReq)
+func (st *stack) clean() (*http.Client, dialFunc, string) {
+	return st.cleanCl, st.cleanDial, st.cleanBase
 }
 
 // fetchReference fetches a request over a clean path until one response
 // verifies against its own framing and digest (three tries).
-func fetchReference(ctx context.Context, v *Verifier, c *http.Client, base string, newReq func(base string) (*http.Request, error)) (Reference, error) {
+func fetchReference(ctx context.Context, v *Verifier, rt func(*http.Request) (*http.Response, error), base string, newReq func(base string) (*http.Request, error)) (Reference, error) {
 	var last Verdict
 	for try := 0; try < 3; try++ {
 		req, err := newReq(base)
 		if err != nil {
 			return Reference{}, err
 		}
-		last = v.Do(ctx, c, req, nil, true)
+		last = v.DoWith(ctx, rt, req, nil, true)
 		if last.Outcome == results.Complete && last.Fingerprint != nil {
 			return *last.Fingerprint, nil
 		}

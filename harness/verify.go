@@ -115,7 +115,15 @@ var errStalled = errors.New("no progress within the stall timeout")
 // only against the response's own Content-Length, framing and digest).
 // When record is true the verdict carries the fingerprint of the bytes
 // received, for use as a reference.
-func (v *Verifier) Do(ctx context.Context, client *http.Client, req *http.Request, ref *Reference, record bool) (vd Verdict) {
+func (v *Verifier) Do(ctx context.Context, client *http.Client, req *http.Request, ref *Reference, record bool) Verdict {
+	return v.DoWith(ctx, client.Do, req, ref, record)
+}
+
+// DoWith is [Verifier.Do] with any round trip, e.g. [ExpectContinue]'s
+// minimal client. The round trip must honour the request's context and
+// its httptrace hooks (GotConn, GotFirstResponseByte) for timelines and
+// time to first byte.
+func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*http.Response, error), req *http.Request, ref *Reference, record bool) (vd Verdict) {
 	if v.buf == nil {
 		v.buf = make([]byte, bufSize)
 	}
@@ -150,7 +158,7 @@ func (v *Verifier) Do(ctx context.Context, client *http.Client, req *http.Reques
 	}
 	vd.RequestID = req.Header.Get("X-Request-Id")
 
-	resp, err := client.Do(req)
+	resp, err := roundTrip(req)
 	if c := conn.Load(); c != nil {
 		vd.Conn = *c
 	}

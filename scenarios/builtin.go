@@ -40,7 +40,7 @@ const (
 // Builtin returns a fresh catalog of the built-in scenarios. The quick
 // ones run in seconds each and are what `go test` goes through.
 func Builtin() *Catalog {
-	c, err := NewCatalog(builtins()...)
+	c, err := NewCatalog(append(builtins(), hyperScenarios()...)...)
 	if err != nil {
 		// The built-ins are constants of this package; TestBuiltinValid
 		// keeps them valid.
@@ -252,4 +252,51 @@ func builtins() []Scenario {
 			Expect: complete,
 		},
 	}
+}
+
+// Scenarios for the hyper 0.14.19 target (targets/hyper, issue 6), run with
+// `truncheck check --exec`. Its API: GET /bytes/{n}, POST /bytes/{n}?early=1
+// (answered without reading the upload), GET /accounts/{id}?wait=DUR. Each
+// comes as the stock build's expectation (detect, silent) and the fixed
+// build's (complete); the socket kind is the target's (unix:/path or
+// http://127.0.0.1:PORT), the -tcp variants use 16 MiB bodies because the
+// kernel takes ~4 MB on loopback TCP.
+func hyperScenarios() []Scenario {
+	var out []Scenario
+	for _, v := range []struct {
+		suffix string
+		size   string
+	}{{"", "3300000"}, {"-tcp", "16MiB"}} {
+		early := Scenario{
+			Name: "hyper-early-answer" + v.suffix,
+			Description: "target: uploads with Expect: 100-continue answered without reading the body (" + v.size +
+				" bytes), slow reader: hyper 0.14.19 shuts down with the response still buffered",
+			TargetOnly:  true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Workload:    Workload{Requests: []Request{{Method: "POST", Path: "/bytes/" + v.size + "?early=1", Upload: 1 << 20, Expect100: true}}},
+			Concurrency: 4, Count: 25, Seed: 31,
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
+				Tolerate: []string{"transport-error"}},
+		}
+		restart := Scenario{
+			Name: "hyper-graceful-restart" + v.suffix,
+			Description: "target: SIGTERM (graceful shutdown of every connection) and restart every second while " + v.size +
+				"-byte responses with Connection: close are in flight to a slow reader",
+			TargetOnly:  true,
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", "slow-read=16KiB/5ms")},
+			Workload:    Workload{Requests: []Request{{Path: "/bytes/" + v.size}}},
+			Concurrency: 4, Count: 16, Seed: 32,
+			Service:  Service{ConnectionClose: true},
+			Restarts: Restarts{Every: time.Second, Grace: 10 * time.Second},
+			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
+				Tolerate: []string{"transport-error"}},
+		}
+		earlyFixed, restartFixed := early.Clone(), restart.Clone()
+		earlyFixed.Name, restartFixed.Name = early.Name+"-fixed", restart.Name+"-fixed"
+		earlyFixed.Description = "target, fixed build: " + early.Description[len("target: "):] + "; every response verifies"
+		restartFixed.Description = "target, fixed build: " + restart.Description[len("target: "):] + "; every response verifies"
+		earlyFixed.Expect, restartFixed.Expect = Expectation{Kind: ExpectComplete}, Expectation{Kind: ExpectComplete}
+		out = append(out, early, earlyFixed, restart, restartFixed)
+	}
+	return out
 }

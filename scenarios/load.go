@@ -124,6 +124,7 @@ type fileScenario struct {
 	Name         string       `yaml:"name" json:"name"`
 	Description  string       `yaml:"description" json:"description"`
 	Quick        bool         `yaml:"quick" json:"quick"`
+	TargetOnly   bool         `yaml:"target_only" json:"target_only"`
 	Topology     fileTopology `yaml:"topology" json:"topology"`
 	Workload     []fileReq    `yaml:"workload" json:"workload"`
 	Concurrency  int          `yaml:"concurrency" json:"concurrency"`
@@ -209,6 +210,7 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		Name:        fs.Name,
 		Description: fs.Description,
 		Quick:       fs.Quick,
+		TargetOnly:  fs.TargetOnly,
 		Concurrency: fs.Concurrency,
 		Count:       fs.Count,
 		Seed:        DefaultSeed,

@@ -17,6 +17,10 @@ type Scenario struct {
 	Name        string // lowercase letters, digits and dashes
 	Description string // one line, shown by `truncheck list`
 	Quick       bool   // part of the quick catalog run by `go test` and `truncheck run`
+	// TargetOnly marks a scenario written for an external server's API
+	// (e.g. the hyper target's /bytes routes): it runs only against a
+	// harness Target (`truncheck check`), never in-process.
+	TargetOnly bool
 
 	Topology Topology
 	Workload Workload
@@ -330,6 +334,9 @@ func (e *FieldError) Unwrap() error { return e.Err }
 func (s Scenario) Validate() error {
 	ferr := func(path, problem, accepted string) error {
 		return &FieldError{Scenario: s.Name, Path: path, Problem: problem, Accepted: accepted}
+	}
+	if s.TargetOnly && s.Quick {
+		return ferr("quick", "a target-only scenario cannot be in the quick catalog (it needs an external server)", "quick: false with target_only: true")
 	}
 	if !nameRE.MatchString(s.Name) {
 		return ferr("name", fmt.Sprintf("invalid name %q", s.Name), "1-64 lowercase letters, digits and dashes, starting with a letter or digit")
