@@ -98,6 +98,8 @@ func TestFetchRefusesBrokenUpstream(t *testing.T) {
 			assert.Equal(t, tt.want, ej.Error)
 		})
 	}
-	resp, body := get(t, outer.tcp, outer.tcpBase+"/fetch?src="+url.QueryEscape("http://evil/"), nil)
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
+	for _, q := range []string{"src=" + url.QueryEscape("http://evil/"), "src=%2Fimages%2Fcut&src=%2Fimages%2Fcut", "ops=flip", "src=/images/x&bogus=1"} {
+		resp, body := get(t, outer.tcp, outer.tcpBase+"/fetch?"+q, nil)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", q, body)
+	}
 }

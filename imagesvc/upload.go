@@ -88,6 +88,9 @@ func (s *Service) serveFetch(r *http.Request, id string) (*result, bool, error) 
 	if err != nil {
 		return nil, false, err
 	}
+	if len(q["src"]) != 1 {
+		return nil, false, badInput(400, "src=/images/{name}?... (URL-escaped), once", "query parameter \"src\" given %d times", len(q["src"]))
+	}
 	src := q.Get("src")
 	q.Del("src")
 	req, err := s.parseQuery(q)
