@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/binary"
 	"hash"
 	"hash/crc32"
 	"strconv"
@@ -111,11 +110,4 @@ func chooseDigest(want string) DigestAlg {
 		return DefaultDigest
 	}
 	return best
-}
-
-// crc32cSum is a helper for tests and callers that keep crc32c fingerprints.
-func crc32cSum(b []byte) []byte {
-	var out [4]byte
-	binary.BigEndian.PutUint32(out[:], crc32.Checksum(b, castagnoli))
-	return out[:]
 }
