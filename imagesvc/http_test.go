@@ -112,6 +112,7 @@ func TestWantContentDigest(t *testing.T) {
 	}
 	// crc32c is the 4-byte big-endian Castagnoli CRC
 	assert.Equal(t, crc32cSum([]byte("123456789")), []byte{0xe3, 0x06, 0x92, 0x83})
+	assert.Equal(t, "crc32c=:4waSgw==:", ContentDigest(CRC32C, []byte("123456789")))
 }
 
 func TestStreamTrailerDigest(t *testing.T) {
