@@ -255,7 +255,12 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 			}
 			if vd.Outcome.Failed() {
 				// The server's view: did it believe it sent everything?
-				acc, serverTL := e.account(runCtx, id)
+				// A stalled handler is still stuck: take its account as it is.
+				wait := accountWait
+				if vd.Outcome == results.Stalled {
+					wait = 0
+				}
+				acc, serverTL := e.account(runCtx, id, wait)
 				rec.ServerAccount = acc
 				rec.Silent = acc != nil && acc.Complete && cleanEnd(vd.Outcome)
 				if vd.Conn != nil {

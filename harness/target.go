@@ -256,12 +256,12 @@ func (r *remote) restart(ctx context.Context, _ time.Duration) error {
 	return errors.Join(err, r.start(ctx))
 }
 
-func (r *remote) account(ctx context.Context, id string) (*results.Account, []results.Event) {
+func (r *remote) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
 	if r.t.AccountPath == "" || id == "" {
 		return nil, nil
 	}
 	path := strings.ReplaceAll(r.t.AccountPath, "{id}", url.PathEscape(id))
-	deadline := time.Now().Add(accountWait)
+	deadline := time.Now().Add(wait)
 	for {
 		acc, finished := r.fetchAccount(ctx, path)
 		if (acc != nil && finished) || time.Now().After(deadline) || ctx.Err() != nil {

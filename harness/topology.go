@@ -34,7 +34,7 @@ type env interface {
 	// account returns the server's account of a request id (waiting a
 	// little for the handler to finish), with the server-side timeline of
 	// its connection when one was recorded.
-	account(ctx context.Context, id string) (*results.Account, []results.Event)
+	account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event)
 	restart(ctx context.Context, grace time.Duration) error
 	close() error
 }
@@ -381,11 +381,11 @@ func fetchReference(ctx context.Context, v *Verifier, rt func(*http.Request) (*h
 // its account after the client saw the response end.
 const accountWait = 2 * time.Second
 
-func (st *stack) account(ctx context.Context, id string) (*results.Account, []results.Event) {
+func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
 	if id == "" {
 		return nil, nil
 	}
-	deadline := time.Now().Add(accountWait)
+	deadline := time.Now().Add(wait)
 	var acc imagesvc.Account
 	var ok bool
 	for {

@@ -26,13 +26,13 @@ func TestBuiltinValid(t *testing.T) {
 	for _, name := range []string{
 		"baseline", "slow-reader-unix", "tiny-writes", "latency-jitter", "small-socket-buffers",
 		"buffered-shutdown", "buffered-shutdown-fixed", "close-after", "reset-after", "stall",
-		"write-timeout", "graceful-restart", "graceful-restart-cut", "nested-pipeline", "close-delimited-gateway",
+		"write-timeout", "graceful-restart", "graceful-restart-cut", "nested-pipeline", "close-delimited-gateway", "gateway-baseline",
 	} {
 		s, err := c.Get(name)
 		require.NoError(t, err)
 		assert.True(t, s.Quick, name)
 	}
-	assert.Len(t, c.Quick(), 15)
+	assert.Len(t, c.Quick(), 16)
 }
 
 func TestCatalogIsolation(t *testing.T) {
