@@ -494,12 +494,14 @@ func (r Report) Line() string {
 	if !r.Met {
 		verdict = "NOT MET"
 	}
-	return fmt.Sprintf("%-26s %5d  %-44s silent=%-3d offsets=%-19s %7.2fs  %s: %s",
+	return fmt.Sprintf("%-32s %5d  %-44s silent=%-3d offsets=%-19s %7.2fs  %s: %s",
 		r.Scenario, sum.Requests, outcomeCounts(sum), sum.Silent, offsets, r.Wall.Seconds(), verdict, r.Reason)
 }
 
 // TableHeader is the header matching [Report.Line].
-const TableHeader = "scenario                    reqs  outcomes                                     silent     offsets                  wall  verdict"
+func TableHeader() string {
+	return fmt.Sprintf("%-32s %5s  %-44s %-10s %-27s %8s  %s", "scenario", "reqs", "outcomes", "silent", "offsets", "wall", "verdict")
+}
 
 // Details renders the line, the notes and the first failing requests with
 // their offsets, server accounts and timelines: what a failing test
@@ -550,4 +552,17 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// Table renders reports as the run table: [TableHeader] and one
+// [Report.Line] each.
+func Table(reports []Report) string {
+	var b strings.Builder
+	b.WriteString(TableHeader())
+	b.WriteByte('\n')
+	for _, r := range reports {
+		b.WriteString(r.Line())
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
