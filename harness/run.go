@@ -118,7 +118,7 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 		return rep, fmt.Errorf("scenario %q runs against an external target only (accepted: harness.Options.Target, `truncheck check`)", s.Name)
 	}
 	if opts.Target != nil {
-		rep.Hops = opts.Target.hops()
+		rep.Hops = opts.Target.hops(s)
 		e, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
 	} else {
 		e, err = buildStack(s, opts.Record)

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,10 +79,13 @@ func (t *Target) network() (network, addr string, err error) {
 	return "tcp", u.Host, nil
 }
 
-func (t *Target) hops() string {
+func (t *Target) hops(s scenarios.Scenario) string {
 	n, _, _ := t.network()
 	if n == "" {
 		n = "?"
+	}
+	if len(s.Topology.Hops) > 0 && s.Topology.Hops[0].ServerFaults != "" {
+		return "client-" + n + ">proxy-" + n + ">target"
 	}
 	return "client-" + n + ">target"
 }
@@ -97,6 +102,9 @@ type remote struct {
 	clDial0 dialFunc
 	logf    func(string, ...any)
 
+	proxy *transport.Proxy // server-side faults, when the scenario has them
+	dir   string           // the proxy's socket directory
+
 	mu   sync.Mutex
 	proc *process
 }
@@ -111,9 +119,6 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	if s.Topology.Mode != scenarios.Direct {
 		return nil, fmt.Errorf("target: scenario topology %s (accepted: direct, the target is the one server)", s.Topology.Mode)
 	}
-	if s.Topology.Hops[0].ServerFaults != "" {
-		return nil, fmt.Errorf("target: server faults %q cannot be injected into an external process (accepted: client faults only; put `truncheck proxy` in front for server-side faults)", s.Topology.Hops[0].ServerFaults)
-	}
 	network, addr, err := t.network()
 	if err != nil {
 		return nil, err
@@ -123,7 +128,32 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 		return nil, err
 	}
 	r := &remote{t: t, s: s, network: network, addr: addr, logf: logf}
-	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, network, addr)
+	// Server-side faults: a proxy in front of the target.
+	cnet, caddr := network, addr
+	if spec := s.Topology.Hops[0].ServerFaults; spec != "" {
+		sf, err := transport.ParseFaults(spec)
+		if err != nil {
+			return nil, err
+		}
+		cfg := transport.ProxyConfig{ListenNetwork: "tcp", ListenAddr: "127.0.0.1:0", UpstreamNetwork: network, UpstreamAddr: addr,
+			ToClient: sf, Seed: s.Seed, Record: record, Name: "proxy"}
+		if network == "unix" {
+			if r.dir, err = os.MkdirTemp("", "tc"); err != nil {
+				return nil, err
+			}
+			cfg.ListenNetwork, cfg.ListenAddr = "unix", filepath.Join(r.dir, "proxy.sock")
+		}
+		if r.proxy, err = transport.NewProxy(cfg); err == nil {
+			err = r.proxy.Start()
+		}
+		if err != nil {
+			r.proxy = nil
+			r.close()
+			return nil, fmt.Errorf("target: fault proxy: %w", err)
+		}
+		cnet, caddr = r.proxy.Addr().Network(), r.proxy.Addr().String()
+	}
+	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, cnet, caddr)
 	r.cl = &http.Client{Transport: newTransport(r.cldial, s.Concurrency, s.Service.ConnectionClose)}
 	r.clDial0 = hopDialer(transport.Options{Name: "ref"}, network, addr)
 	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, false), Timeout: time.Minute}
@@ -322,7 +352,15 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 
 func (r *remote) close() error {
 	err := r.stop()
-	r.cl.CloseIdleConnections()
-	r.cleanCl.CloseIdleConnections()
+	if r.cl != nil {
+		r.cl.CloseIdleConnections()
+		r.cleanCl.CloseIdleConnections()
+	}
+	if r.proxy != nil {
+		err = errors.Join(err, r.proxy.Close())
+	}
+	if r.dir != "" {
+		err = errors.Join(err, os.RemoveAll(r.dir))
+	}
 	return err
 }
