@@ -36,6 +36,22 @@
 // an outcome the scenario tolerates; anything else is unexplained and
 // fails the run, so a detect scenario cannot pass by accident.
 //
+// External servers ([Target], for `truncheck check`): the harness dials
+// the target's URL (http://127.0.0.1:PORT or unix:/path) with the
+// scenario's hop-0 client faults; hop-0 server faults go into a
+// transport.Proxy put in front of it. With Exec it starts the process,
+// polls ReadyPath until it answers (bounded), restarts it every
+// RestartEvery (SIGTERM, wait for exit up to StopTimeout, start again)
+// while requests are in flight, and stops it at the end. References are
+// fetched directly (no faults); when even those fail to verify, the run
+// checks against Content-Length and Content-Digest only and says so in
+// Report.Notes. With AccountPath ("/accounts/{id}") the target's own
+// account decides silence; without it nothing is called silent.
+//
+// Uploads sent with Expect: 100-continue go through [ExpectContinue], a
+// minimal client that stops sending after an early final answer (Go's own
+// client would cut the response itself).
+//
 // [Run] is the go test entry point; [RunScenario] the library one (used
 // by cmd/truncheck).
 package harness

@@ -262,7 +262,7 @@ func (fs fileScenario) scenario() (Scenario, error) {
 
 const (
 	durationAccepted = "Go durations such as 250ms, 2s, 1m30s; 0 or empty for the default"
-	sizeAccepted     = "a byte count or a size such as 512, 64KiB, 3MiB, 1.5MB (units B, KB, MB, GB, KiB, MiB, GiB)"
+	sizeAccepted     = "a byte count or a size such as 512, 64KiB, 3MiB, 1.5MB (units B, kB, MB, GB: 1000-based; KiB, MiB, GiB: 1024-based)"
 )
 
 func parseDuration(s string) (time.Duration, error) {
@@ -293,7 +293,6 @@ func parseSize(s string) (int64, error) {
 		"": 1, "b": 1,
 		"kb": 1e3, "mb": 1e6, "gb": 1e9,
 		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
-		"k": 1 << 10, "m": 1 << 20, "g": 1 << 30,
 	}[strings.ToLower(unit)]
 	if num == "" || mult == 0 {
 		return 0, fmt.Errorf("bad size %q", s)

@@ -186,7 +186,7 @@ func TestParseSize(t *testing.T) {
 		require.NoError(t, err, give)
 		assert.Equal(t, want, got, give)
 	}
-	for _, bad := range []string{"KiB", "-1", "1.2.3", "5 parsecs", "1e3"} {
+	for _, bad := range []string{"KiB", "-1", "1.2.3", "5 parsecs", "1e3", "3k"} {
 		_, err := parseSize(bad)
 		assert.Error(t, err, bad)
 	}
@@ -205,4 +205,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadBadFiles(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"testdata/bad-fault.yaml", `testdata/bad-fault.yaml: scenario "bad-fault": topology.hops[1].server_faults: fault "close-after=lots": close-after:`},
+		{"testdata/bad-field.json", `testdata/bad-field.json: restarts.grace_period: unknown field "grace_period" (accepted: every, grace)`},
+		{"testdata/bad-duration.yaml", `testdata/bad-duration.yaml: scenario "bad-duration": duration: bad duration "10 minutes" (accepted: Go durations such as 250ms`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(tt.file)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
 }
