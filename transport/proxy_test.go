@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/sha256"
 	"io"
 	"math/rand/v2"
@@ -85,7 +86,7 @@ func TestProxyHalfClose(t *testing.T) {
 				answer, err := io.ReadAll(c)
 				require.NoError(t, err)
 				assert.Equal(t, "got 100000", string(answer))
-				r := <-reports
+				r := report(t, reports)
 				assert.Equal(t, DirectionReport{Bytes: 100_000, End: EndFIN}, r.ToUpstream)
 				assert.Equal(t, DirectionReport{Bytes: 10, End: EndFIN}, r.ToClient)
 				got, ok := p.Report(r.ID)
@@ -132,7 +133,7 @@ func TestProxy64MiB(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, int64(size), n)
 			assert.Equal(t, sent.Sum(nil), got.Sum(nil), "byte-exact")
-			r := <-reports
+			r := report(t, reports)
 			assert.Equal(t, DirectionReport{Bytes: size, End: EndFIN}, r.ToUpstream)
 			assert.Equal(t, DirectionReport{Bytes: size, End: EndFIN}, r.ToClient)
 		})
@@ -148,7 +149,7 @@ func TestProxyFaultPerDirection(t *testing.T) {
 			got, err := io.ReadAll(c)
 			require.NoError(t, err, "the client sees a clean FIN")
 			assert.Len(t, got, 100<<10)
-			r := <-reports
+			r := report(t, reports)
 			assert.Equal(t, EndFault, r.ToClient.End)
 			assert.Equal(t, int64(100<<10), r.ToClient.Bytes)
 			assert.ErrorContains(t, errString(r.ToClient.Err), "close-after 102400")
@@ -169,7 +170,7 @@ func TestProxyRST(t *testing.T) {
 	got, err := io.ReadAll(c)
 	assert.ErrorIs(t, err, syscall.ECONNRESET)
 	assert.LessOrEqual(t, len(got), 1000)
-	r := <-reports
+	r := report(t, reports)
 	assert.Equal(t, EndRST, r.ToClient.End)
 }
 
@@ -208,3 +209,35 @@ func TestProxyCloseWithOpenConns(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestProxyBufferedShutdown puts the hyper #4022 defect in front of an upstream that
+// sends 4 MiB and a FIN: the proxy's own writes all "succeed", the slow client gets less
+// and a clean FIN. The report says the proxy forwarded everything: a silent truncation.
+func TestProxyBufferedShutdown(t *testing.T) {
+	const size = 4 << 20
+	up := upstream(t, "unix", func(c net.Conn) { c.Write(body(size)) })
+	p, reports := startProxy(t, "unix", up, ProxyConfig{Record: 256, ToClient: mustFaults(t, "buffered-shutdown")})
+	c, err := Dialer(Options{Faults: mustFaults(t, "slow-read=64KiB/2ms")}, nil)(context.Background(), "unix", p.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	require.NoError(t, err, "a clean FIN")
+	c.Close() // ends the other direction
+	r := report(t, reports)
+	t.Logf("client got %d of %d; proxy report: to-client %+v", len(got), size, r.ToClient)
+	assert.Less(t, len(got), size)
+	assert.Equal(t, body(size)[:len(got)], got)
+	assert.Equal(t, DirectionReport{Bytes: size, End: EndFIN}, r.ToClient, "the proxy believes it sent everything")
+}
+
+// report waits for the next proxy report, failing the test instead of hanging.
+func report(t *testing.T, reports chan ProxyReport) ProxyReport {
+	t.Helper()
+	select {
+	case r := <-reports:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("no proxy report within 30s")
+		return ProxyReport{}
+	}
+}
