@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -47,11 +48,8 @@ func TestBufferedShutdownHTTP(t *testing.T) {
 				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Length", strconv.Itoa(size))
 					a := account{conn: r.Context().Value(connKey{}).(string)}
-					for off := 0; off < size && a.err == nil; off += 32 << 10 {
-						var n int
-						n, a.err = w.Write(payload[off : off+32<<10])
-						a.written += n
-					}
+					// The whole body in one Write, as hyper got the whole encoded image.
+					a.written, a.err = w.Write(payload)
 					mu.Lock()
 					accounts[r.URL.Query().Get("n")] = a
 					mu.Unlock()
@@ -86,6 +84,17 @@ func TestBufferedShutdownHTTP(t *testing.T) {
 				require.NoError(t, err)
 				req.Close = true // "Connection: close": the server half-closes after the response
 				resp, err := client.Do(req)
+				if err != nil && errors.Is(err, io.EOF) && spec == "buffered-shutdown" {
+					// The cut came before even the head left the buffer.
+					truncated++
+					offsets = append(offsets, -1)
+					time.Sleep(50 * time.Millisecond) // the handler has returned; let it file its account
+					mu.Lock()
+					a := accounts[strconv.Itoa(i)]
+					mu.Unlock()
+					assert.NoError(t, a.err, "the handler saw every Write succeed")
+					continue
+				}
 				require.NoError(t, err)
 				require.Equal(t, 200, resp.StatusCode)
 				require.Equal(t, int64(size), resp.ContentLength)
@@ -113,7 +122,7 @@ func TestBufferedShutdownHTTP(t *testing.T) {
 					t.Logf("timeline of %s, the first truncated response:\n%s", a.conn, tail(tl, 8))
 				}
 			}
-			t.Logf("%s: %d of %d responses truncated; body offsets where they ended: %v", spec, truncated, requests, offsets)
+			t.Logf("%s: %d of %d responses truncated; body offsets where they ended (-1: before the head): %v", spec, truncated, requests, offsets)
 			if spec == "buffered-shutdown" {
 				assert.Greater(t, truncated, requests/2, "the defect truncates most responses")
 			} else {
