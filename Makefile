@@ -40,6 +40,8 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseChain$$' -fuzztime=$(FUZZTIME) ./imagesvc
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFaults$$' -fuzztime=$(FUZZTIME) ./transport
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scenarios
+	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./results
 
 ## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
 demo: setup
@@ -58,7 +60,7 @@ bench: setup bench-transport
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=3x ./imagesvc ./harness
 
 bench-transport: setup
-	$(GO) test -run='^$$' -bench=. -benchmem ./transport
+	bash transport/bench.sh
 
 ## realworld: reproduce hyper #4022 on Debian's hyper 0.14.19 and prove the fix.
 realworld: setup
