@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+
+	"truncheck/scenarios"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// loadCatalog is the built-in catalog plus the scenarios of the given files.
+func loadCatalog(files []string) (*scenarios.Catalog, error) {
+	cat := scenarios.Builtin()
+	for _, f := range files {
+		list, err := scenarios.Load(f)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if err := cat.Add(list...); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return cat, nil
+}
+
+// pick returns the named scenarios, or the quick catalog when none are named.
+func pick(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) {
+	if len(names) == 0 {
+		return cat.Quick(), nil
+	}
+	if len(names) == 1 && names[0] == "all" {
+		return cat.All(), nil
+	}
+	out := make([]scenarios.Scenario, 0, len(names))
+	for _, n := range names {
+		s, err := cat.Get(n)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"truncheck/harness"
+	"truncheck/scenarios"
+)
+
+func checkCommand(stdout, stderr io.Writer) command {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	var files stringList
+	fs.Var(&files, "scenarios", "scenario file (YAML or JSON) with requests for the target's own API; repeatable")
+	target := fs.String("target", "", "the server: http://127.0.0.1:PORT or unix:/path/to.sock (required; loopback only)")
+	execCmd := fs.String("exec", "", "command that runs the server, e.g. 'bin/server --unix /tmp/s.sock'; split into words\n"+
+		"like a shell would for quotes ('...', \"...\") and backslashes, nothing else (no variables, globs, pipes)")
+	restartEvery := fs.Duration("restart-every", 0, "with --exec: restart the server this often (SIGTERM, wait, start) while requests are in flight")
+	startTimeout := fs.Duration("start-timeout", 20*time.Second, "with --exec: how long the server may take to answer --ready-path")
+	stopTimeout := fs.Duration("stop-timeout", 0, "with --exec: how long a SIGTERM'd server may take to exit before SIGKILL (0: the scenario's grace, else 10s)")
+	readyPath := fs.String("ready-path", "/", "path polled until the server answers (any status)")
+	accountPath := fs.String("account-path", "", "where the server publishes its account of a request, {id} = X-Request-Id,\n"+
+		"e.g. '/accounts/{id}?wait=2s'; JSON with at least \"complete\" and \"bytes_written\".\n"+
+		"Without it no failure is called silent (the server's view is unknown)")
+	out := fs.String("out", "", "results directory; default out/check-<timestamp>")
+	verbose := fs.Bool("v", false, "harness events and the exec'd server's output to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: truncheck check --target URL [flags] [scenario...]")
+		fmt.Fprintln(fs.Output(), "Runs the truncation-hunting scenarios against a server we did not write. Default: the quick,")
+		fmt.Fprintln(fs.Output(), "direct scenarios expecting complete (they request imagesvc's API: /images/...; for another")
+		fmt.Fprintln(fs.Output(), "server add --scenarios with its paths), restarting ones only with --exec. Target-only")
+		fmt.Fprintln(fs.Output(), "scenarios (hyper-*) run when named.")
+		fs.PrintDefaults()
+	}
+	return command{fs: fs, summary: "hunt truncations in a server we did not write (optionally exec'd and restarted)", fn: func(args []string) error {
+		if *target == "" {
+			return usagef("--target is required (http://127.0.0.1:PORT or unix:/path)")
+		}
+		if !strings.HasPrefix(*target, "unix:") && !strings.HasPrefix(*target, "http://") {
+			return usagef("--target %q: accepted: http://127.0.0.1:PORT or unix:/path/to.sock", *target)
+		}
+		var argv []string
+		if *execCmd != "" {
+			var err error
+			if argv, err = splitWords(*execCmd); err != nil {
+				return usagef("--exec: %v", err)
+			}
+			if len(argv) == 0 {
+				return usagef("--exec: no command")
+			}
+		} else if *restartEvery > 0 {
+			return usagef("--restart-every needs --exec (the harness can only restart what it started)")
+		}
+		cat, err := loadCatalog(files)
+		if err != nil {
+			return err
+		}
+		list, err := checkScenarios(cat, args, len(argv) > 0)
+		if err != nil {
+			return err
+		}
+		t := &harness.Target{
+			URL: *target, Exec: argv, RestartEvery: *restartEvery,
+			StartTimeout: *startTimeout, StopTimeout: *stopTimeout,
+			ReadyPath: *readyPath, AccountPath: *accountPath,
+		}
+		if *verbose {
+			t.Stdout, t.Stderr = stderr, stderr
+		}
+		start := time.Now()
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join("out", runID("check", start))
+		}
+		sess, err := openSession(dir, runID("check", start), stderr, *verbose)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		for _, s := range list {
+			o := sess.options()
+			o.Target = t
+			if _, err := sess.runOne(ctx, s, o); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintf(stderr, "truncheck check: interrupted during %s; writing what was run\n", s.Name)
+					break
+				}
+				sess.close()
+				return err // e.g. a target that never answered: exit 2
+			}
+		}
+		rr, err := sess.finish(stdout)
+		if err != nil {
+			return err
+		}
+		return metOrErr(rr)
+	}}
+}
+
+// checkScenarios is the named scenarios (direct ones only: the target is
+// the one server), or the defaults: quick, direct, expecting complete, not
+// written for another target, and restarting only when the harness runs
+// the server.
+func checkScenarios(cat *scenarios.Catalog, names []string, exec bool) ([]scenarios.Scenario, error) {
+	if len(names) > 0 {
+		list, err := pick(cat, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			if s.Topology.Mode != scenarios.Direct {
+				return nil, usagef("scenario %q has topology %s; a target runs direct scenarios only", s.Name, s.Topology.Mode)
+			}
+		}
+		return list, nil
+	}
+	var list []scenarios.Scenario
+	for _, s := range cat.Quick() {
+		if s.Topology.Mode == scenarios.Direct && s.Expect.Kind == scenarios.ExpectComplete && !s.TargetOnly &&
+			(exec || s.Restarts.Every == 0) {
+			list = append(list, s)
+		}
+	}
+	return list, nil
+}
+
+// splitWords splits a command line into words the way a POSIX shell does
+// for quoting only: blanks separate words, '...' is literal, "..." allows
+// \" \\ \$ \` escapes, a backslash outside quotes escapes the next
+// character. No expansion of any kind happens.
+func splitWords(s string) ([]string, error) {
+	var (
+		words []string
+		cur   strings.Builder
+		in    bool // inside a word
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, fmt.Errorf("trailing backslash in %q", s)
+			}
+			i++
+			cur.WriteByte(s[i])
+			in = true
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated ' in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			in = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated \" in %q", s)
+			}
+			in = true
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

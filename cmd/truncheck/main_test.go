@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"truncheck/imagesvc"
+	"truncheck/results"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// truncheck runs realMain like the binary would be run.
+func truncheck(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// oneLine checks a usage error: exit 2, one line naming the problem, no stack.
+func oneLine(t *testing.T, stderr string, want string) {
+	t.Helper()
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "want exactly one line, got:\n%s", stderr)
+	assert.Contains(t, stderr, want)
+	assert.NotContains(t, stderr, "goroutine")
+	assert.NotContains(t, stderr, "panic")
+}
+
+func TestBadUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		give []string
+		want string
+	}{
+		{"unknown command", []string{"nope"}, `unknown command "nope"`},
+		{"bad flag", []string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"bad flag value", []string{"run", "--count", "many"}, `invalid value "many" for flag -count`},
+		{"unknown scenario", []string{"run", "no-such-scenario", "--out", dir}, `unknown scenario "no-such-scenario"`},
+		{"missing scenario file", []string{"run", "--scenarios", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
+		{"bad scenario file", []string{"list", "--scenarios", "../../scenarios/testdata/bad-fault.yaml"}, "bad-fault.yaml"},
+		{"target-only in run", []string{"run", "hyper-early-answer"}, "external target only"},
+		{"replay missing file", []string{"run", "--replay", filepath.Join(dir, "nope.jsonl")}, "--replay"},
+		{"replay with seed", []string{"run", "--replay", "x.jsonl", "--seed", "3"}, "--replay takes its seeds"},
+		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline needs --gate"},
+		{"soak without duration", []string{"soak"}, "--duration is required"},
+		{"soak target-only", []string{"soak", "--duration", "1s", "hyper-early-answer"}, "external target only"},
+		{"serve nothing to listen on", []string{"serve", "--tcp", ""}, "nothing to listen on"},
+		{"serve bad faults", []string{"serve", "--faults", "no-such-fault=1"}, "--faults"},
+		{"serve arguments", []string{"serve", "extra"}, "unexpected arguments"},
+		{"proxy without upstream", []string{"proxy"}, "--upstream is required"},
+		{"proxy bad faults", []string{"proxy", "--upstream", "127.0.0.1:1", "--faults", "close-after=lots"}, "--faults"},
+		{"report nothing", []string{"report"}, "give at least one results directory"},
+		{"report missing", []string{"report", filepath.Join(dir, "nope")}, "nope"},
+		{"check without target", []string{"check"}, "--target is required"},
+		{"check bad target", []string{"check", "--target", "ftp://127.0.0.1:1"}, "accepted: http://127.0.0.1:PORT"},
+		{"check bad exec", []string{"check", "--target", "unix:/x.sock", "--exec", `srv "unterminated`}, "unterminated"},
+		{"check restart without exec", []string{"check", "--target", "unix:/x.sock", "--restart-every", "1s"}, "--restart-every needs --exec"},
+		{"check gateway scenario", []string{"check", "--target", "unix:/x.sock", "gateway-baseline"}, "direct scenarios only"},
+		{"realworld no binaries", []string{"realworld", "--bin-dir", dir}, "targets/hyper/build.sh"},
+		{"realworld other scenario", []string{"realworld", "baseline"}, "not a hyper target scenario"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := truncheck(t, tt.give...)
+			assert.Equal(t, 2, code, stderr)
+			oneLine(t, stderr, tt.want)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, _, stderr := truncheck(t)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "usage: truncheck <command>")
+	for _, cmd := range []string{"list", "run", "soak", "serve", "proxy", "check", "report", "realworld"} {
+		assert.Contains(t, stderr, "  "+cmd+" ")
+		code, _, stderr := truncheck(t, cmd, "-h")
+		assert.Equal(t, 0, code, cmd)
+		assert.Contains(t, stderr, "-", cmd)
+	}
+	_, _, stderr = truncheck(t, "run", "-h")
+	assert.Contains(t, stderr, "timing", "run -h says what --replay does not reproduce")
+}
+
+func TestList(t *testing.T) {
+	code, stdout, _ := truncheck(t, "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "baseline ")
+	assert.Contains(t, stdout, "buffered-shutdown ")
+	assert.Contains(t, stdout, "hyper-early-answer ")
+}
+
+// TestRunWritesResults is the main job end to end: the records as the run
+// went, summary, JUnit and HTML, then report, replay and the gate over them.
+func TestRunWritesResults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := truncheck(t, "run", "baseline", "buffered-shutdown", "--out", dir)
+	require.Equal(t, 0, code, stdout+stderr)
+	assert.Contains(t, stdout, "baseline")
+	assert.Contains(t, stdout, filepath.Join(dir, results.HTMLFile))
+	assert.Contains(t, stdout, filepath.Join(dir, results.JUnitFile))
+
+	recs, warnings, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+	require.NoError(t, err)
+	assert.Empty(t, warnings)
+	require.NotEmpty(t, recs)
+	seen := map[string]int{}
+	for _, r := range recs {
+		require.NoError(t, r.Validate())
+		seen[r.Scenario]++
+	}
+	assert.Positive(t, seen["baseline"])
+	assert.Positive(t, seen["buffered-shutdown"])
+
+	junit, err := os.ReadFile(filepath.Join(dir, results.JUnitFile))
+	require.NoError(t, err)
+	var suites results.JUnitSuites
+	require.NoError(t, xml.Unmarshal(junit, &suites))
+	assert.Equal(t, 2, suites.Tests)
+	assert.Zero(t, suites.Failures)
+	html, err := os.ReadFile(filepath.Join(dir, results.HTMLFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "buffered-shutdown")
+	sum, err := results.ReadJSONFile(filepath.Join(dir, results.SummaryFile))
+	require.NoError(t, err)
+	assert.True(t, sum.Met())
+
+	t.Run("report merges", func(t *testing.T) {
+		merged := filepath.Join(t.TempDir(), "merged")
+		code, stdout, stderr := truncheck(t, "report", dir, filepath.Join(dir, results.RecordsFile), "--out", merged)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "baseline")
+		rr, err := results.ReadJSONFile(filepath.Join(merged, results.SummaryFile))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2*len(recs)), rr.Total.Requests, "two sources of the same run merge into their sum")
+	})
+
+	t.Run("replay", func(t *testing.T) {
+		again := filepath.Join(t.TempDir(), "replay")
+		code, stdout, stderr := truncheck(t, "run", "--replay", filepath.Join(dir, results.RecordsFile), "--out", again, "buffered-shutdown")
+		require.Equal(t, 0, code, stdout+stderr)
+		recs2, _, err := results.ReadFile(filepath.Join(again, results.RecordsFile))
+		require.NoError(t, err)
+		require.Len(t, recs2, seen["buffered-shutdown"])
+		for _, r := range recs2 {
+			assert.Equal(t, "buffered-shutdown", r.Scenario)
+			assert.Equal(t, recs[len(recs)-1].Seed, r.Seed)
+		}
+	})
+
+	t.Run("gate", func(t *testing.T) {
+		code, stdout, stderr := truncheck(t, "run", "--gate", "--out", t.TempDir(), "buffered-shutdown")
+		require.Equal(t, 0, code, stdout+stderr)
+		assert.Contains(t, stdout, "gate: pass")
+	})
+}
+
+func TestRunExpectationNotMet(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := truncheck(t, "run", "--scenarios", "testdata/undetectable.yaml", "close-after-no-faults", "--out", dir)
+	assert.Equal(t, 1, code, stdout+stderr)
+	assert.Contains(t, stdout, "NOT MET")
+	junit, err := os.ReadFile(filepath.Join(dir, results.JUnitFile))
+	require.NoError(t, err, "JUnit is written when the run fails too")
+	var suites results.JUnitSuites
+	require.NoError(t, xml.Unmarshal(junit, &suites))
+	assert.Equal(t, 1, suites.Failures)
+
+	code, stdout, _ = truncheck(t, "run", "--gate", "--scenarios", "testdata/undetectable.yaml", "close-after-no-faults", "--out", t.TempDir())
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "gate: FAIL")
+}
+
+func TestCheckTargetNotAnswering(t *testing.T) {
+	code, _, stderr := truncheck(t, "check", "--target", "http://127.0.0.1:1", "--out", t.TempDir(), "baseline")
+	assert.Equal(t, 2, code)
+	oneLine(t, stderr, "did not answer")
+}
+
+// TestCheckAgainstImagesvc runs check against a server it did not start
+// itself: an imagesvc on a Unix socket, its accounts as the server's view.
+func TestCheckAgainstImagesvc(t *testing.T) {
+	svc, err := imagesvc.New(imagesvc.Config{})
+	require.NoError(t, err)
+	sockDir, err := os.MkdirTemp("", "tc")
+	require.NoError(t, err)
+	defer os.RemoveAll(sockDir)
+	srv := imagesvc.NewServer(svc, imagesvc.ServerConfig{UnixPath: filepath.Join(sockDir, "s.sock")})
+	require.NoError(t, srv.Start())
+	defer srv.Close()
+
+	dir := t.TempDir()
+	code, stdout, stderr := truncheck(t, "check", "--target", "unix:"+srv.UnixPath(),
+		"--account-path", "/accounts/{id}", "--out", dir, "baseline", "slow-reader-unix")
+	assert.Equal(t, 0, code, stdout+stderr)
+	recs, _, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+	require.NoError(t, err)
+	require.NotEmpty(t, recs)
+	for _, r := range recs {
+		assert.Equal(t, "client-unix>target", r.Hops)
+	}
+}
+
+func TestSoakShort(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := truncheck(t, "soak", "--duration", "3s", "--out", dir)
+	require.Equal(t, 0, code, stdout+stderr)
+	assert.Contains(t, stdout, "soak time up")
+	recs, warnings, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+	require.NoError(t, err)
+	assert.Empty(t, warnings)
+	require.NotEmpty(t, recs)
+	sum, err := results.ReadJSONFile(filepath.Join(dir, results.SummaryFile))
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(recs)), sum.Total.Requests)
+	assert.True(t, sum.Met())
+}
+
+// TestSoakKilled: a soak killed with SIGKILL mid-run leaves a records file
+// whose records all parse (a torn last line at most, skipped with a warning).
+func TestSoakKilled(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found: cannot build the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "truncheck")
+	build := exec.Command(gobin, "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "soak", "--duration", "10m", "--out", dir, "baseline", "buffered-shutdown")
+	require.NoError(t, cmd.Start())
+	records := filepath.Join(dir, results.RecordsFile)
+	for lines := 0; lines < 30; {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("soak wrote %d records before the deadline", lines)
+		case <-time.After(100 * time.Millisecond):
+		}
+		lines = countLines(records)
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	recs, warnings, err := results.ReadFile(records)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(warnings), 1, "at most the torn last line: %v", warnings)
+	assert.GreaterOrEqual(t, len(recs), 30)
+	for _, r := range recs {
+		assert.NoError(t, r.Validate())
+	}
+	_, err = os.Stat(filepath.Join(dir, results.SummaryFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "killed before its summary")
+	// report still renders the run from its records alone.
+	code, stdout, stderr := truncheck(t, "report", dir)
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "baseline")
+}
+
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), results.MaxLineBytes)
+	for sc.Scan() {
+		n++
+	}
+	return n
+}
+
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		give    string
+		want    []string
+		wantErr string
+	}{
+		{give: "srv --unix /tmp/s.sock", want: []string{"srv", "--unix", "/tmp/s.sock"}},
+		{give: "  srv\t a  ", want: []string{"srv", "a"}},
+		{give: `srv --name 'two words' "and \"more\"" a\ b`, want: []string{"srv", "--name", "two words", `and "more"`, "a b"}},
+		{give: `srv ''`, want: []string{"srv", ""}},
+		{give: `srv "$HOME"`, want: []string{"srv", "$HOME"}},
+		{give: "", want: nil},
+		{give: `srv 'open`, wantErr: "unterminated '"},
+		{give: `srv "open`, wantErr: `unterminated "`},
+		{give: `srv \`, wantErr: "trailing backslash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got, err := splitWords(tt.give)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

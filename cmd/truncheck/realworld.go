@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"truncheck/harness"
+	"truncheck/results"
+	"truncheck/scenarios"
+)
+
+func realworldCommand(stdout, stderr io.Writer) command {
+	fs := flag.NewFlagSet("realworld", flag.ContinueOnError)
+	binDir := fs.String("bin-dir", filepath.Join("targets", "hyper", "bin"), "where hyper-stock and hyper-fixed are (built by bash targets/hyper/build.sh)")
+	out := fs.String("out", "", "results directory; default out/realworld-<timestamp>")
+	timeline := fs.Int("timeline", 16, "events of the flight recorder shown for each first silent truncation (the end of it: the FIN)")
+	verbose := fs.Bool("v", false, "harness events and the servers' output to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: truncheck realworld [flags] [hyper-scenario...]")
+		fmt.Fprintln(fs.Output(), "Reproduces hyper #4022 on hyper 0.14.19 (targets/hyper): the hyper-* scenarios of the catalog")
+		fmt.Fprintln(fs.Output(), "against hyper-stock (expect silent truncations) and, for the -fixed ones, hyper-fixed (expect none).")
+		fs.PrintDefaults()
+	}
+	return command{fs: fs, summary: "reproduce hyper #4022 on real hyper 0.14.19 and prove the fix (targets/hyper)", fn: func(args []string) error {
+		if *timeline < 0 {
+			return usagef("--timeline must not be negative")
+		}
+		cat := scenarios.Builtin()
+		var list []scenarios.Scenario
+		if len(args) > 0 {
+			var err error
+			if list, err = pick(cat, args); err != nil {
+				return err
+			}
+		} else {
+			for _, s := range cat.All() {
+				if s.TargetOnly && strings.HasPrefix(s.Name, "hyper-") {
+					list = append(list, s)
+				}
+			}
+		}
+		for _, s := range list {
+			if !s.TargetOnly || !strings.HasPrefix(s.Name, "hyper-") {
+				return usagef("scenario %q is not a hyper target scenario (accepted: the hyper-* scenarios of truncheck list)", s.Name)
+			}
+			if _, err := os.Stat(hyperBinary(*binDir, s)); err != nil {
+				return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
+			}
+		}
+		start := time.Now()
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join("out", runID("realworld", start))
+		}
+		sess, err := openSession(dir, runID("realworld", start), stderr, *verbose)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		for _, s := range list {
+			if _, err := runHyper(ctx, sess, s, *binDir, *verbose); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintf(stderr, "truncheck realworld: interrupted during %s; writing what was run\n", s.Name)
+					break
+				}
+				sess.close()
+				return err
+			}
+		}
+		rr, err := sess.finish(stdout)
+		if err != nil {
+			return err
+		}
+		for _, r := range sess.reports {
+			if r.Expect == results.ExpectDetect {
+				fmt.Fprint(stdout, firstSilent(r, *timeline))
+			}
+		}
+		return metOrErr(rr)
+	}}
+}
+
+// hyperBinary is the build a scenario runs against: hyper-fixed for the
+// -fixed scenarios, hyper-stock (Debian's 0.14.19 as shipped) for the others.
+func hyperBinary(binDir string, s scenarios.Scenario) string {
+	if strings.HasSuffix(s.Name, "-fixed") {
+		return filepath.Join(binDir, "hyper-fixed")
+	}
+	return filepath.Join(binDir, "hyper-stock")
+}
+
+// runHyper wires the hyper target the way harness/hyper_test.go does: a
+// Unix socket in a short temporary directory (sun_path is 108 bytes), or,
+// for the -tcp scenarios, a free loopback port taken with --reuse-port so
+// a restarted process gets the same port; the accounts file shared across
+// restarts; /healthz to wait for; /accounts/{id}?wait=2s for the server's
+// view (silence is the server's word, not assumed).
+func runHyper(ctx context.Context, sess *session, s scenarios.Scenario, binDir string, verbose bool) (harness.Report, error) {
+	bin, err := filepath.Abs(hyperBinary(binDir, s))
+	if err != nil {
+		return harness.Report{}, err
+	}
+	tmp, err := os.MkdirTemp("", "tc")
+	if err != nil {
+		return harness.Report{}, err
+	}
+	defer os.RemoveAll(tmp)
+	t := &harness.Target{ReadyPath: "/healthz", AccountPath: "/accounts/{id}?wait=2s"}
+	if strings.Contains(s.Name, "-tcp") {
+		port, err := freePort()
+		if err != nil {
+			return harness.Report{}, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		t.URL = "http://" + addr
+		t.Exec = []string{bin, "--tcp", addr, "--reuse-port"}
+	} else {
+		sock := filepath.Join(tmp, "h.sock")
+		t.URL = "unix:" + sock
+		t.Exec = []string{bin, "--unix", sock}
+	}
+	t.Exec = append(t.Exec, "--accounts", filepath.Join(tmp, "accounts.jsonl"))
+	if s.Service.DisableKeepAlives {
+		t.Exec = append(t.Exec, "--no-keep-alive")
+	}
+	if verbose {
+		t.Stdout, t.Stderr = sess.stderr, sess.stderr
+	}
+	o := sess.options()
+	o.Target = t
+	return sess.runOne(ctx, s, o)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// firstSilent renders the first silent truncation of a report: where the
+// body stopped, what the server believed, and the end of the connection's
+// flight-recorder timeline (the early FIN).
+func firstSilent(r harness.Report, events int) string {
+	if r.Summary == nil {
+		return ""
+	}
+	for _, f := range r.Summary.Failures {
+		if !f.Silent || f.Outcome != results.Truncated {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n%s: first silent truncation: request #%d %s %s (id %s), status %d\n",
+			r.Scenario, f.Seq, f.Method, f.URL, f.RequestID, f.Status)
+		fmt.Fprintf(&b, "  body stopped at offset %d of %d (%s of %s) with a clean FIN; the client's read said: %s\n",
+			f.Offset, f.Expected, results.Bytes(f.Offset), results.Bytes(f.Expected), orDash(f.Error))
+		if wire, ok := wireBytes(f); ok {
+			fmt.Fprintf(&b, "  on the wire: %d bytes read = %d-byte head + %d body bytes\n", wire, wire-f.Received, f.Received)
+		}
+		if a := f.ServerAccount; a != nil {
+			fmt.Fprintf(&b, "  server's account: status %d, handed hyper %d of %d bytes, complete=%v%s\n",
+				a.Status, a.BytesWritten, a.ContentLength, a.Complete, errSuffix(a.WriteError))
+		}
+		tl := f.Timeline
+		if len(tl) > events {
+			fmt.Fprintf(&b, "  client timeline (%s, last %d of %d events):\n", f.ConnID, events, len(tl))
+			tl = tl[len(tl)-events:]
+		} else {
+			fmt.Fprintf(&b, "  client timeline (%s):\n", f.ConnID)
+		}
+		for _, e := range tl {
+			fmt.Fprintf(&b, "    %s\n", e)
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("\n%s: no silent truncation kept in the summary\n", r.Scenario)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// wireBytes sums what the client connection read, head included, when the
+// timeline is whole (it starts with the dial): the number to compare with
+// the original report's 219,264.
+func wireBytes(f results.Record) (int64, bool) {
+	if len(f.Timeline) == 0 || f.Timeline[0].Kind != "dial" {
+		return 0, false
+	}
+	var n int64
+	for _, e := range f.Timeline {
+		if e.Kind == "read" && (e.Conn == "" || e.Conn == f.ConnID) {
+			n += e.N
+		}
+	}
+	return n, n >= f.Received
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/term"
+
+	"truncheck/harness"
+	"truncheck/results"
+	"truncheck/scenarios"
+)
+
+// session is one invocation's results directory (run, check, realworld):
+// records appended to records.jsonl as requests finish, the reports
+// written at the end. It only wires harness to results; the deciding is
+// theirs.
+type session struct {
+	dir     string
+	run     string
+	w       *results.Writer
+	reports []harness.Report
+	stderr  io.Writer
+	verbose bool
+}
+
+// openSession creates dir and a fresh records.jsonl in it: a results
+// directory holds one run, so the files of an earlier run there are replaced.
+func openSession(dir, run string, stderr io.Writer, verbose bool) (*session, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, usagef("--out %s: %v", dir, err)
+	}
+	path := filepath.Join(dir, results.RecordsFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, usagef("--out %s: %v", dir, err)
+	}
+	w, err := results.NewWriter(path, results.WriterConfig{})
+	if err != nil {
+		return nil, usagef("--out %s: %v", dir, err)
+	}
+	return &session{dir: dir, run: run, w: w, stderr: stderr, verbose: verbose}, nil
+}
+
+// options are the harness options every scenario of the session shares.
+func (s *session) options() harness.Options {
+	o := harness.Options{Writer: s.w, Run: s.run}
+	if s.verbose {
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(s.stderr, format+"\n", args...) }
+	}
+	return o
+}
+
+// runOne runs one scenario and keeps its report. A scenario that could not
+// start at all (no summary: a bad scenario, a target that never answered)
+// is returned as the error; one that started and was cut short (ctx ended)
+// is kept, not met, and the error returned too.
+func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harness.Options) (harness.Report, error) {
+	if isTerminal(s.stderr) {
+		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name)
+	}
+	rep, err := harness.RunScenario(ctx, sc, opts)
+	if err != nil && rep.Summary == nil {
+		return rep, err
+	}
+	if err != nil {
+		rep.Met = false
+		rep.Reason = fmt.Sprintf("run cut short after %d requests: %v", rep.Summary.Requests, err)
+	}
+	s.reports = append(s.reports, rep)
+	return rep, err
+}
+
+// finish closes the records file, writes summary, JUnit and HTML, prints
+// the table, the details of every scenario that did not meet its
+// expectation and the report paths. It returns the run.
+func (s *session) finish(stdout io.Writer) (*results.RunResult, error) {
+	werr := s.w.Close()
+	srs := make([]results.ScenarioResult, len(s.reports))
+	for i, r := range s.reports {
+		srs[i] = r.ScenarioResult
+	}
+	rr := results.NewRunResult(s.run, srs)
+	fmt.Fprint(stdout, harness.Table(s.reports))
+	for _, r := range s.reports {
+		if !r.Met {
+			fmt.Fprintf(stdout, "\n%s", r.Details())
+		}
+	}
+	if err := results.WriteReports(s.dir, rr); err != nil {
+		return rr, fmt.Errorf("writing reports: %w", err)
+	}
+	if werr != nil {
+		return rr, fmt.Errorf("writing records: %w", werr)
+	}
+	fmt.Fprintf(stdout, "\nrecords: %s (%d)\nreport:  %s\njunit:   %s\n",
+		filepath.Join(s.dir, results.RecordsFile), s.w.Count(),
+		filepath.Join(s.dir, results.HTMLFile), filepath.Join(s.dir, results.JUnitFile))
+	return rr, nil
+}
+
+// close releases the records file when finish was not reached.
+func (s *session) close() { _ = s.w.Close() }
+
+// isTerminal says whether w is a terminal (progress bars, start notes).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// runID names a run after its start time, like its default directory.
+func runID(kind string, t time.Time) string {
+	return kind + "-" + t.UTC().Format("20060102-150405")
+}
+
+// metOrErr maps a run's verdict to the exit code's error.
+func metOrErr(rr *results.RunResult) error {
+	if rr.Met() {
+		return nil
+	}
+	return errExpectation
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"truncheck/harness"
+	"truncheck/results"
+	"truncheck/scenarios"
+)
+
+func soakCommand(stdout, stderr io.Writer) command {
+	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
+	var files stringList
+	fs.Var(&files, "scenarios", "scenario file (YAML or JSON) to add to the catalog; repeatable")
+	duration := fs.Duration("duration", 0, "how long to soak, e.g. 8h or 2m (required)")
+	out := fs.String("out", "", "results directory (records.jsonl appended as the soak goes, then summary.json, junit.xml,\n"+
+		"report.html; files of an earlier run there are replaced); default out/soak-<timestamp>")
+	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: truncheck soak --duration D [flags] [scenario...]")
+		fmt.Fprintln(fs.Output(), "Loops the scenarios round-robin until the time is up; round k of a scenario uses its seed + k")
+		fmt.Fprintln(fs.Output(), "(records carry the seed, so run --replay reproduces any round). Default mix: the quick")
+		fmt.Fprintln(fs.Output(), "scenarios expecting complete, plus buffered-shutdown. SIGINT/SIGTERM stop it cleanly.")
+		fs.PrintDefaults()
+	}
+	return command{fs: fs, summary: "loop a scenario mix until the time is up; results appended as it goes", fn: func(args []string) error {
+		if *duration <= 0 {
+			return usagef("--duration is required and must be positive (e.g. 2m, 8h)")
+		}
+		cat, err := loadCatalog(files)
+		if err != nil {
+			return err
+		}
+		mix, err := soakMix(cat, args)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join("out", runID("soak", start))
+		}
+		// A soak keeps no reports (memory stays flat): the session is used
+		// for its records file only; summaries come from an Aggregator.
+		sess, err := openSession(dir, runID("soak", start), stderr, *verbose)
+		if err != nil {
+			return err
+		}
+		defer sess.close()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+
+		st := &soakState{agg: results.NewAggregator(0), verdicts: map[string]*soakVerdict{}}
+		names := make([]string, len(mix))
+		for i, s := range mix {
+			names[i] = s.Name
+		}
+		fmt.Fprintf(stdout, "soak %s: %s\nrecords: %s\n", *duration, strings.Join(names, ", "), sess.w.Path())
+		progressDone := st.progress(stdout, start, *duration)
+
+		deadline := start.Add(*duration)
+		for round := 0; ctx.Err() == nil; round++ {
+			remaining := time.Until(deadline)
+			if remaining <= 0 {
+				break
+			}
+			s := mix[round%len(mix)]
+			seed := s.Seed + int64(round/len(mix))
+			opts := sess.options()
+			opts.Seed = &seed
+			opts.OnRecord = st.add
+			opts.Count = s.Count
+			// The last round stops sending with the soak; one cut short is
+			// judged only on what cannot be explained (see soakState.judge).
+			opts.Duration = remaining
+			partial := true
+			if s.Duration > 0 && s.Duration <= remaining {
+				opts.Duration, partial = s.Duration, false
+			}
+			st.current.Store(s.Name)
+			rep, err := harness.RunScenario(ctx, s, opts)
+			if ctx.Err() != nil {
+				partial = true
+			}
+			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
+				partial = false
+			}
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
+			}
+			st.judge(s, rep, err, partial)
+		}
+		stop()
+		close(progressDone.stop)
+		<-progressDone.done
+
+		if err := sess.w.Close(); err != nil {
+			return fmt.Errorf("writing records: %w", err)
+		}
+		rr := st.result(sess.run)
+		if err := results.WriteReports(dir, rr); err != nil {
+			return fmt.Errorf("writing reports: %w", err)
+		}
+		fmt.Fprintln(stdout)
+		if err := results.WriteText(stdout, rr); err != nil {
+			return err
+		}
+		how := "time up"
+		if time.Now().Before(deadline) {
+			how = "stopped by signal"
+		}
+		fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\nrecords: %s (%d)\nreport:  %s\njunit:   %s\n",
+			how, time.Since(start).Round(time.Second), *duration, sess.w.Path(), sess.w.Count(),
+			filepath.Join(dir, results.HTMLFile), filepath.Join(dir, results.JUnitFile))
+		return metOrErr(rr)
+	}}
+}
+
+// soakMix is the named scenarios, or the default mix: the quick in-process
+// scenarios that expect every response to verify (a soak hunts for rare
+// truncations where none should be), plus buffered-shutdown, whose
+// detection must keep working for hours.
+func soakMix(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) {
+	if len(names) > 0 {
+		list, err := pick(cat, names)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range list {
+			if s.TargetOnly {
+				return nil, usagef("scenario %q runs against an external target only: use truncheck check", s.Name)
+			}
+		}
+		return list, nil
+	}
+	var mix []scenarios.Scenario
+	for _, s := range cat.Quick() {
+		if s.Expect.Kind == scenarios.ExpectComplete && !s.TargetOnly {
+			mix = append(mix, s)
+		}
+	}
+	if s, err := cat.Get("buffered-shutdown"); err == nil {
+		mix = append(mix, s)
+	}
+	if len(mix) == 0 {
+		return nil, usagef("no scenarios to soak: name some")
+	}
+	return mix, nil
+}
+
+// soakState is what a soak keeps: an aggregator (constant memory), a verdict
+// per scenario and the counters of the progress display.
+type soakState struct {
+	agg                        *results.Aggregator
+	requests, silent, failures atomic.Int64
+	current                    atomic.Value // scenario name
+
+	mu       sync.Mutex
+	verdicts map[string]*soakVerdict
+}
+
+type soakVerdict struct {
+	sr         results.ScenarioResult // expectation fields of the last round
+	rounds     int                    // rounds judged in full
+	partial    int                    // rounds cut short (last one, a signal)
+	notMet     int
+	firstWhy   string
+	lastReason string
+}
+
+func (st *soakState) add(r *results.Record) {
+	st.agg.Add(r)
+	st.requests.Add(1)
+	if r.Silent {
+		st.silent.Add(1)
+	}
+	if r.Outcome.Failed() {
+		st.failures.Add(1)
+	}
+}
+
+// judge folds one round's verdict into its scenario's. A round cut short
+// (the soak's end, a signal) may not have had the requests a detect
+// expectation needs, so it fails only on failures nobody can explain
+// (harness.Report.Unexplained); a full round counts with its own verdict.
+func (st *soakState) judge(s scenarios.Scenario, rep harness.Report, err error, partial bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	v := st.verdicts[s.Name]
+	if v == nil {
+		v = &soakVerdict{}
+		st.verdicts[s.Name] = v
+	}
+	v.sr = rep.ScenarioResult
+	failed, why := !rep.Met, rep.Reason
+	switch {
+	case err != nil && rep.Summary == nil && partial:
+		return // interrupted before it began
+	case err != nil && rep.Summary == nil:
+		failed, why = true, err.Error()
+	case partial:
+		v.partial++
+		failed = len(rep.Unexplained) > 0
+	default:
+		v.rounds++
+	}
+	v.lastReason = why
+	if failed {
+		v.notMet++
+		if v.firstWhy == "" {
+			v.firstWhy = fmt.Sprintf("seed %d: %s", rep.Seed, why)
+		}
+	}
+}
+
+// result is the soak's run: the aggregator's summaries with each
+// scenario's expectation and verdict over all its rounds.
+func (st *soakState) result(run string) *results.RunResult {
+	rr := st.agg.Close(run)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for i := range rr.Scenarios {
+		sr := &rr.Scenarios[i]
+		v := st.verdicts[sr.Scenario]
+		if v == nil {
+			continue
+		}
+		sr.Expect, sr.ExpectOutcome, sr.ExpectSilent = v.sr.Expect, v.sr.ExpectOutcome, v.sr.ExpectSilent
+		sr.Faults, sr.Seed = v.sr.Faults, v.sr.Seed
+		sr.Met = v.notMet == 0
+		switch {
+		case v.notMet > 0:
+			sr.Reason = fmt.Sprintf("%d of %d rounds not met; first: %s", v.notMet, v.rounds+v.partial, v.firstWhy)
+		default:
+			sr.Reason = fmt.Sprintf("%d rounds met (%d cut short by the end); last: %s", v.rounds+v.partial, v.partial, v.lastReason)
+		}
+	}
+	return rr
+}
+
+type progressLoop struct{ stop, done chan struct{} }
+
+// progress shows the soak's state until stop is closed: a progress bar on a
+// terminal, else a status line a minute (duration/10 for short soaks, at
+// least 5 s apart) so a CI log shows it is alive without drowning in it.
+func (st *soakState) progress(w io.Writer, start time.Time, total time.Duration) progressLoop {
+	p := progressLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	status := func() string {
+		cur, _ := st.current.Load().(string)
+		return fmt.Sprintf("%d requests, %d failed, %d silent; %s", st.requests.Load(), st.failures.Load(), st.silent.Load(), cur)
+	}
+	tty := isTerminal(w)
+	every := min(time.Minute, max(5*time.Second, total/10))
+	var bar *progressbar.ProgressBar
+	if tty {
+		every = time.Second
+		bar = progressbar.NewOptions64(int64(total/time.Second),
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionSetRenderBlankState(true))
+	}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				if bar != nil {
+					_ = bar.Set64(min(int64(time.Since(start)/time.Second), int64(total/time.Second)))
+					bar.Describe(status())
+					fmt.Fprintln(w)
+				}
+				return
+			case <-t.C:
+			}
+			elapsed := time.Since(start)
+			if bar != nil {
+				bar.Describe(status())
+				_ = bar.Set64(min(int64(elapsed/time.Second), int64(total/time.Second)-1))
+				continue
+			}
+			fmt.Fprintf(w, "%s soak %s/%s: %s\n", time.Now().UTC().Format(time.TimeOnly),
+				elapsed.Round(time.Second), total, status())
+		}
+	}()
+	return p
+}
