@@ -35,6 +35,11 @@ func pick(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) 
 	if len(names) == 1 && names[0] == "all" {
 		return cat.All(), nil
 	}
+	for _, n := range names {
+		if n == "all" {
+			return nil, usagef(`"all" stands alone: give it or scenario names, not both`)
+		}
+	}
 	out := make([]scenarios.Scenario, 0, len(names))
 	for _, n := range names {
 		s, err := cat.Get(n)
@@ -44,4 +49,30 @@ func pick(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) 
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// inProcess drops the scenarios written for an external target from an
+// "all" selection (run and soak build the topology themselves); a target
+// scenario named explicitly is an error instead, see [requireInProcess].
+func inProcess(list []scenarios.Scenario, names []string) []scenarios.Scenario {
+	if len(names) != 1 || names[0] != "all" {
+		return list
+	}
+	out := list[:0]
+	for _, s := range list {
+		if !s.TargetOnly {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// requireInProcess refuses target-only scenarios by name.
+func requireInProcess(list []scenarios.Scenario, cmd string) error {
+	for _, s := range list {
+		if s.TargetOnly {
+			return usagef("scenario %q runs against an external target only: use truncheck check (or realworld), not %s", s.Name, cmd)
+		}
+	}
+	return nil
 }

@@ -26,7 +26,11 @@ func listCommand(stdout io.Writer) command {
 			if s.Quick {
 				quick = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, quick, s.Expect.Kind, s.WithDefaults().HopLayout(), s.Description)
+			hops := s.WithDefaults().HopLayout()
+			if s.TargetOnly {
+				hops = "client>target" // the target's URL decides the socket kind
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, quick, s.Expect.Kind, hops, s.Description)
 		}
 		return tw.Flush()
 	}}

@@ -55,6 +55,8 @@ func TestBadUsage(t *testing.T) {
 		{"missing scenario file", []string{"run", "--scenarios", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
 		{"bad scenario file", []string{"list", "--scenarios", "../../scenarios/testdata/bad-fault.yaml"}, "bad-fault.yaml"},
 		{"target-only in run", []string{"run", "hyper-early-answer"}, "external target only"},
+		{"all with names", []string{"run", "all", "baseline"}, `"all" stands alone`},
+		{"missing baseline", []string{"run", "--gate", "--baseline", filepath.Join(dir, "nope.json"), "baseline"}, "--baseline"},
 		{"replay missing file", []string{"run", "--replay", filepath.Join(dir, "nope.jsonl")}, "--replay"},
 		{"replay with seed", []string{"run", "--replay", "x.jsonl", "--seed", "3"}, "--replay takes its seeds"},
 		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline needs --gate"},
@@ -162,6 +164,14 @@ func TestRunWritesResults(t *testing.T) {
 			assert.Equal(t, "buffered-shutdown", r.Scenario)
 			assert.Equal(t, recs[len(recs)-1].Seed, r.Seed)
 		}
+	})
+
+	t.Run("gate with baseline", func(t *testing.T) {
+		// buffered-shutdown expects detect and has under 20 requests: no
+		// timing comparison applies, so the verdict cannot flake.
+		code, stdout, stderr := truncheck(t, "run", "--gate", "--baseline", dir, "--out", t.TempDir(), "buffered-shutdown")
+		require.Equal(t, 0, code, stdout+stderr)
+		assert.Contains(t, stdout, "gate: pass")
 	})
 
 	t.Run("gate", func(t *testing.T) {

@@ -91,10 +91,11 @@ func runCommand(stdout, stderr io.Writer) command {
 			if err != nil {
 				return err
 			}
+			list = inProcess(list, args)
+			if err := requireInProcess(list, "run"); err != nil {
+				return err
+			}
 			for _, s := range list {
-				if s.TargetOnly {
-					return usagef("scenario %q runs against an external target only: use truncheck check (or realworld)", s.Name)
-				}
 				o := harness.Options{Count: *count, Duration: *duration}
 				if flagSet(fs, "seed") {
 					o.Seed = seed

@@ -98,10 +98,17 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 				partial = false
 			}
+			st.judge(s, rep, err, partial)
 			if err != nil && ctx.Err() == nil {
 				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
+				if rep.Summary == nil {
+					// It could not even start: do not spin on it.
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
+				}
 			}
-			st.judge(s, rep, err, partial)
 		}
 		stop()
 		close(progressDone.stop)
@@ -139,12 +146,8 @@ func soakMix(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, erro
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range list {
-			if s.TargetOnly {
-				return nil, usagef("scenario %q runs against an external target only: use truncheck check", s.Name)
-			}
-		}
-		return list, nil
+		list = inProcess(list, names)
+		return list, requireInProcess(list, "soak")
 	}
 	var mix []scenarios.Scenario
 	for _, s := range cat.Quick() {
@@ -284,7 +287,7 @@ func (st *soakState) progress(w io.Writer, start time.Time, total time.Duration)
 			case <-p.stop:
 				if bar != nil {
 					_ = bar.Set64(min(int64(time.Since(start)/time.Second), int64(total/time.Second)))
-					bar.Describe(status())
+					bar.Describe("of " + total.String() + ": " + status())
 					fmt.Fprintln(w)
 				}
 				return
@@ -292,7 +295,7 @@ func (st *soakState) progress(w io.Writer, start time.Time, total time.Duration)
 			}
 			elapsed := time.Since(start)
 			if bar != nil {
-				bar.Describe(status())
+				bar.Describe("of " + total.String() + ": " + status())
 				_ = bar.Set64(min(int64(elapsed/time.Second), int64(total/time.Second)-1))
 				continue
 			}
