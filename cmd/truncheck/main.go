@@ -1,16 +1,3 @@
-// Command truncheck finds HTTP responses that arrive shorter than they should while
-// everything reports success. Each subcommand is a thin call into the packages:
-//
-//	list     the scenario catalog, one line each          (scenarios)
-//	run      run scenarios, print the table, write results (harness, results)
-//	soak     loop a scenario mix until the time is up      (harness, results)
-//	serve    the image service alone                       (imagesvc, transport)
-//	proxy    the fault-injecting proxy alone                (transport)
-//	check    hunt truncations in a server we did not write  (harness)
-//	report   re-render and merge stored results            (results)
-//	realworld  hyper #4022 on real hyper 0.14.19, stock and fixed (harness, targets/hyper)
-//
-// Exit codes: 0 success, 1 an expectation or the gate failed, 2 bad usage or input.
 package main
 
 import (
