@@ -94,7 +94,7 @@ if want 5 && [[ "$SOAK" != "0" ]]; then
 	out="$(cd harness && TRUNCHECK_PERF_SOAK="$SOAK" TRUNCHECK_PERF_SOAK_EVERY="$SOAK_EVERY" \
 		"$tmp/harness.test" -test.run '^TestPerfSoak$' -test.v -test.timeout 0)"
 	echo "$out" | grep '^PERF soak' | sed 's/^PERF soak //'
-	echo "(slopes are least-squares fits over the samples after the first (warm-up); flat = the growth the"
+	echo "(slopes are least-squares fits over the samples after the first (warm-up); flat = no growth beyond noise: the growth the"
 	echo " fit predicts over the span is within 2x the residual scatter or under 2% of the mean)"
 fi
 

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,7 +222,8 @@ func TestPerfReproduce(t *testing.T) {
 // mix of ~1 to ~30 MB bodies, every body verified. RSS (VmRSS), the Go
 // heap in use and the goroutine count are sampled every
 // TRUNCHECK_PERF_SOAK_EVERY (default 10s); the script prints the slopes
-// of least-squares lines through the samples.
+// of least-squares lines through the samples. TRUNCHECK_PERF_SOAK_HEAP=path
+// writes a heap profile at every sample (the last one stays).
 func TestPerfSoak(t *testing.T) {
 	d := os.Getenv("TRUNCHECK_PERF_SOAK")
 	if d == "" {
@@ -261,11 +263,23 @@ func TestPerfSoak(t *testing.T) {
 		samples     []sample
 	)
 	take := func(start time.Time) {
+		// RSS first, as the process has it; then the live Go heap after a
+		// collection (HeapInuse between collections is a sawtooth that says
+		// when the next GC is due, not what is kept).
+		rss := rssMB(t, "VmRSS")
+		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		smp := sample{time.Since(start), rssMB(t, "VmRSS"), float64(ms.HeapInuse) / (1 << 20), runtime.NumGoroutine(), done.Load()}
+		smp := sample{time.Since(start), rss, float64(ms.HeapAlloc) / (1 << 20), runtime.NumGoroutine(), done.Load()}
 		samples = append(samples, smp)
-		perfLine("soak sample t=%.0fs rss_mb=%.1f heap_mb=%.1f goroutines=%d requests=%d",
+		if path := os.Getenv("TRUNCHECK_PERF_SOAK_HEAP"); path != "" {
+			// The live heap at the latest sample, for `go tool pprof`.
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			require.NoError(t, pprof.WriteHeapProfile(f))
+			require.NoError(t, f.Close())
+		}
+		perfLine("soak sample t=%.0fs rss_mb=%.1f heap_live_mb=%.1f goroutines=%d requests=%d",
 			smp.at.Seconds(), smp.rss, smp.heap, smp.goroutines, smp.done)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -320,12 +334,13 @@ loop:
 	for _, m := range []struct {
 		name string
 		ys   []float64
-	}{{"rss_mb", rss}, {"heap_mb", heap}, {"goroutines", gor}} {
+	}{{"rss_mb", rss}, {"heap_live_mb", heap}, {"goroutines", gor}} {
 		slope, sd, mean := linfit(xs, m.ys)
 		growth := slope * span
-		// Flat: the growth the line predicts over the fitted span is within
-		// twice the samples' scatter around the line, or under 2% of the mean.
-		flat := math.Abs(growth) <= math.Max(2*sd, 0.02*math.Abs(mean))
+		// Flat (no growth beyond noise): the growth the line predicts over
+		// the fitted span is at most twice the samples' scatter around the
+		// line or 2% of the mean; a falling line is flat.
+		flat := growth <= math.Max(2*sd, 0.02*math.Abs(mean))
 		perfLine("soak slope %s per_min=%+.3f over_span=%+.2f mean=%.1f resid_sd=%.2f min=%.1f max=%.1f n=%d flat=%v",
 			m.name, slope, growth, mean, sd, slices.Min(m.ys), slices.Max(m.ys), len(m.ys), flat)
 	}
