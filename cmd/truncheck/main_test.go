@@ -243,49 +243,71 @@ func TestSoakShort(t *testing.T) {
 }
 
 // TestSoakKilled: a soak killed with SIGKILL mid-run leaves a records file
-// whose records all parse (a torn last line at most, skipped with a warning).
+// whose records all parse (a torn last line at most, skipped with a
+// warning); one stopped with SIGINT writes its summary and exits by its
+// expectations.
 func TestSoakKilled(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not found: cannot build the binary")
 	}
 	bin := filepath.Join(t.TempDir(), "truncheck")
-	build := exec.Command(gobin, "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
+	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "soak", "--duration", "10m", "--out", dir, "baseline", "buffered-shutdown")
-	require.NoError(t, cmd.Start())
-	records := filepath.Join(dir, results.RecordsFile)
-	for lines := 0; lines < 30; {
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("soak wrote %d records before the deadline", lines)
-		case <-time.After(100 * time.Millisecond):
+	// soak starts a 10-minute soak and waits until it wrote n records.
+	soak := func(t *testing.T, dir string, n int) *exec.Cmd {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		t.Cleanup(cancel)
+		cmd := exec.CommandContext(ctx, bin, "soak", "--duration", "10m", "--out", dir, "baseline", "buffered-shutdown")
+		require.NoError(t, cmd.Start())
+		for lines := 0; lines < n; lines = countLines(filepath.Join(dir, results.RecordsFile)) {
+			select {
+			case <-ctx.Done():
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				t.Fatalf("soak wrote %d records before the deadline", lines)
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
-		lines = countLines(records)
+		return cmd
 	}
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
 
-	recs, warnings, err := results.ReadFile(records)
-	require.NoError(t, err)
-	assert.LessOrEqual(t, len(warnings), 1, "at most the torn last line: %v", warnings)
-	assert.GreaterOrEqual(t, len(recs), 30)
-	for _, r := range recs {
-		assert.NoError(t, r.Validate())
-	}
-	_, err = os.Stat(filepath.Join(dir, results.SummaryFile))
-	assert.ErrorIs(t, err, os.ErrNotExist, "killed before its summary")
-	// report still renders the run from its records alone.
-	code, stdout, stderr := truncheck(t, "report", dir)
-	assert.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "baseline")
+	t.Run("SIGKILL", func(t *testing.T) {
+		dir := t.TempDir()
+		cmd := soak(t, dir, 30)
+		require.NoError(t, cmd.Process.Kill())
+		_ = cmd.Wait()
+
+		recs, warnings, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(warnings), 1, "at most the torn last line: %v", warnings)
+		assert.GreaterOrEqual(t, len(recs), 30)
+		for _, r := range recs {
+			assert.NoError(t, r.Validate())
+		}
+		_, err = os.Stat(filepath.Join(dir, results.SummaryFile))
+		assert.ErrorIs(t, err, os.ErrNotExist, "killed before its summary")
+		// report still renders the run from its records alone.
+		code, stdout, stderr := truncheck(t, "report", dir)
+		assert.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "baseline")
+	})
+
+	t.Run("SIGINT", func(t *testing.T) {
+		dir := t.TempDir()
+		cmd := soak(t, dir, 10)
+		require.NoError(t, cmd.Process.Signal(os.Interrupt))
+		require.NoError(t, cmd.Wait(), "a clean stop exits by the expectations: 0")
+		sum, err := results.ReadJSONFile(filepath.Join(dir, results.SummaryFile))
+		require.NoError(t, err)
+		recs, warnings, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+		require.NoError(t, err)
+		assert.Empty(t, warnings, "a clean stop leaves no torn line")
+		assert.Equal(t, int64(len(recs)), sum.Total.Requests)
+		_, err = os.Stat(filepath.Join(dir, results.JUnitFile))
+		assert.NoError(t, err)
+	})
 }
 
 func countLines(path string) int {
