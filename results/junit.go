@@ -97,6 +97,11 @@ func JUnit(rr *RunResult) JUnitSuites {
 		tc := JUnitCase{Name: sr.Scenario, Classname: "truncheck." + string(orDash(sr.Expect)), Time: secs(s.Wall)}
 		tc.SystemOut = caseOut(sr, s)
 		switch {
+		case sr.Expect == "" && s.Silent > 0:
+			// Merged records carry no expectation, but a silent failure is a
+			// finding whatever the scenario meant to show: never "skipped".
+			tc.Failure = &JUnitFailure{Message: fmt.Sprintf("%d silent failures (no expectation recorded)", s.Silent), Type: "silent", Text: failureText(s)}
+			suite.Failures++
 		case sr.Expect == "":
 			tc.Skipped = &JUnitSkipped{Message: "no expectation recorded"}
 			suite.Skipped++

@@ -238,3 +238,32 @@ func TestWriteReportsAndLoad(t *testing.T) {
 	_, _, err = MergeFiles()
 	require.Error(t, err)
 }
+
+// TestUnjudgedSilentFails: records merged from runners carry no expectation;
+// a silent truncation among them must still fail JUnit and Met, never be
+// reported as skipped.
+func TestUnjudgedSilentFails(t *testing.T) {
+	s := NewSummary("merged")
+	ok := rec("merged", 1, Complete)
+	cut := rec("merged", 2, Truncated) // silent: the server's account says complete
+	s.Add(&ok)
+	s.Add(&cut)
+	rr := NewRunResult("r1", []ScenarioResult{{Scenario: "merged", Summary: s}})
+	assert.False(t, rr.Met(), "a silent truncation with no expectation is still a failure")
+
+	j := JUnit(rr)
+	require.Len(t, j.Suites, 1)
+	require.Len(t, j.Suites[0].Cases, 1)
+	c := j.Suites[0].Cases[0]
+	require.NotNil(t, c.Failure)
+	assert.Nil(t, c.Skipped)
+	assert.Equal(t, "silent", c.Failure.Type)
+	assert.Equal(t, 1, j.Failures)
+
+	// Without the silent record it is only unjudged: skipped, and Met.
+	clean := NewSummary("merged")
+	clean.Add(&ok)
+	rr = NewRunResult("r1", []ScenarioResult{{Scenario: "merged", Summary: clean}})
+	assert.True(t, rr.Met())
+	assert.NotNil(t, JUnit(rr).Suites[0].Cases[0].Skipped)
+}

@@ -116,11 +116,16 @@ func (rr *RunResult) Retotal() {
 	rr.Total = total
 }
 
-// Met reports whether every scenario met its expectation. Scenarios with
-// an unknown expectation ("") do not count against it.
+// Met reports whether every scenario met its expectation. A scenario with
+// an unknown expectation ("", e.g. merged from records alone) counts
+// against it only if it has silent failures: those are findings whatever
+// the scenario meant to show.
 func (rr *RunResult) Met() bool {
 	for _, sr := range rr.Scenarios {
-		if sr.Expect != "" && !sr.Met {
+		switch {
+		case sr.Expect == "" && sr.Summary != nil && sr.Summary.Silent > 0:
+			return false
+		case sr.Expect != "" && !sr.Met:
 			return false
 		}
 	}

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -40,25 +39,24 @@ func marshalLine(r *Record) ([]byte, error) {
 
 // WriterConfig tunes a [Writer]. The zero value is what a soak wants.
 type WriterConfig struct {
-	// SyncEvery is the longest time a written record may sit in memory or
-	// in the page cache before it is flushed and fsynced. 0 => 1s.
+	// SyncEvery is the longest time a written record may sit in the page
+	// cache before it is fsynced. 0 => 1s.
 	SyncEvery time.Duration
-	// BufferSize is the user-space buffer. 0 => 64 KiB.
-	BufferSize int
 }
 
 // Writer appends records to a JSON Lines file as a run goes. It is safe for
-// concurrent use. A background goroutine flushes and fsyncs at most every
-// [WriterConfig.SyncEvery] when something was written, so a process killed
-// with SIGKILL loses at most that much, and the file ends at worst in one
-// torn line, which [Read] skips with a warning. Close flushes, syncs, stops
-// the goroutine and waits for it.
+// concurrent use. Each record goes to the file in one write(2) before Write
+// returns (no user-space buffer: a record a caller was told is written is in
+// the kernel's hands, so a process killed with SIGKILL loses none of them);
+// a background goroutine fsyncs at most every [WriterConfig.SyncEvery] when
+// something was written, so a machine that loses power loses at most that
+// much. A kill mid-write leaves at worst one torn last line, which [Read]
+// skips with a warning. Close syncs, stops the goroutine and waits for it.
 type Writer struct {
 	path string
 
 	mu    sync.Mutex
 	f     *os.File
-	bw    *bufio.Writer
 	dirty bool  // written since the last sync
 	err   error // sticky: the first write, flush or sync error
 	n     int64 // records written
@@ -82,9 +80,6 @@ func NewWriter(path string, cfg WriterConfig) (*Writer, error) {
 	if cfg.SyncEvery == 0 {
 		cfg.SyncEvery = time.Second
 	}
-	if cfg.BufferSize <= 0 {
-		cfg.BufferSize = 64 << 10
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("results writer: %w", err)
@@ -96,14 +91,13 @@ func NewWriter(path string, cfg WriterConfig) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("results writer %s: %w", path, err)
 	}
-	// Append mode from here: every flush lands at the end even if another
-	// process appends too (each flush is one write(2); lines stay whole as
-	// long as flushes are not split, which bufio guarantees up to its size).
+	// Append mode from here: every record lands at the end in one write(2),
+	// so lines stay whole even if another process appends too.
 	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, fmt.Errorf("results writer: %w", err)
 	}
-	w := &Writer{path: path, f: f, bw: bufio.NewWriterSize(f, cfg.BufferSize), stop: make(chan struct{})}
+	w := &Writer{path: path, f: f, stop: make(chan struct{})}
 	w.wg.Add(1)
 	go w.syncLoop(cfg.SyncEvery)
 	return w, nil
@@ -141,7 +135,7 @@ func cutTornTail(f *os.File) error {
 func (w *Writer) Path() string { return w.path }
 
 // Write appends one record. The record is marshalled whole before it is
-// buffered, so a bad record (an invalid outcome) is an error and leaves the
+// written, so a bad record (an invalid outcome) is an error and leaves the
 // file untouched. After the first I/O error every Write returns it.
 func (w *Writer) Write(r *Record) error {
 	line, err := marshalLine(r)
@@ -156,7 +150,7 @@ func (w *Writer) Write(r *Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	if _, err := w.bw.Write(line); err != nil {
+	if _, err := w.f.Write(line); err != nil {
 		w.err = fmt.Errorf("results writer %s: %w", w.path, err)
 		return w.err
 	}
@@ -186,19 +180,13 @@ func (w *Writer) syncLoop(every time.Duration) {
 	}
 }
 
-// Sync flushes the buffer to the file and fsyncs it, if anything was
-// written since the last sync.
+// Sync fsyncs the file, if anything was written since the last sync.
 func (w *Writer) Sync() error {
 	w.mu.Lock()
 	if w.err != nil || !w.dirty || w.f == nil {
 		err := w.err
 		w.mu.Unlock()
 		return err
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = fmt.Errorf("results writer %s: flush: %w", w.path, err)
-		w.mu.Unlock()
-		return w.err
 	}
 	w.dirty = false
 	f := w.f
@@ -216,8 +204,8 @@ func (w *Writer) Sync() error {
 	return nil
 }
 
-// Close stops the sync goroutine and waits for it, then flushes, fsyncs
-// and closes the file. It returns the first error the writer met. Calling
+// Close stops the sync goroutine and waits for it, then fsyncs and closes
+// the file. It returns the first error the writer met. Calling
 // Close twice returns nil the second time.
 func (w *Writer) Close() error {
 	w.mu.Lock()
@@ -233,9 +221,6 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.err
-	if ferr := w.bw.Flush(); ferr != nil && err == nil {
-		err = fmt.Errorf("results writer %s: flush: %w", w.path, ferr)
-	}
 	if serr := w.f.Sync(); serr != nil && err == nil {
 		err = fmt.Errorf("results writer %s: fsync: %w", w.path, serr)
 	}

@@ -1,12 +1,14 @@
 package results
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,7 +67,7 @@ func TestWriterRejectsBadRecord(t *testing.T) {
 
 func TestWriterConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), RecordsFile)
-	w, err := NewWriter(path, WriterConfig{SyncEvery: time.Millisecond, BufferSize: 512})
+	w, err := NewWriter(path, WriterConfig{SyncEvery: time.Millisecond})
 	require.NoError(t, err)
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
@@ -205,9 +207,11 @@ const killChildEnv = "RESULTS_TEST_KILL_CHILD"
 
 // killChild is the child process of TestWriterSurvivesSIGKILL: it writes
 // records until killed (bounded: 20 s or 2M records, in case the parent
-// dies first). A small buffer makes torn lines likely.
+// dies first), with the defaults a soak uses. After each Write returns it
+// prints the record's seq on stdout: the parent then knows what the writer
+// acknowledged before the kill, and that every one of those is on disk.
 func killChild(path string) int {
-	w, err := NewWriter(path, WriterConfig{SyncEvery: 10 * time.Millisecond, BufferSize: 1000})
+	w, err := NewWriter(path, WriterConfig{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -224,6 +228,7 @@ func killChild(path string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 4
 		}
+		fmt.Fprintf(os.Stdout, "%d\n", i) // unbuffered: one write(2) per ack
 	}
 	if err := w.Close(); err != nil {
 		return 5
@@ -238,7 +243,21 @@ func TestWriterSurvivesSIGKILL(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
 	cmd.Stderr = &stderr
+	acks, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	// The last seq the child acknowledged; read until the pipe closes.
+	lastAck := make(chan int64, 1)
+	go func() {
+		last := int64(-1)
+		sc := bufio.NewScanner(acks)
+		for sc.Scan() {
+			if v, err := strconv.ParseInt(sc.Text(), 10, 64); err == nil {
+				last = v
+			}
+		}
+		lastAck <- last
+	}()
 
 	// Wait until the child has written a good amount (bounded).
 	deadline := time.Now().Add(15 * time.Second)
@@ -249,7 +268,8 @@ func TestWriterSurvivesSIGKILL(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	err := cmd.Wait()
+	acked := <-lastAck // the pipe closes when the child dies
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "child must have been killed, stderr: %s", stderr.String())
 	ws, ok := ee.Sys().(syscall.WaitStatus)
@@ -273,7 +293,8 @@ func TestWriterSurvivesSIGKILL(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(warns), 1, "at most the last line is torn")
 	assert.Greater(t, n, int64(100))
-	t.Logf("child killed after %d whole records; warnings: %v", n, warns)
+	assert.Greater(t, n, acked, "every record the writer acknowledged before the kill must be in the file")
+	t.Logf("child killed after %d whole records (%d acknowledged); warnings: %v", n, acked+1, warns)
 
 	// The next writer on the same file continues cleanly.
 	w, err := NewWriter(path, WriterConfig{})
