@@ -223,7 +223,7 @@ func TestPerfReproduce(t *testing.T) {
 // heap in use and the goroutine count are sampled every
 // TRUNCHECK_PERF_SOAK_EVERY (default 10s); the script prints the slopes
 // of least-squares lines through the samples. TRUNCHECK_PERF_SOAK_HEAP=path
-// writes a heap profile at every sample (the last one stays).
+// writes a heap profile at every sample, to path.<seconds>s.
 func TestPerfSoak(t *testing.T) {
 	d := os.Getenv("TRUNCHECK_PERF_SOAK")
 	if d == "" {
@@ -273,8 +273,8 @@ func TestPerfSoak(t *testing.T) {
 		smp := sample{time.Since(start), rss, float64(ms.HeapAlloc) / (1 << 20), runtime.NumGoroutine(), done.Load()}
 		samples = append(samples, smp)
 		if path := os.Getenv("TRUNCHECK_PERF_SOAK_HEAP"); path != "" {
-			// The live heap at the latest sample, for `go tool pprof`.
-			f, err := os.Create(path)
+			// The live heap at each sample, for `go tool pprof -base`.
+			f, err := os.Create(fmt.Sprintf("%s.%.0fs", path, smp.at.Seconds()))
 			require.NoError(t, err)
 			require.NoError(t, pprof.WriteHeapProfile(f))
 			require.NoError(t, f.Close())
