@@ -16,13 +16,13 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$GO" test -c -o "$tmp/imagesvc.test" ./imagesvc
 
-# label and environment of each setting
+# label (no "=" or spaces) and environment of each setting
 settings=(
 	"nocache|TRUNCHECK_PERF_CACHE=-1"
 	"cache-512MiB|TRUNCHECK_PERF_CACHE=0"
 	"nocache+vips-cache-100ops-100MB|TRUNCHECK_PERF_CACHE=-1 TRUNCHECK_PERF_VIPS_MAX=100 TRUNCHECK_PERF_VIPS_MEM=104857600"
-	"nocache+MaxConcurrent=1|TRUNCHECK_PERF_CACHE=-1 TRUNCHECK_PERF_MAXCONC=1"
-	"nocache+VIPS_CONCURRENCY=2|TRUNCHECK_PERF_CACHE=-1 VIPS_CONCURRENCY=2"
+	"nocache+MaxConcurrent:1|TRUNCHECK_PERF_CACHE=-1 TRUNCHECK_PERF_MAXCONC=1"
+	"nocache+VIPS_CONCURRENCY:2|TRUNCHECK_PERF_CACHE=-1 VIPS_CONCURRENCY=2"
 )
 lines="$tmp/lines"
 : >"$lines"
