@@ -133,7 +133,13 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 	}
 	vd.Expected = -1
 	start := time.Now()
-	defer func() { vd.Latency = time.Since(start) }()
+	// TTFB is written by net/http's read loop, which can still be running
+	// when a stalled round trip returns: keep it atomic, copy it at the end.
+	var ttfb atomic.Int64
+	defer func() {
+		vd.Latency = time.Since(start)
+		vd.TTFB = time.Duration(ttfb.Load())
+	}()
 
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -150,7 +156,7 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 			c := info.Conn
 			conn.Store(&c)
 		},
-		GotFirstResponseByte: func() { vd.TTFB = time.Since(start) },
+		GotFirstResponseByte: func() { ttfb.Store(int64(time.Since(start))) },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(rctx, trace))
 	if v.WantDigest != "" && req.Header.Get("Want-Content-Digest") == "" {
@@ -350,6 +356,7 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 		}
 	}
 	digestBad := wantAlgo != "" && want != got
+	refChecked := ref != nil && ref.Length >= 0
 	switch {
 	case vd.Expected >= 0 && n < vd.Expected:
 		vd.Outcome = results.Truncated
@@ -364,12 +371,17 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 		if badBlock >= 0 {
 			vd.Offset = badBlock
 		}
-	case ref != nil && ref.Length >= 0 && crc != ref.CRC32C:
+	case refChecked && crc != ref.CRC32C:
 		vd.Outcome = results.Corrupt
 		vd.Err = fmt.Errorf("body differs from the reference (crc32c %08x, reference %08x)", crc, ref.CRC32C)
 		if badBlock >= 0 {
 			vd.Offset = badBlock
 		}
+	case digest == "" && announcesTrailer(resp) && !refChecked:
+		// The digest the server promised never came and no reference vouches
+		// for the bytes: whatever ended this body, it is not shown whole.
+		vd.Outcome = results.Corrupt
+		vd.Err = fmt.Errorf("Content-Digest trailer announced but not sent after %d bytes (%s), and no reference to check against", n, vd.Framing)
 	default:
 		vd.Outcome = results.Complete
 	}

@@ -165,6 +165,22 @@ func TestVerifierOutcomes(t *testing.T) {
 			want: results.Corrupt, wantOffset: n,
 		},
 		{
+			name: "announced trailer never sent, no reference",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "Content-Digest")
+				_, _ = w.Write(body[:100_000]) // a clean chunked end, no digest
+			},
+			want: results.Corrupt, wantOffset: 100_000,
+		},
+		{
+			name: "announced trailer never sent, the reference vouches",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "Content-Digest")
+				_, _ = w.Write(body)
+			},
+			ref: &ref, want: results.Complete, wantOffset: n,
+		},
+		{
 			name: "overlong chunked body",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.(http.Flusher).Flush()
