@@ -86,12 +86,13 @@ func checkCommand(stdout, stderr io.Writer) command {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		for _, s := range list {
+		for i, s := range list {
 			o := sess.options()
 			o.Target = t
 			if _, err := sess.runOne(ctx, s, o); err != nil {
 				if ctx.Err() != nil {
 					fmt.Fprintf(stderr, "truncheck check: interrupted during %s; writing what was run\n", s.Name)
+					sess.interrupted(list[i+1:])
 					break
 				}
 				sess.close()

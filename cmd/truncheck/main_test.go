@@ -18,6 +18,7 @@ import (
 
 	"truncheck/imagesvc"
 	"truncheck/results"
+	"truncheck/scenarios"
 )
 
 func TestMain(m *testing.M) {
@@ -352,4 +353,32 @@ func TestSplitWords(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestInterruptedRunFailsGate: a run interrupted before its scenarios
+// started must not pass the gate on what little it ran: the scenarios it
+// planned are kept as not met.
+func TestInterruptedRunFailsGate(t *testing.T) {
+	sess, err := openSession(t.TempDir(), "interrupted", &bytes.Buffer{}, false)
+	require.NoError(t, err)
+	cat, err := loadCatalog(nil)
+	require.NoError(t, err)
+	first, err := cat.Get("baseline")
+	require.NoError(t, err)
+	second, err := cat.Get("buffered-shutdown")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal arrived before the first scenario began
+	_, err = sess.runOne(ctx, first, sess.options())
+	require.Error(t, err)
+	sess.interrupted([]scenarios.Scenario{second})
+
+	var out bytes.Buffer
+	rr, err := sess.finish(&out)
+	require.NoError(t, err)
+	require.Len(t, rr.Scenarios, 2, "both planned scenarios are reported")
+	assert.False(t, rr.Met())
+	assert.True(t, results.Failed(results.Compare(rr, nil, results.DefaultTolerance())), "the gate fails")
+	assert.Contains(t, out.String(), "not run: the run was interrupted")
 }

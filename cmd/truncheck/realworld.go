@@ -68,10 +68,11 @@ func realworldCommand(stdout, stderr io.Writer) command {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		for _, s := range list {
+		for i, s := range list {
 			if _, err := runHyper(ctx, sess, s, *binDir, *verbose); err != nil {
 				if ctx.Err() != nil {
 					fmt.Fprintf(stderr, "truncheck realworld: interrupted during %s; writing what was run\n", s.Name)
+					sess.interrupted(list[i+1:])
 					break
 				}
 				sess.close()

@@ -115,12 +115,15 @@ func runCommand(stdout, stderr io.Writer) command {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		for _, j := range jobs {
+		for i, j := range jobs {
 			o := sess.options()
 			o.Seed, o.Count, o.Duration = j.opts.Seed, j.opts.Count, j.opts.Duration
 			if _, err := sess.runOne(ctx, j.s, o); err != nil {
 				if ctx.Err() != nil {
 					fmt.Fprintf(stderr, "truncheck run: interrupted during %s; writing what was run\n", j.s.Name)
+					for _, rest := range jobs[i+1:] {
+						sess.interrupted([]scenarios.Scenario{rest.s})
+					}
 					break
 				}
 				sess.close()

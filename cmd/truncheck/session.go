@@ -65,6 +65,11 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 	}
 	rep, err := harness.RunScenario(ctx, sc, opts)
 	if err != nil && rep.Summary == nil {
+		if ctx.Err() != nil {
+			// Interrupted before it could start: it still counts, as not met,
+			// so an interrupted gate can never pass on the scenarios it ran.
+			s.notRun(sc, fmt.Sprintf("interrupted before it started: %v", err))
+		}
 		return rep, err
 	}
 	if err != nil {
@@ -73,6 +78,25 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 	}
 	s.reports = append(s.reports, rep)
 	return rep, err
+}
+
+// notRun keeps a scenario the session planned but did not run (the run was
+// interrupted) as not met, so the table, JUnit and the exit code show it.
+func (s *session) notRun(sc scenarios.Scenario, reason string) {
+	var rep harness.Report
+	rep.Scenario = sc.Name
+	rep.Expect = results.Expect(sc.Expect.Kind)
+	rep.Met = false
+	rep.Reason = reason
+	rep.Summary = results.NewSummary(sc.Name)
+	s.reports = append(s.reports, rep)
+}
+
+// interrupted keeps every scenario of rest as not run.
+func (s *session) interrupted(rest []scenarios.Scenario) {
+	for _, sc := range rest {
+		s.notRun(sc, "not run: the run was interrupted")
+	}
 }
 
 // finish closes the records file, writes summary, JUnit and HTML, prints
