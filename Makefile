@@ -65,7 +65,7 @@ bench-transport: setup
 ## realworld: reproduce hyper #4022 on Debian's hyper 0.14.19 and prove the fix.
 realworld: setup
 	bash targets/hyper/build.sh
-	$(GO) run ./cmd/truncheck realworld
+	$(GO) run ./cmd/truncheck realworld --out $(OUT)/realworld
 
 clean:
 	rm -rf $(OUT)
