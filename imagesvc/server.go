@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -17,9 +18,10 @@ type ServerConfig struct {
 	// TCPAddr is "host:port"; "" => no TCP listener. An empty host (":8080") means
 	// 127.0.0.1: the service binds loopback unless told otherwise.
 	TCPAddr string
-	// UnixPath is a socket path; "" => no Unix listener. The socket is chmod-ed to
-	// UnixMode right after listen; a stale socket file is removed only if it is a
-	// socket and nothing answers on it.
+	// UnixPath is a socket path; "" => no Unix listener. The socket gets UnixMode
+	// before it appears at the path (bound in a private directory, then renamed
+	// into place); a stale socket file is removed only if it is a socket and
+	// nothing answers on it.
 	UnixPath string
 	UnixMode fs.FileMode // 0 => 0600
 
@@ -149,6 +151,49 @@ func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 			return nil, fmt.Errorf("imagesvc: removing stale unix socket: %w", err)
 		}
 	}
+	return listenPrivate(path, mode)
+}
+
+// listenPrivate binds the socket inside a fresh 0700 directory next to path,
+// sets its mode, then renames it into place: nobody can connect to it before
+// it has its final mode (a chmod after a plain listen leaves a window with the
+// umask's mode). Paths too long for the detour (sun_path is 108 bytes) fall
+// back to listen-then-chmod.
+func listenPrivate(path string, mode fs.FileMode) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".s")
+	if err != nil || len(filepath.Join(dir, "s")) > 100 {
+		if err == nil {
+			os.Remove(dir)
+		}
+		return listenThenChmod(path, mode)
+	}
+	defer os.Remove(dir)
+	tmp := filepath.Join(dir, "s")
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("imagesvc: listen unix: %w", err)
+	}
+	ul := l.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // it will live at path, not tmp; see ownedSocket
+	if err := os.Chmod(tmp, mode); err != nil {
+		ul.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("imagesvc: chmod unix socket: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		ul.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("imagesvc: placing unix socket at %q: %w", path, err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("imagesvc: unix socket %q: %w", path, err)
+	}
+	return &ownedSocket{UnixListener: ul, path: path, file: fi}, nil
+}
+
+func listenThenChmod(path string, mode fs.FileMode) (net.Listener, error) {
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("imagesvc: listen unix: %w", err)
@@ -158,6 +203,26 @@ func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 		return nil, fmt.Errorf("imagesvc: chmod unix socket: %w", err)
 	}
 	return l, nil
+}
+
+// ownedSocket removes its socket file on Close, as net.UnixListener does for
+// the path it bound, but only while the file is still the one it created (a
+// successor may already have replaced it).
+type ownedSocket struct {
+	*net.UnixListener
+	path string
+	file fs.FileInfo
+	once sync.Once
+}
+
+func (o *ownedSocket) Close() error {
+	err := o.UnixListener.Close()
+	o.once.Do(func() {
+		if fi, lerr := os.Lstat(o.path); lerr == nil && os.SameFile(fi, o.file) {
+			os.Remove(o.path)
+		}
+	})
+	return err
 }
 
 // TCPAddr is the bound "host:port" once started ("" without TCP).

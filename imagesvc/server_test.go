@@ -1,9 +1,11 @@
 package imagesvc
 
 import (
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -64,6 +66,24 @@ func TestUnixSocketFile(t *testing.T) {
 		b, err := os.ReadFile(path)
 		require.NoError(t, err)
 		assert.Equal(t, "keep me", string(b))
+	})
+	t.Run("placed with its mode, removed on close, nothing left behind", func(t *testing.T) {
+		path := shortSocketPath(t)
+		srv := NewServer(svc, ServerConfig{UnixPath: path, UnixMode: 0o660})
+		require.NoError(t, srv.Start())
+		fi, err := os.Lstat(path)
+		require.NoError(t, err)
+		assert.Equal(t, fs.ModeSocket, fi.Mode().Type())
+		assert.Equal(t, os.FileMode(0o660), fi.Mode().Perm())
+		c, err := net.Dial("unix", path)
+		require.NoError(t, err, "the renamed socket still accepts")
+		c.Close()
+		require.NoError(t, srv.Close())
+		_, err = os.Lstat(path)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "the socket file goes with the server")
+		entries, err := os.ReadDir(filepath.Dir(path))
+		require.NoError(t, err)
+		assert.Empty(t, entries, "no private directory left next to the socket")
 	})
 	t.Run("nothing to listen on", func(t *testing.T) {
 		assert.Error(t, NewServer(svc, ServerConfig{}).Start())
