@@ -48,8 +48,10 @@ demo: setup
 	$(GO) run ./cmd/truncheck run --out $(OUT)/demo
 
 ## gate: the CI regression gate; exits non-zero on any silent truncation, writes JUnit XML.
+## BASELINE=path/to/summary.json (or a results directory) adds the regression comparison.
+BASELINE ?=
 gate: setup
-	$(GO) run ./cmd/truncheck run --gate --out $(OUT)/gate
+	$(GO) run ./cmd/truncheck run --gate $(if $(BASELINE),--baseline $(BASELINE)) --out $(OUT)/gate
 
 ## soak: a bounded soak (SOAK_DURATION, default 2m); results appended as it goes.
 soak: setup
