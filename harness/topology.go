@@ -42,7 +42,10 @@ type env interface {
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // dialRetry bounds how long a dial keeps retrying "connection refused" /
-// "no such socket" while a restarting service is down.
+// "no such socket" while a restarting service is down, and "connection
+// reset" (a listener closed while our connection waited in its queue);
+// all three fail before any byte of the request is sent, so a retry is
+// safe whatever the request.
 const dialRetry = 10 * time.Second
 
 // hopDialer returns a DialContext that always dials network/addr (the
@@ -55,7 +58,7 @@ func hopDialer(o transport.Options, network, addr string) func(ctx context.Conte
 		deadline := time.Now().Add(dialRetry)
 		for {
 			c, err := dial(ctx, network, addr)
-			if err == nil || !(errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)) || time.Now().After(deadline) {
+			if err == nil || !(errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNRESET)) || time.Now().After(deadline) {
 				return c, err
 			}
 			select {
@@ -91,9 +94,14 @@ type stack struct {
 	originHop scenarios.Hop
 	acctSvc   *imagesvc.Service // whose accounts the client's request ids are in
 
+	// socket is the origin's listening socket, kept across restarts;
+	// originGen the current generation's share of it. Both are set by
+	// startOrigin only (build, then restarts one at a time).
+	socket    *handover
+	originGen *handoverView
+
 	mu        sync.Mutex
 	origin    *imagesvc.Server
-	gen       int
 	listeners []*transport.Listener
 
 	cl        *http.Client
@@ -241,29 +249,37 @@ func (st *stack) wrapper(spec string, seed int64, name string) func(net.Listener
 	}
 }
 
+// startOrigin starts a generation of the origin server. The first one
+// makes the listening socket (imagesvc's own listen: loopback default,
+// Unix mode, stale-socket check) and the stack keeps it in a [handover]
+// with the hop's fault wrapper; every generation serves a view of that one
+// socket, so a restart never leaves the address unserved and one
+// wrapped listener (one set of flight recorders) serves all generations.
 func (st *stack) startOrigin() error {
 	cfg := st.originCfg
-	// A new name per generation keeps conn ids unique across restarts.
-	name := "svc"
-	if st.gen > 0 {
-		name = fmt.Sprintf("svc.r%d", st.gen)
-	}
-	hopIdx := len(st.s.Topology.Hops) - 1
-	cfg.WrapListener = st.wrapper(st.originHop.ServerFaults, st.s.Seed*1_000_003+int64(hopIdx)+int64(st.gen)*7919, name)
-	srv := imagesvc.NewServer(st.svc, cfg)
-	var err error
-	for try := 0; try < 50; try++ { // the old socket may linger a moment
-		if err = srv.Start(); err == nil {
-			break
+	if st.socket == nil {
+		hopIdx := len(st.s.Topology.Hops) - 1
+		wrap := st.wrapper(st.originHop.ServerFaults, st.s.Seed*1_000_003+int64(hopIdx), "svc")
+		cfg.WrapListener = func(l net.Listener) net.Listener {
+			st.socket = newHandover(wrap(l))
+			st.originGen = st.socket.generation()
+			return st.originGen
 		}
-		time.Sleep(20 * time.Millisecond)
-		srv = imagesvc.NewServer(st.svc, cfg)
+	} else {
+		// imagesvc.Server always listens itself and has no way to be handed
+		// a listener, so a later generation binds a throwaway loopback port
+		// (never announced, closed at once) and serves the shared socket
+		// in its place.
+		cfg.TCPAddr, cfg.UnixPath = "127.0.0.1:0", ""
+		cfg.WrapListener = func(l net.Listener) net.Listener {
+			l.Close()
+			st.originGen = st.socket.generation()
+			return st.originGen
+		}
 	}
-	if err != nil {
+	srv := imagesvc.NewServer(st.svc, cfg)
+	if err := srv.Start(); err != nil {
 		return fmt.Errorf("origin server: %w", err)
-	}
-	if st.originCfg.TCPAddr != "" {
-		st.originCfg.TCPAddr = srv.TCPAddr() // restarts reuse the port
 	}
 	st.mu.Lock()
 	st.origin = srv
@@ -271,10 +287,13 @@ func (st *stack) startOrigin() error {
 	return nil
 }
 
+// originAddr is the origin's listening address (the same for every
+// generation).
 func (st *stack) originAddr() (string, string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return addrOf(st.origin)
+	if p := st.originCfg.UnixPath; p != "" {
+		return "unix", p // imagesvc binds elsewhere and renames it into place
+	}
+	return "tcp", st.socket.Addr().String()
 }
 
 // startGateway runs the gateway tier on its own listener (with the hop's
@@ -422,23 +441,27 @@ func convertTimeline(conn string, tl transport.Timeline) []results.Event {
 	return out
 }
 
-// restart shuts the origin down gracefully (cut at grace) and starts a new
-// server on the same address, like a deploy.
+// restart replaces the origin like a zero-downtime deploy: the new
+// generation takes over the shared listening socket first, so no
+// connection ever meets a closed socket; then the old one, once every
+// connection it took has been answered, shuts down gracefully (cut at
+// grace).
 func (st *stack) restart(ctx context.Context, grace time.Duration) error {
 	st.mu.Lock()
 	old := st.origin
 	st.mu.Unlock()
+	oldGen := st.originGen
+	if err := st.startOrigin(); err != nil {
+		return err
+	}
 	sctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	oldGen.waitAnswered(sctx)
 	err := old.Shutdown(sctx)
-	cancel()
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Errorf("origin shutdown: %w", err)
 	}
-	if ctx.Err() != nil {
-		return nil // the run is over; teardown closes what is left
-	}
-	st.gen++
-	return st.startOrigin()
+	return nil
 }
 
 func (st *stack) close() error {
@@ -453,6 +476,12 @@ func (st *stack) close() error {
 		}
 		cancel()
 	}
+	if st.socket != nil {
+		// Last, after the final generation: the socket outlives them all.
+		if err := st.socket.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
 	for i := len(st.closers) - 1; i >= 0; i-- {
 		if err := st.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
@@ -465,4 +494,212 @@ func (st *stack) close() error {
 		errs = append(errs, os.RemoveAll(st.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// handover is one listening socket shared by successive server
+// generations, the in-process twin of a socket passed from the old
+// process to the new one in a zero-downtime deploy. An accept loop queues
+// the socket's connections; only the current generation's view takes them
+// from the queue, so a new generation takes over the moment it is made
+// and the old one is left with the connections it already took. Closing a
+// view (what http.Server.Shutdown does to its listeners) leaves the
+// socket open; only Close closes it.
+type handover struct {
+	l    net.Listener
+	done chan struct{} // closed when the accept loop returned
+
+	mu     sync.Mutex
+	wake   chan struct{} // closed and replaced on every change below
+	queue  []net.Conn    // accepted, not yet taken by a generation
+	cur    *handoverView
+	err    error // why the accept loop returned
+	closed bool
+}
+
+func newHandover(l net.Listener) *handover {
+	h := &handover{l: l, done: make(chan struct{}), wake: make(chan struct{})}
+	go h.acceptLoop()
+	return h
+}
+
+// changed wakes every waiter; h.mu is held.
+func (h *handover) changed() {
+	close(h.wake)
+	h.wake = make(chan struct{})
+}
+
+func (h *handover) acceptLoop() {
+	defer close(h.done)
+	var backoff time.Duration
+	for {
+		c, err := h.l.Accept()
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Temporary() && !h.isClosed() {
+			// EMFILE and the like: back off as http.Server.Serve would.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		h.mu.Lock()
+		if err != nil {
+			h.err = err
+		} else {
+			h.queue = append(h.queue, c)
+		}
+		h.changed()
+		h.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (h *handover) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// Addr is the socket's address.
+func (h *handover) Addr() net.Addr { return h.l.Addr() }
+
+// Close closes the socket, waits for the accept loop to end and closes
+// the connections no generation took.
+func (h *handover) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	err := h.l.Close()
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.queue {
+		c.Close()
+	}
+	h.queue = nil
+	return err
+}
+
+// generation returns the listener of a new server generation and makes
+// it the one that takes connections from now on.
+func (h *handover) generation() *handoverView {
+	v := &handoverView{h: h}
+	h.mu.Lock()
+	h.cur = v
+	h.changed()
+	h.mu.Unlock()
+	return v
+}
+
+// handoverView is one generation's listener. It counts the connections it
+// handed to its server that have not been answered yet.
+type handoverView struct {
+	h          *handover
+	closed     bool // guarded by h.mu, like unanswered
+	unanswered int
+}
+
+func (v *handoverView) Accept() (net.Conn, error) {
+	h := v.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for {
+		switch {
+		case v.closed:
+			return nil, net.ErrClosed
+		case h.cur == v && len(h.queue) > 0:
+			c := h.queue[0]
+			h.queue[0] = nil
+			h.queue = h.queue[1:]
+			v.unanswered++
+			return &answerConn{Conn: c, v: v}, nil
+		case h.err != nil:
+			return nil, h.err
+		}
+		wake := h.wake
+		h.mu.Unlock()
+		<-wake
+		h.mu.Lock()
+	}
+}
+
+// Close stops this generation accepting; the socket stays open.
+func (v *handoverView) Close() error {
+	v.h.mu.Lock()
+	defer v.h.mu.Unlock()
+	v.closed = true
+	v.h.changed()
+	return nil
+}
+
+func (v *handoverView) Addr() net.Addr { return v.h.l.Addr() }
+
+// waitAnswered waits (until ctx ends) until every connection this
+// generation took has been answered or closed. http.Server.Shutdown drops,
+// unanswered, any request it reads after Shutdown began, which would hit
+// a client whose connection the old generation took a moment before the
+// restart; so the old generation shuts down only after this.
+func (v *handoverView) waitAnswered(ctx context.Context) {
+	h := v.h
+	for {
+		h.mu.Lock()
+		n, wake := v.unanswered, h.wake
+		h.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// answerConn marks its connection answered at the server's first write
+// (or close): by then http.Server has read the request and is committed
+// to answer it. It keeps the methods of the transport conn that the
+// server and imagesvc look for (ID for accounts, CloseWrite for
+// half-close).
+type answerConn struct {
+	net.Conn
+	v    *handoverView
+	once sync.Once
+}
+
+func (c *answerConn) answered() {
+	c.once.Do(func() {
+		h := c.v.h
+		h.mu.Lock()
+		c.v.unanswered--
+		h.changed()
+		h.mu.Unlock()
+	})
+}
+
+func (c *answerConn) Write(p []byte) (int, error) {
+	c.answered()
+	return c.Conn.Write(p)
+}
+
+func (c *answerConn) Close() error {
+	c.answered()
+	return c.Conn.Close()
+}
+
+// ID is the transport conn's id (imagesvc records it in its accounts).
+func (c *answerConn) ID() string {
+	if idc, ok := c.Conn.(interface{ ID() string }); ok {
+		return idc.ID()
+	}
+	return ""
+}
+
+// CloseWrite half-closes when the conn can (http.Server uses it).
+func (c *answerConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
