@@ -40,6 +40,7 @@ func TestHyperTarget(t *testing.T) {
 					Exec:        []string{exe, "--unix", sock, "--accounts", filepath.Join(dir, "acc.jsonl")},
 					ReadyPath:   "/healthz",
 					AccountPath: "/accounts/{id}?wait=2s",
+					Overlap:     true, // hyper-target --unix replaces the socket file
 				}
 				rep, err := RunScenario(t.Context(), s, Options{Target: target})
 				require.NoError(t, err, rep.Details())

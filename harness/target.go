@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,14 +34,30 @@ type Target struct {
 	URL string
 	// Exec, when set, is the command that runs the server: the harness
 	// starts it, waits until it answers, restarts it during the run (SIGTERM,
-	// wait for exit, start again) and stops it at the end.
+	// wait for exit, start again; see Overlap) and stops it at the end.
 	Exec []string
 	Dir  string   // working directory for Exec; "" => the current one
 	Env  []string // extra environment for Exec ("K=V")
+	// Overlap makes a restart a zero-downtime deploy: the new process starts
+	// while the old one still serves; once the new one has taken the
+	// address (Unix: the socket path names a new socket; TCP on Linux: one
+	// more listening socket on the port) and answers ReadyPath, the old one
+	// gets SIGTERM and is waited for. Without it there is a moment with no
+	// server: dials refused then are retried, but connections the old
+	// process had queued but not accepted are reset. It needs a server that
+	// can listen while the old one still runs: SO_REUSEPORT on a fixed TCP
+	// port (the hyper target's --reuse-port), or one that replaces the
+	// Unix socket file (the hyper target's --unix). With any other, the new
+	// process fails to start, the restart reports it and the old one goes
+	// on serving. On TCP, connections still queued on the old process's
+	// listener when it closes are reset unless the kernel migrates them
+	// (Linux >= 5.14, sysctl net.ipv4.tcp_migrate_req=1).
+	Overlap bool
 	// RestartEvery restarts the Exec'd process this often; 0 => the
 	// scenario's Restarts.Every (0 there too => never).
 	RestartEvery time.Duration
-	// StartTimeout bounds the wait until the server answers; 0 => 20s.
+	// StartTimeout bounds the wait until the server answers; 0 => 20s for
+	// an Exec'd server, 2s for one already running.
 	StartTimeout time.Duration
 	// StopTimeout is how long a SIGTERM'd process may take to exit before
 	// it is killed; 0 => the scenario's Restarts.Grace, else 10s.
@@ -158,11 +175,20 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	r.clDial0 = hopDialer(transport.Options{Name: "ref"}, network, addr)
 	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, false), Timeout: time.Minute}
 	if len(t.Exec) > 0 {
-		if err := r.start(ctx); err != nil {
+		p, err := r.start(ctx, nil)
+		if err != nil {
 			r.close()
 			return nil, err
 		}
-	} else if err := r.waitReady(ctx, 2*time.Second); err != nil {
+		r.proc = p
+		return r, nil
+	}
+	wait := 2 * time.Second
+	if t.StartTimeout > 0 {
+		wait = t.StartTimeout
+	}
+	if err := r.waitReady(ctx, wait, nil, nil); err != nil {
+		r.close()
 		return nil, err
 	}
 	return r, nil
@@ -175,7 +201,9 @@ func (r *remote) clean() (*http.Client, dialFunc, string) {
 	return r.cleanCl, r.clDial0, "http://target"
 }
 
-func (r *remote) start(ctx context.Context) error {
+// start runs Exec and waits until it answers ReadyPath (after taken
+// reports true, when given); a process that does not is stopped.
+func (r *remote) start(ctx context.Context, taken func() bool) (*process, error) {
 	cmd := exec.Command(r.t.Exec[0], r.t.Exec[1:]...)
 	cmd.Dir = r.t.Dir
 	if len(r.t.Env) > 0 {
@@ -183,28 +211,27 @@ func (r *remote) start(ctx context.Context) error {
 	}
 	cmd.Stdout, cmd.Stderr = r.t.Stdout, r.t.Stderr
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("target: start %q: %w", strings.Join(r.t.Exec, " "), err)
+		return nil, fmt.Errorf("target: start %q: %w", strings.Join(r.t.Exec, " "), err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	r.mu.Lock()
-	r.proc = p
-	r.mu.Unlock()
 	wait := r.t.StartTimeout
 	if wait <= 0 {
 		wait = 20 * time.Second
 	}
-	if err := r.waitReady(ctx, wait, p); err != nil {
-		return err
+	if err := r.waitReady(ctx, wait, p, taken); err != nil {
+		return nil, errors.Join(err, r.stopProc(p))
 	}
-	return nil
+	return p, nil
 }
 
-// waitReady polls ReadyPath until the server answers with any status.
-func (r *remote) waitReady(ctx context.Context, wait time.Duration, p ...*process) error {
+// waitReady polls ReadyPath until the server answers with any status. With
+// p, it gives up when p exits; with taken, it polls only once taken
+// reports that p holds the address (until then the old process answers).
+func (r *remote) waitReady(ctx context.Context, wait time.Duration, p *process, taken func() bool) error {
 	path := r.t.ReadyPath
 	if path == "" {
 		path = "/"
@@ -216,21 +243,25 @@ func (r *remote) waitReady(ctx context.Context, wait time.Duration, p ...*proces
 	defer c.CloseIdleConnections()
 	var last error
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://target"+path, nil)
-		if err != nil {
-			return fmt.Errorf("target: ready path %q: %w", path, err)
+		if taken != nil && !taken() {
+			last = fmt.Errorf("the new process has not taken %s %s yet", r.network, r.addr)
+		} else {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://target"+path, nil)
+			if err != nil {
+				return fmt.Errorf("target: ready path %q: %w", path, err)
+			}
+			resp, err := c.Do(req)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+				return nil
+			}
+			last = err
 		}
-		resp, err := c.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			return nil
-		}
-		last = err
-		if len(p) > 0 {
+		if p != nil {
 			select {
-			case <-p[0].done:
-				return fmt.Errorf("target: %q exited before answering: %v", strings.Join(r.t.Exec, " "), p[0].err)
+			case <-p.done:
+				return fmt.Errorf("target: %q exited before answering: %v", strings.Join(r.t.Exec, " "), p.err)
 			default:
 			}
 		}
@@ -245,6 +276,57 @@ func (r *remote) waitReady(ctx context.Context, wait time.Duration, p ...*proces
 	}
 }
 
+// addressTaken returns a check that reports whether a listener other than
+// the ones there now holds the target's address: for Unix, the socket path
+// names a different file; for TCP, /proc/net/tcp{,6} (Linux) lists more
+// listening sockets on the port. Where that cannot be read it reports
+// true: ReadyPath alone decides.
+func (r *remote) addressTaken() func() bool {
+	if r.network == "unix" {
+		before, _ := os.Stat(r.addr)
+		return func() bool {
+			now, err := os.Stat(r.addr)
+			return err == nil && (before == nil || !os.SameFile(before, now))
+		}
+	}
+	_, port, _ := net.SplitHostPort(r.addr)
+	before := tcpListeners(port)
+	if before < 0 {
+		return func() bool { return true }
+	}
+	return func() bool { return tcpListeners(port) > before }
+}
+
+// tcpListeners counts the listening TCP sockets on port in /proc/net/tcp
+// and /proc/net/tcp6 (every SO_REUSEPORT socket is a line of its own);
+// -1 when neither can be read.
+func tcpListeners(port string) int {
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return -1
+	}
+	want := fmt.Sprintf(":%04X", p)
+	n, read := 0, false
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		read = true
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st ...; st 0A is LISTEN.
+			fields := strings.Fields(line)
+			if len(fields) > 3 && strings.HasSuffix(fields[1], want) && fields[3] == "0A" {
+				n++
+			}
+		}
+	}
+	if !read {
+		return -1
+	}
+	return n
+}
+
 func (r *remote) stopTimeout() time.Duration {
 	switch {
 	case r.t.StopTimeout > 0:
@@ -255,12 +337,17 @@ func (r *remote) stopTimeout() time.Duration {
 	return 10 * time.Second
 }
 
-// stop sends SIGTERM and waits; after the stop timeout, SIGKILL.
+// stop stops the current process.
 func (r *remote) stop() error {
 	r.mu.Lock()
 	p := r.proc
 	r.proc = nil
 	r.mu.Unlock()
+	return r.stopProc(p)
+}
+
+// stopProc sends SIGTERM and waits; after the stop timeout, SIGKILL.
+func (r *remote) stopProc(p *process) error {
 	if p == nil {
 		return nil
 	}
@@ -279,11 +366,33 @@ func (r *remote) restart(ctx context.Context, _ time.Duration) error {
 	if len(r.t.Exec) == 0 {
 		return errors.New("target: restarts need Exec")
 	}
+	if r.t.Overlap {
+		// The new process first; the old one serves until the new one has
+		// the address and answers, and keeps serving if it never does.
+		p, err := r.start(ctx, r.addressTaken())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // the run is over; teardown stops the old one
+			}
+			return err
+		}
+		r.mu.Lock()
+		old := r.proc
+		r.proc = p
+		r.mu.Unlock()
+		return r.stopProc(old)
+	}
 	err := r.stop()
 	if ctx.Err() != nil {
 		return nil
 	}
-	return errors.Join(err, r.start(ctx))
+	p, serr := r.start(ctx, nil)
+	if serr == nil {
+		r.mu.Lock()
+		r.proc = p
+		r.mu.Unlock()
+	}
+	return errors.Join(err, serr)
 }
 
 func (r *remote) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
