@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,13 +18,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"truncheck/imagesvc"
 	"truncheck/scenarios"
 	"truncheck/transport"
 )
 
 // takeoverEnv makes TestHelperTakeoverServer a server that takes over its
 // Unix socket path while an older instance still serves on it, the way a
-// zero-downtime deploy does (and the hyper target's --unix).
+// zero-downtime deploy does (and the hyper target's --unix), and serves
+// imagesvc there.
 const takeoverEnv = "TRUNCHECK_TEST_TAKEOVER"
 
 // TestHelperTakeoverServer is not a test: run by the Overlap tests as the
@@ -53,11 +54,15 @@ func serveTakeover(sock string) int {
 	if err != nil {
 		return 1
 	}
-	body := strings.Repeat("x", 64<<10)
+	svc, err := imagesvc.New(imagesvc.Config{})
+	if err != nil {
+		return 1
+	}
 	var mu sync.Mutex
 	fresh := map[net.Conn]bool{} // accepted, first request not read yet
 	hs := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, body) }),
+		Handler:     svc.Handler(),
+		ConnContext: imagesvc.ConnContext,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -94,11 +99,12 @@ func serveTakeover(sock string) int {
 func takeoverTarget(t *testing.T, overlap bool) (*Target, scenarios.Scenario) {
 	sock := filepath.Join(shortSockDir(t), "o.sock")
 	return &Target{
-			URL:     "unix:" + sock,
-			Exec:    []string{os.Args[0], "-test.run=^TestHelperTakeoverServer$"},
-			Env:     []string{takeoverEnv + "=" + sock},
-			Overlap: overlap,
-			Stderr:  os.Stderr,
+			URL:       "unix:" + sock,
+			Exec:      []string{os.Args[0], "-test.run=^TestHelperTakeoverServer$"},
+			Env:       []string{takeoverEnv + "=" + sock},
+			Overlap:   overlap,
+			ReadyPath: "/images",
+			Stderr:    os.Stderr,
 		}, scenarios.Scenario{
 			Name:        "overlap",
 			Topology:    scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{Network: scenarios.Unix}}},
@@ -118,7 +124,7 @@ func restartUnderLoad(t *testing.T, e env, n int) (reqs, failed int64, first err
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil && nreq.Load() < 50_000 {
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.baseURL()+"/", nil)
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.baseURL()+"/images", nil)
 				if err != nil {
 					panic(err)
 				}
