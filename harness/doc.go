@@ -41,8 +41,11 @@
 // scenario's hop-0 client faults; hop-0 server faults go into a
 // transport.Proxy put in front of it. With Exec it starts the process,
 // polls ReadyPath until it answers (bounded), restarts it every
-// RestartEvery (SIGTERM, wait for exit up to StopTimeout, start again)
-// while requests are in flight, and stops it at the end. References are
+// RestartEvery (SIGTERM, wait for exit up to StopTimeout, start again;
+// with Overlap the new process starts first and the old one gets SIGTERM
+// once the new one holds the address and answers) while requests are in
+// flight, and stops it at the end. The in-process origin restarts the same
+// way: its listening socket passes from one server generation to the next. References are
 // fetched directly (no faults); when even those fail to verify, the run
 // checks against Content-Length and Content-Digest only and says so in
 // Report.Notes. With AccountPath ("/accounts/{id}") the target's own
