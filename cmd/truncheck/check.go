@@ -24,6 +24,8 @@ func checkCommand(stdout, stderr io.Writer) command {
 	execCmd := fs.String("exec", "", "command that runs the server, e.g. 'bin/server --unix /tmp/s.sock'; split into words\n"+
 		"like a shell would for quotes ('...', \"...\") and backslashes, nothing else (no variables, globs, pipes)")
 	restartEvery := fs.Duration("restart-every", 0, "with --exec: restart the server this often (SIGTERM, wait, start) while requests are in flight")
+	overlap := fs.Bool("overlap", false, "with --restart-every: start the new process first and SIGTERM the old one once the new one\n"+
+		"holds the address and answers (a zero-downtime deploy; the server must take over its Unix path or use SO_REUSEPORT)")
 	startTimeout := fs.Duration("start-timeout", 20*time.Second, "with --exec: how long the server may take to answer --ready-path")
 	stopTimeout := fs.Duration("stop-timeout", 0, "with --exec: how long a SIGTERM'd server may take to exit before SIGKILL (0: the scenario's grace, else 10s)")
 	readyPath := fs.String("ready-path", "/", "path polled until the server answers (any status)")
@@ -59,6 +61,9 @@ func checkCommand(stdout, stderr io.Writer) command {
 		} else if *restartEvery > 0 {
 			return usagef("--restart-every needs --exec (the harness can only restart what it started)")
 		}
+		if *overlap && *restartEvery <= 0 {
+			return usagef("--overlap needs --exec and --restart-every")
+		}
 		cat, err := loadCatalog(files)
 		if err != nil {
 			return err
@@ -68,7 +73,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 			return err
 		}
 		t := &harness.Target{
-			URL: *target, Exec: argv, RestartEvery: *restartEvery,
+			URL: *target, Exec: argv, RestartEvery: *restartEvery, Overlap: *overlap,
 			StartTimeout: *startTimeout, StopTimeout: *stopTimeout,
 			ReadyPath: *readyPath, AccountPath: *accountPath,
 		}

@@ -74,6 +74,7 @@ func TestBadUsage(t *testing.T) {
 		{"check bad target", []string{"check", "--target", "ftp://127.0.0.1:1"}, "accepted: http://127.0.0.1:PORT"},
 		{"check bad exec", []string{"check", "--target", "unix:/x.sock", "--exec", `srv "unterminated`}, "unterminated"},
 		{"check restart without exec", []string{"check", "--target", "unix:/x.sock", "--restart-every", "1s"}, "--restart-every needs --exec"},
+		{"check overlap without restarts", []string{"check", "--target", "unix:/x.sock", "--exec", "srv", "--overlap"}, "--overlap needs --exec and --restart-every"},
 		{"check gateway scenario", []string{"check", "--target", "unix:/x.sock", "gateway-baseline"}, "direct scenarios only"},
 		{"realworld no binaries", []string{"realworld", "--bin-dir", dir}, "targets/hyper/build.sh"},
 		{"realworld other scenario", []string{"realworld", "baseline"}, "not a hyper target scenario"},
