@@ -48,6 +48,12 @@ type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 // safe whatever the request.
 const dialRetry = 10 * time.Second
 
+// accountsKept bounds each in-process service's account store. The harness
+// reads a request's account right after its response, so a few thousand
+// (far more than MaxConcurrency requests in flight) suffice; imagesvc's
+// default of 100,000 (~60 MB) made hour-long soaks look like leaks.
+const accountsKept = 8192
+
 // hopDialer returns a DialContext that always dials network/addr (the
 // http.Transport's own address is a placeholder host), wraps the conn with
 // the hop's client-side faults and recorder, and retries while the peer
@@ -131,7 +137,7 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 	hops := s.Topology.Hops
 	seed := func(i int) int64 { return s.Seed*1_000_003 + int64(i) }
 
-	if st.svc, err = imagesvc.New(imagesvc.Config{}); err != nil {
+	if st.svc, err = imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept}); err != nil {
 		return nil, fmt.Errorf("origin service: %w", err)
 	}
 	st.acctSvc = st.svc
@@ -174,7 +180,7 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 		// The outer tier: a second imagesvc fetching its source through the gateway.
 		upTr := newTransport(hopDialer(st.opts(hops[1].ClientFaults, seed(1)+500, "outer-up"), upNet, upAddr), 64, false)
 		st.trs = append(st.trs, upTr)
-		outer, err := imagesvc.New(imagesvc.Config{Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: upTr}, BaseURL: "http://gw"}})
+		outer, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: upTr}, BaseURL: "http://gw"}})
 		if err != nil {
 			return nil, fmt.Errorf("outer service: %w", err)
 		}
@@ -195,7 +201,7 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 		// Its clean twin for references, fetching from the clean origin.
 		refTr := newTransport(hopDialer(transport.Options{}, refNet, refAddr), 8, false)
 		st.trs = append(st.trs, refTr)
-		refOuter, err := imagesvc.New(imagesvc.Config{Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: refTr}, BaseURL: "http://ref"}})
+		refOuter, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: refTr}, BaseURL: "http://ref"}})
 		if err != nil {
 			return nil, fmt.Errorf("reference outer service: %w", err)
 		}
