@@ -5,11 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"truncheck/harness"
@@ -80,29 +76,18 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if *verbose {
 			t.Stdout, t.Stderr = stderr, stderr
 		}
-		start := time.Now()
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("out", runID("check", start))
-		}
-		sess, err := openSession(dir, runID("check", start), stderr, *verbose)
+		sess, err := startSession("check", *out, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		for i, s := range list {
+		err = sess.runAll("check", list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
 			o := sess.options()
 			o.Target = t
-			if _, err := sess.runOne(ctx, s, o); err != nil {
-				if ctx.Err() != nil {
-					fmt.Fprintf(stderr, "truncheck check: interrupted during %s; writing what was run\n", s.Name)
-					sess.interrupted(list[i+1:])
-					break
-				}
-				sess.close()
-				return err // e.g. a target that never answered: exit 2
-			}
+			_, err := sess.runOne(ctx, sc, o)
+			return err // e.g. a target that never answered: exit 2
+		})
+		if err != nil {
+			return err
 		}
 		rr, err := sess.finish(stdout)
 		if err != nil {

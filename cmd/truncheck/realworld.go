@@ -7,12 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"truncheck/harness"
 	"truncheck/results"
@@ -57,27 +54,16 @@ func realworldCommand(stdout, stderr io.Writer) command {
 				return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
 			}
 		}
-		start := time.Now()
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("out", runID("realworld", start))
-		}
-		sess, err := openSession(dir, runID("realworld", start), stderr, *verbose)
+		sess, err := startSession("realworld", *out, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		for i, s := range list {
-			if _, err := runHyper(ctx, sess, s, *binDir, *verbose); err != nil {
-				if ctx.Err() != nil {
-					fmt.Fprintf(stderr, "truncheck realworld: interrupted during %s; writing what was run\n", s.Name)
-					sess.interrupted(list[i+1:])
-					break
-				}
-				sess.close()
-				return err
-			}
+		err = sess.runAll("realworld", list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
+			_, err := runHyper(ctx, sess, sc, *binDir, *verbose)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		rr, err := sess.finish(stdout)
 		if err != nil {

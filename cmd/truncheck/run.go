@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"syscall"
-	"time"
 
 	"truncheck/harness"
 	"truncheck/results"
@@ -104,31 +100,22 @@ func runCommand(stdout, stderr io.Writer) command {
 			}
 		}
 
-		start := time.Now()
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("out", runID("run", start))
-		}
-		sess, err := openSession(dir, runID("run", start), stderr, *verbose)
+		sess, err := startSession("run", *out, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		list := make([]scenarios.Scenario, len(jobs))
 		for i, j := range jobs {
+			list[i] = j.s
+		}
+		err = sess.runAll("run", list, func(ctx context.Context, i int, sc scenarios.Scenario) error {
 			o := sess.options()
-			o.Seed, o.Count, o.Duration = j.opts.Seed, j.opts.Count, j.opts.Duration
-			if _, err := sess.runOne(ctx, j.s, o); err != nil {
-				if ctx.Err() != nil {
-					fmt.Fprintf(stderr, "truncheck run: interrupted during %s; writing what was run\n", j.s.Name)
-					for _, rest := range jobs[i+1:] {
-						sess.interrupted([]scenarios.Scenario{rest.s})
-					}
-					break
-				}
-				sess.close()
-				return err
-			}
+			o.Seed, o.Count, o.Duration = jobs[i].opts.Seed, jobs[i].opts.Count, jobs[i].opts.Duration
+			_, err := sess.runOne(ctx, sc, o)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		rr, err := sess.finish(stdout)
 		if err != nil {

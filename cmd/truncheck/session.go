@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -44,6 +46,37 @@ func openSession(dir, run string, stderr io.Writer, verbose bool) (*session, err
 		return nil, usagef("--out %s: %v", dir, err)
 	}
 	return &session{dir: dir, run: run, w: w, stderr: stderr, verbose: verbose}, nil
+}
+
+// startSession opens the results directory of a `kind` invocation (run,
+// check, realworld): out, or out/<kind>-<timestamp> when out is "".
+func startSession(kind, out string, stderr io.Writer, verbose bool) (*session, error) {
+	start := time.Now()
+	if out == "" {
+		out = filepath.Join("out", runID(kind, start))
+	}
+	return openSession(out, runID(kind, start), stderr, verbose)
+}
+
+// runAll runs each scenario of list with run, under a context that SIGINT
+// and SIGTERM cancel. An interrupt stops the loop and keeps the scenarios
+// not reached as not run (finish still writes everything); any other error
+// closes the session and is returned.
+func (s *session) runAll(kind string, list []scenarios.Scenario, run func(ctx context.Context, i int, sc scenarios.Scenario) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for i, sc := range list {
+		if err := run(ctx, i, sc); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", kind, sc.Name)
+				s.interrupted(list[i+1:])
+				return nil
+			}
+			s.close()
+			return err
+		}
+	}
+	return nil
 }
 
 // options are the harness options every scenario of the session shares.
