@@ -26,7 +26,8 @@ import (
 //
 // The write deadline keeps its meaning: the drainer's waits end at it, a Write after it
 // fails with a timeout (the buffer is kept, and draining resumes when the deadline moves).
-// Up to 64 MiB are buffered; beyond that Write waits for the drainer, like a socket.
+// Up to 64 MiB wait to be sent; beyond that Write waits for the drainer, like a socket
+// (and the bytes already sent are dropped from the front, so memory stays bounded too).
 var bufferedShutdownKind = kindInfo{
 	name:   "buffered-shutdown",
 	usage:  "buffered-shutdown (no value)",
@@ -166,8 +167,16 @@ func (b *shutdownBuffer) drain() {
 
 		b.mu.Lock()
 		b.off += n
-		if b.off == len(b.data) {
+		switch {
+		case b.off == len(b.data):
 			b.data, b.off = b.data[:0], 0
+		case b.off >= shutdownBufferMax/2:
+			// A writer that stays ahead of the socket never lets the buffer
+			// empty; without moving the unsent tail to the front, the bytes
+			// already sent would stay in front of it and the buffer would grow
+			// without bound. chunk is done with, and write only appends.
+			b.data = append(b.data[:0], b.data[b.off:]...)
+			b.off = 0
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {

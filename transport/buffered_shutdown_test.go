@@ -138,3 +138,45 @@ func tail(tl Timeline, n int) Timeline {
 	}
 	return tl
 }
+
+// TestBufferedShutdownBufferBounded: a writer that stays ahead of the socket
+// never lets the buffer empty; memory must still stay bounded (the bytes
+// already sent are dropped from the front), not grow with all it wrote.
+func TestBufferedShutdownBufferBounded(t *testing.T) {
+	f, err := ParseFaults("buffered-shutdown-fixed")
+	require.NoError(t, err)
+	ln, err := net.Listen("unix", filepath.Join(sockDir(t), "b.sock"))
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	raw, err := net.Dial("unix", ln.Addr().String())
+	require.NoError(t, err)
+	c := WrapConn(raw, Options{Faults: f})
+	wc, ok := c.(*conn)
+	require.True(t, ok)
+
+	const chunk, total = 1 << 20, 160 << 20
+	p := make([]byte, chunk)
+	maxCap := 0
+	for written := 0; written < total; written += chunk {
+		_, err := c.Write(p)
+		require.NoError(t, err)
+		wc.buf.mu.Lock()
+		maxCap = max(maxCap, cap(wc.buf.data))
+		wc.buf.mu.Unlock()
+	}
+	require.NoError(t, c.Close()) // the fixed twin drains first
+	assert.Equal(t, int64(total), <-got)
+	assert.LessOrEqual(t, maxCap, 2*shutdownBufferMax+2*chunk, "buffer capacity after writing %d MiB", total>>20)
+	t.Logf("largest buffer capacity: %d MiB for %d MiB written", maxCap>>20, total>>20)
+}

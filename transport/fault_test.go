@@ -56,6 +56,7 @@ func TestParseFaultsErrors(t *testing.T) {
 		{"unknown", "latncy=5ms", `fault "latncy=5ms": unknown fault "latncy"; accepted: ` + accepted},
 		{"bad duration", "latency=5", `fault "latency=5": latency: bad duration "5": want a non-negative Go duration such as 5ms, 250us, 1.5s (usage: latency=DURATION[~JITTER][@dir=read|write|both], e.g. latency=5ms~2ms)`},
 		{"negative jitter", "latency=5ms~-1ms", `fault "latency=5ms~-1ms": latency: bad duration "-1ms": want a non-negative Go duration such as 5ms, 250us, 1.5s (usage: latency=DURATION[~JITTER][@dir=read|write|both], e.g. latency=5ms~2ms)`},
+		{"jitter too large", "latency=1ms~2000000h", `fault "latency=1ms~2000000h": latency: latency and jitter must be at most 1h0m0s (for a connection that stops, use stall-after) (usage: latency=DURATION[~JITTER][@dir=read|write|both], e.g. latency=5ms~2ms)`},
 		{"missing value", "close-after", `fault "close-after": close-after: missing size (usage: close-after=SIZE[@dir=read|write|both], e.g. close-after=300KiB)`},
 		{"empty value", "close-after=", `fault "close-after=": empty value after "close-after="`},
 		{"ambiguous unit", "sndbuf=8KB", `fault "sndbuf=8KB": sndbuf: bad size "8KB": want a whole number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based) (usage: sndbuf=SIZE, e.g. sndbuf=8KiB)`},

@@ -34,6 +34,11 @@ var latencyKind = kindInfo{
 				return err
 			}
 		}
+		// A delay of hours is a stall (stall-after says so); the bound also
+		// keeps the jitter arithmetic far from overflowing.
+		if f.dur > maxLatency || f.jitter > maxLatency {
+			return fmt.Errorf("latency and jitter must be at most %s (for a connection that stops, use stall-after)", maxLatency)
+		}
 		return nil
 	},
 	format: func(f faultSpec) string {
@@ -47,6 +52,9 @@ var latencyKind = kindInfo{
 			&latencyStage{f: f, d: dirWrite, rng: rand.New(rand.NewPCG(seed, 2))}
 	},
 }
+
+// maxLatency bounds latency's duration and jitter.
+const maxLatency = time.Hour
 
 type latencyStage struct {
 	f   faultSpec
