@@ -383,3 +383,12 @@ func TestInterruptedRunFailsGate(t *testing.T) {
 	assert.True(t, results.Failed(results.Compare(rr, nil, results.DefaultTolerance())), "the gate fails")
 	assert.Contains(t, out.String(), "not run: the run was interrupted")
 }
+
+// TestSoakFailsOnScenarioThatCannotStart: rounds that fail before they
+// start (here: the reference fetch gets a 404) fail the soak.
+func TestSoakFailsOnScenarioThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := truncheck(t, "soak", "--duration", "2s", "--out", dir,
+		"--scenarios", "testdata/unstartable.yaml", "missing-image")
+	assert.Equal(t, 1, code, stdout+stderr)
+}

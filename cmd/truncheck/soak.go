@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,7 +100,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 				partial = false
 			}
-			st.judge(s, rep, err, partial)
+			st.judge(s, rep, err, partial, ctx.Err() != nil)
 			if err != nil && ctx.Err() == nil {
 				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
 				if rep.Summary == nil {
@@ -179,6 +181,7 @@ type soakVerdict struct {
 	sr         results.ScenarioResult // expectation fields of the last round
 	rounds     int                    // rounds judged in full
 	partial    int                    // rounds cut short (last one, a signal)
+	notStarted int                    // rounds that failed before they started
 	notMet     int
 	firstWhy   string
 	lastReason string
@@ -199,7 +202,8 @@ func (st *soakState) add(r *results.Record) {
 // (the soak's end, a signal) may not have had the requests a detect
 // expectation needs, so it fails only on failures nobody can explain
 // (harness.Report.Unexplained); a full round counts with its own verdict.
-func (st *soakState) judge(s scenarios.Scenario, rep harness.Report, err error, partial bool) {
+// A round that could not start fails, unless the soak itself was stopping.
+func (st *soakState) judge(s scenarios.Scenario, rep harness.Report, err error, partial, stopping bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	v := st.verdicts[s.Name]
@@ -210,10 +214,14 @@ func (st *soakState) judge(s scenarios.Scenario, rep harness.Report, err error, 
 	v.sr = rep.ScenarioResult
 	failed, why := !rep.Met, rep.Reason
 	switch {
-	case err != nil && rep.Summary == nil && partial:
+	case err != nil && rep.Summary == nil && stopping:
 		return // interrupted before it began
 	case err != nil && rep.Summary == nil:
+		v.notStarted++
 		failed, why = true, err.Error()
+		if v.sr.Scenario == "" {
+			v.sr.Scenario, v.sr.Expect = s.Name, results.Expect(s.Expect.Kind)
+		}
 	case partial:
 		v.partial++
 		failed = len(rep.Unexplained) > 0
@@ -235,23 +243,38 @@ func (st *soakState) result(run string) *results.RunResult {
 	rr := st.agg.Close(run)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	seen := map[string]bool{}
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
-		v := st.verdicts[sr.Scenario]
-		if v == nil {
-			continue
-		}
-		sr.Expect, sr.ExpectOutcome, sr.ExpectSilent = v.sr.Expect, v.sr.ExpectOutcome, v.sr.ExpectSilent
-		sr.Faults, sr.Seed = v.sr.Faults, v.sr.Seed
-		sr.Met = v.notMet == 0
-		switch {
-		case v.notMet > 0:
-			sr.Reason = fmt.Sprintf("%d of %d rounds not met; first: %s", v.notMet, v.rounds+v.partial, v.firstWhy)
-		default:
-			sr.Reason = fmt.Sprintf("%d rounds met (%d cut short by the end); last: %s", v.rounds+v.partial, v.partial, v.lastReason)
+		seen[sr.Scenario] = true
+		if v := st.verdicts[sr.Scenario]; v != nil {
+			v.apply(sr)
 		}
 	}
+	// A scenario whose rounds never started has no records, so the
+	// aggregator does not know it; its verdict must still be reported.
+	for _, name := range slices.Sorted(maps.Keys(st.verdicts)) {
+		if !seen[name] {
+			sr := results.ScenarioResult{Scenario: name, Summary: results.NewSummary(name)}
+			st.verdicts[name].apply(&sr)
+			rr.Scenarios = append(rr.Scenarios, sr)
+		}
+	}
+	rr.Retotal()
 	return rr
+}
+
+// apply writes the verdict over all of a scenario's rounds into sr.
+func (v *soakVerdict) apply(sr *results.ScenarioResult) {
+	sr.Expect, sr.ExpectOutcome, sr.ExpectSilent = v.sr.Expect, v.sr.ExpectOutcome, v.sr.ExpectSilent
+	sr.Faults, sr.Seed = v.sr.Faults, v.sr.Seed
+	sr.Met = v.notMet == 0
+	switch {
+	case v.notMet > 0:
+		sr.Reason = fmt.Sprintf("%d of %d rounds not met; first: %s", v.notMet, v.rounds+v.partial+v.notStarted, v.firstWhy)
+	default:
+		sr.Reason = fmt.Sprintf("%d rounds met (%d cut short by the end); last: %s", v.rounds+v.partial, v.partial, v.lastReason)
+	}
 }
 
 type progressLoop struct{ stop, done chan struct{} }
