@@ -27,8 +27,8 @@ import (
 // check`): one we did not write, in any language. The scenario must be
 // direct; its hop 0 client faults apply to the harness's connections (the
 // target decides its own socket kind: URL's scheme). Server-side faults
-// cannot be injected into a process we do not own and are refused (put a
-// `truncheck proxy` in front instead).
+// cannot be injected into a process we do not own: the harness puts a
+// transport.Proxy in front of the target and applies them there.
 type Target struct {
 	// URL is "http://127.0.0.1:PORT" (loopback) or "unix:/path/to.sock".
 	URL string

@@ -202,15 +202,14 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 		return vd
 	}
 
-	// Which digests to compute: the header's algorithms, or for a trailer
-	// the first one we asked for. CRC-32C is always computed (references).
+	// Which digests to compute: the header's algorithms; for a trailer,
+	// whose algorithm is known only at the end, SHA-256 as well (a server
+	// may ignore Want-Content-Digest and send its default). CRC-32C is
+	// always computed (references, and the crc32c digest we ask for).
 	header := resp.Header.Get("Content-Digest")
 	algos := digestAlgos(header)
 	if header == "" && announcesTrailer(resp) {
-		algos = digestAlgos(v.WantDigest)
-		if len(algos) > 1 {
-			algos = algos[:1]
-		}
+		algos = []string{"sha-256"}
 	}
 	var sha hash.Hash
 	var shaName string

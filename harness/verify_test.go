@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
@@ -163,6 +164,25 @@ func TestVerifierOutcomes(t *testing.T) {
 				w.Header().Set("Content-Digest", crcDigest(body))
 			},
 			want: results.Corrupt, wantOffset: n,
+		},
+		{
+			name: "sha-256 trailer (the server ignored Want-Content-Digest), corrupt body, no reference",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "Content-Digest")
+				_, _ = w.Write(corrupt)
+				sum := sha256.Sum256(body)
+				w.Header().Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+			},
+			want: results.Corrupt, wantOffset: n,
+		},
+		{
+			name: "sha-256 header digest, corrupt body, no reference",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				sum := sha256.Sum256(body)
+				w.Header().Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+				_, _ = w.Write(corrupt)
+			},
+			want: results.Corrupt, wantOffset: n, // no reference blocks to locate the bad byte
 		},
 		{
 			name: "announced trailer never sent, no reference",

@@ -22,7 +22,14 @@ import (
 // top-level `scenarios:` key. Every error names the file, the field path in
 // the file's spelling and what is accepted; unknown fields are errors.
 func Load(path string) ([]Scenario, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario file: %w", err)
+	}
+	defer f.Close()
+	// Read at most one byte past the cap: Parse then refuses the file
+	// without this having read a huge (or endless: /dev/zero) one whole.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("scenario file: %w", err)
 	}
@@ -37,7 +44,7 @@ const maxFileBytes = 1 << 20
 // error messages.
 func Parse(name string, data []byte) ([]Scenario, error) {
 	if len(data) > maxFileBytes {
-		return nil, &FieldError{File: name, Problem: fmt.Sprintf("file of %d bytes is too large", len(data)), Accepted: "up to 1MiB"}
+		return nil, &FieldError{File: name, Problem: fmt.Sprintf("file of more than %d bytes is too large", maxFileBytes), Accepted: "up to 1MiB"}
 	}
 	isJSON := strings.EqualFold(filepath.Ext(name), ".json")
 	var tree any

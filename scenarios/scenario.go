@@ -291,6 +291,7 @@ func (s Scenario) HopLayout() string {
 // machine.
 const (
 	MaxConcurrency = 1024
+	MaxWeight      = 1_000_000 // weights are summed; the bound keeps the sum far from overflowing
 	MaxUpload      = 1 << 30
 )
 
@@ -391,8 +392,8 @@ func (s Scenario) Validate() error {
 		if _, err := url.ParseRequestURI(r.Path); err != nil {
 			return ferr(p+".path", fmt.Sprintf("path %q does not parse: %v", r.Path, err), "a path and query such as /images/photo-4mp?format=tiff")
 		}
-		if r.Weight < 0 {
-			return ferr(p+".weight", fmt.Sprintf("negative weight %d", r.Weight), ">= 0 (0 => 1)")
+		if r.Weight < 0 || r.Weight > MaxWeight {
+			return ferr(p+".weight", fmt.Sprintf("weight %d out of range", r.Weight), fmt.Sprintf("0 (=> 1) to %d", MaxWeight))
 		}
 		if r.Upload < 0 || r.Upload > MaxUpload {
 			return ferr(p+".upload", fmt.Sprintf("upload size %d out of range", r.Upload), "0 to 1GiB")

@@ -157,6 +157,8 @@ func TestParseErrors(t *testing.T) {
 		{"broken YAML", "a.yaml", "name: [x\n", `a.yaml: invalid YAML: yaml:`},
 		{"broken JSON", "a.json", `{"name": `, `a.json: invalid JSON: unexpected EOF`},
 		{"trailing JSON", "a.json", `{"name": "x"} {}`, `a.json: invalid JSON: data after the top-level value`},
+		{"huge weight", "a.yaml", "name: x\nworkload: [{path: /a, weight: 9223372036854775807}, {path: /b, weight: 9223372036854775807}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].weight: weight 9223372036854775807 out of range (accepted: 0 (=> 1) to 1000000)`},
 		{"two YAML documents", "a.yaml", "name: x\n---\nname: y\n", `a.yaml: invalid YAML: more than one document`},
 		{"empty list", "a.yaml", "scenarios: []\n", `a.yaml: scenarios: empty list (accepted: at least one scenario)`},
 		{"error in list names the index", "a.yaml", "scenarios:\n  - name: a\n    workload: [{path: /}]\n    count: 1\n    expect: {kind: complete}\n  - name: b\n    workload: [{path: /}]\n    expect: {kind: complete}\n",
@@ -173,6 +175,14 @@ func TestParseErrors(t *testing.T) {
 			assert.True(t, errors.As(err, &ferr), "a *FieldError: %v", err)
 		})
 	}
+}
+
+// TestLoadEndlessFile: a file that never ends is refused at the size cap,
+// not read whole.
+func TestLoadEndlessFile(t *testing.T) {
+	_, err := Load("/dev/zero")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/dev/zero: file of more than 1048576 bytes is too large (accepted: up to 1MiB)")
 }
 
 func TestLoadMissingFile(t *testing.T) {
