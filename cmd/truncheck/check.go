@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"truncheck/harness"
 	"truncheck/scenarios"
@@ -22,7 +21,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 	restartEvery := fs.Duration("restart-every", 0, "with --exec: restart the server this often (SIGTERM, wait, start) while requests are in flight")
 	overlap := fs.Bool("overlap", false, "with --restart-every: start the new process first and SIGTERM the old one once the new one\n"+
 		"holds the address and answers (a zero-downtime deploy; the server must take over its Unix path or use SO_REUSEPORT)")
-	startTimeout := fs.Duration("start-timeout", 20*time.Second, "with --exec: how long the server may take to answer --ready-path")
+	startTimeout := fs.Duration("start-timeout", 0, "how long the server may take to answer --ready-path (0: 20s with --exec, 2s for a server already running)")
 	stopTimeout := fs.Duration("stop-timeout", 0, "with --exec: how long a SIGTERM'd server may take to exit before SIGKILL (0: the scenario's grace, else 10s)")
 	readyPath := fs.String("ready-path", "/", "path polled until the server answers (any status)")
 	accountPath := fs.String("account-path", "", "where the server publishes its account of a request, {id} = X-Request-Id,\n"+
