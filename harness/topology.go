@@ -695,12 +695,7 @@ func (c *answerConn) Close() error {
 }
 
 // ID is the transport conn's id (imagesvc records it in its accounts).
-func (c *answerConn) ID() string {
-	if idc, ok := c.Conn.(interface{ ID() string }); ok {
-		return idc.ID()
-	}
-	return ""
-}
+func (c *answerConn) ID() string { return transport.ConnID(c.Conn) }
 
 // CloseWrite half-closes when the conn can (http.Server uses it).
 func (c *answerConn) CloseWrite() error {

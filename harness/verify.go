@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -46,8 +47,10 @@ type Reference struct {
 	Blocks []uint32 // CRC-32C per BlockSize bytes; the last block may be short
 }
 
-// FingerprintBytes returns the reference of a body held in memory (the
-// in-process transform).
+// FingerprintBytes returns the reference of a body held in memory. It
+// computes the whole-body CRC directly, not folded from the blocks as the
+// verifier does, so tests use it as an independent oracle; it is not on
+// the request path.
 func FingerprintBytes(b []byte) Reference {
 	ref := Reference{Length: int64(len(b)), CRC32C: crc32.Checksum(b, castagnoli)}
 	for off := 0; off < len(b); off += BlockSize {
@@ -230,7 +233,7 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 			break
 		}
 	}
-	if sha != nil && containsAlgo(algos, "crc32c") {
+	if sha != nil && slices.Contains(algos, "crc32c") {
 		sha, shaName = nil, "" // CRC-32C suffices when offered
 	}
 	if sha != nil {
@@ -426,13 +429,4 @@ func digestAlgos(field string) []string {
 		}
 	}
 	return out
-}
-
-func containsAlgo(list []string, a string) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }

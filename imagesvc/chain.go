@@ -228,8 +228,8 @@ func parseOp(item string) (op, error) {
 		if !ok || err != nil {
 			return
 		}
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < min || n > max || strings.HasPrefix(v, "+") {
+		n, ok := parseBounded(v, min, max)
+		if !ok {
 			err = badInput(400, fmt.Sprintf("%s: integer %d..%d", k, min, max), "%s: bad value %s for %s", name, quoteToken(v), k)
 			return
 		}
@@ -299,4 +299,14 @@ func parseOp(item string) (op, error) {
 		return op{}, err
 	}
 	return o, nil
+}
+
+// parseBounded parses a plain decimal integer in [min, max]; a leading "+"
+// is refused so that every accepted value has one spelling.
+func parseBounded(v string, min, max int) (int, bool) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max || strings.HasPrefix(v, "+") {
+		return 0, false
+	}
+	return n, true
 }

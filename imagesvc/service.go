@@ -223,8 +223,8 @@ func (s *Service) parseQuery(q url.Values, extra ...string) (request, error) {
 		if !ok {
 			return nil
 		}
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < min || n > max || strings.HasPrefix(v[0], "+") {
+		n, ok := parseBounded(v[0], min, max)
+		if !ok {
 			return badInput(400, fmt.Sprintf("%s: integer %d..%d", k, min, max), "bad value %s for %s", quoteToken(v[0]), k)
 		}
 		*dst = n

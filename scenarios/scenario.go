@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -450,7 +451,7 @@ func (e Expectation) validate(ferr func(path, problem, accepted string) error) e
 	}{{"expect.outcomes", e.Outcomes}, {"expect.tolerate", e.Tolerate}}
 	for _, l := range lists {
 		for i, o := range l.names {
-			if !isFailureOutcome(o) {
+			if !slices.Contains(failureOutcomes, o) {
 				return ferr(fmt.Sprintf("%s[%d]", l.field, i), fmt.Sprintf("unknown outcome %q", o), accepted)
 			}
 		}
@@ -461,13 +462,4 @@ func (e Expectation) validate(ferr func(path, problem, accepted string) error) e
 		return ferr("expect.silent", fmt.Sprintf("unknown silence rule %q", e.Silent), "required, forbidden, or empty (not checked)")
 	}
 	return nil
-}
-
-func isFailureOutcome(o string) bool {
-	for _, f := range failureOutcomes {
-		if o == f {
-			return true
-		}
-	}
-	return false
 }

@@ -136,8 +136,14 @@ func ParseFaults(s string) (Faults, error) {
 	if a && b {
 		return Faults{}, fmt.Errorf("faults %q and %q exclude each other (the defect and its fix)", bufferedShutdownKind.name, bufferedShutdownFixedKind.name)
 	}
-	slices.SortStableFunc(f.list, func(x, y faultSpec) int { return x.kind.rank - y.kind.rank })
+	f.sortChain()
 	return f, nil
+}
+
+// sortChain puts the faults in chain order (doc.go): the order they act in,
+// whatever order the spec named them in.
+func (f *Faults) sortChain() {
+	slices.SortStableFunc(f.list, func(x, y faultSpec) int { return x.kind.rank - y.kind.rank })
 }
 
 func parseItem(it spec.Item) (faultSpec, error) {

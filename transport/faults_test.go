@@ -321,11 +321,14 @@ func TestSlowRead(t *testing.T) {
 			assert.GreaterOrEqual(t, time.Since(start), 126*time.Millisecond)
 			t.Logf("%s: the writer's Write of %d bytes blocked for %v", network, size, <-blocked)
 			tl, _ := TimelineOf(c)
+			reads := 0
 			for _, e := range tl {
 				if e.Kind == EventRead {
+					reads++
 					assert.LessOrEqual(t, e.N, int64(4096))
 				}
 			}
+			assert.GreaterOrEqual(t, reads, size/4096, "every read at most 4 KiB: at least size/4KiB of them")
 		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -131,9 +130,8 @@ func splitProxyFaults(toClient, toUpstream Faults) (client, upstream Faults) {
 	for _, fs := range toUpstream.list {
 		place(fs, &upstream, &client)
 	}
-	byRank := func(x, y faultSpec) int { return x.kind.rank - y.kind.rank }
-	slices.SortStableFunc(client.list, byRank)
-	slices.SortStableFunc(upstream.list, byRank)
+	client.sortChain()
+	upstream.sortChain()
 	return client, upstream
 }
 

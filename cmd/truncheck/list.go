@@ -26,7 +26,7 @@ func listCommand(stdout io.Writer) command {
 			if s.Quick {
 				quick = "yes"
 			}
-			hops := s.WithDefaults().HopLayout()
+			hops := s.HopLayout()
 			if s.TargetOnly {
 				hops = "client>target" // the target's URL decides the socket kind
 			}

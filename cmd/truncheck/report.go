@@ -26,9 +26,7 @@ func reportCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		for _, w := range warnings {
-			fmt.Fprintf(stderr, "warning: %s:%d: %s\n", w.File, w.Line, w.Msg)
-		}
+		printWarnings(stderr, warnings)
 		if err := results.WriteText(stdout, rr); err != nil {
 			return err
 		}
