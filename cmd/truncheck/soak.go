@@ -51,16 +51,13 @@ func soakCommand(stdout, stderr io.Writer) command {
 			return err
 		}
 		start := time.Now()
-		dir := *out
-		if dir == "" {
-			dir = filepath.Join("out", runID("soak", start))
-		}
 		// A soak keeps no reports (memory stays flat): the session is used
 		// for its records file only; summaries come from an Aggregator.
-		sess, err := openSession(dir, runID("soak", start), stderr, *verbose)
+		sess, err := startSession("soak", *out, stderr, *verbose)
 		if err != nil {
 			return err
 		}
+		dir := sess.dir
 		defer sess.close()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
