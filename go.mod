@@ -1,4 +1,4 @@
-module truncheck
+module github.com/truncheck/truncheck
 
 go 1.26.0
 

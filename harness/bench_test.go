@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/results"
+	"github.com/truncheck/truncheck/results"
 )
 
 // bodyServer serves /N as N deterministic bytes with Content-Length (from

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // TestExpectContinue checks the minimal client both ways: a server that

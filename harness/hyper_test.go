@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // TestHyperTarget runs the hyper scenarios against the real hyper 0.14.19

@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"truncheck/imagesvc"
+	"github.com/truncheck/truncheck/imagesvc"
 )
 
 // serveEnv makes the test binary an external image server for the Target

@@ -30,8 +30,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // digestServer serves /N as N deterministic bytes with Content-Length and

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // restartStack builds a direct in-process stack on network with one

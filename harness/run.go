@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"truncheck/results"
-	"truncheck/scenarios"
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // RecordWriter receives one record per request as the run goes;

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // TestQuickCatalog runs every quick scenario through Run: each one's

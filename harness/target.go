@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"truncheck/results"
-	"truncheck/scenarios"
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // Target is an external server the scenarios run against (`truncheck

@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/imagesvc"
-	"truncheck/scenarios"
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // takeoverEnv makes TestHelperTakeoverServer a server that takes over its

@@ -3,7 +3,7 @@ package harness
 import (
 	"testing"
 
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // Run runs one scenario in-process from a Go test and fails the test with

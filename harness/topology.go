@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"time"
 
-	"truncheck/imagesvc"
-	"truncheck/results"
-	"truncheck/scenarios"
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // env is what a run needs from the system under test, in-process or

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"truncheck/results"
+	"github.com/truncheck/truncheck/results"
 )
 
 // BlockSize is the granularity of a [Reference]'s block checksums: a

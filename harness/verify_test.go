@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"truncheck/results"
+	"github.com/truncheck/truncheck/results"
 )
 
 func testBody(n int) []byte {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"truncheck/results"
+	"github.com/truncheck/truncheck/results"
 )
 
 // Example shows the harness's side: append records as requests finish,

@@ -1,6 +1,6 @@
 package scenarios
 
-import "truncheck/transport"
+import "github.com/truncheck/truncheck/transport"
 
 // checkFaults validates one hop's fault spec with the transport package's
 // own parser, so a scenario can never carry a spec the harness would

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"truncheck/transport/internal/spec"
+	"github.com/truncheck/truncheck/transport/internal/spec"
 )
 
 // This file is the contract every fault implements (toxiproxy's toxics/toxic.go, with

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"truncheck/transport/internal/spec"
+	"github.com/truncheck/truncheck/transport/internal/spec"
 )
 
 // latency delays every chunk: writes wait before they go to the socket, reads wait after

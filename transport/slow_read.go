@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"truncheck/transport/internal/spec"
+	"github.com/truncheck/truncheck/transport/internal/spec"
 )
 
 // slow-read makes the wrapped conn a slow reader: it reads at most SIZE bytes, then

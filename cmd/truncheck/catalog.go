@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // stringList is a repeatable string flag.

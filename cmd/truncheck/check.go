@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"truncheck/harness"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 func checkCommand(stdout, stderr io.Writer) command {

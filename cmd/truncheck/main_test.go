@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"truncheck/imagesvc"
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 func TestMain(m *testing.M) {

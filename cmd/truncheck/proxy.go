@@ -11,7 +11,7 @@ import (
 	"sync"
 	"syscall"
 
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/transport"
 )
 
 func proxyCommand(stdout, _ io.Writer) command {

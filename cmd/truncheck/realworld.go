@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"truncheck/harness"
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 func realworldCommand(stdout, stderr io.Writer) command {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"truncheck/results"
+	"github.com/truncheck/truncheck/results"
 )
 
 func reportCommand(stdout, stderr io.Writer) command {

@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 
-	"truncheck/harness"
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 func runCommand(stdout, stderr io.Writer) command {

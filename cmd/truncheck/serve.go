@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"truncheck/imagesvc"
-	"truncheck/transport"
+	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/transport"
 )
 
 func serveCommand(stdout, _ io.Writer) command {

@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/term"
 
-	"truncheck/harness"
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 // session is one invocation's results directory (run, check, realworld):

@@ -18,9 +18,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"truncheck/harness"
-	"truncheck/results"
-	"truncheck/scenarios"
+	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
 )
 
 func soakCommand(stdout, stderr io.Writer) command {
