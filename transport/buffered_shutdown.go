@@ -263,6 +263,7 @@ func (b *shutdownBuffer) stop() (unsent int64, note string) {
 	case unsent == 0:
 	case !b.fixed:
 		note = "still buffered (buffered-shutdown)"
+		b.c.fire(bufferedShutdownKind.name)
 	case err != nil:
 		note = "still buffered (drain failed: " + err.Error() + ")"
 	default:

@@ -38,6 +38,31 @@ type conn struct {
 	closeOnce sync.Once
 	closeErr  error
 	cwDone    atomic.Bool // CloseWrite already sent
+
+	fired atomic.Pointer[string] // the first fault that cut or stopped this conn
+}
+
+// fire notes that fault (its canonical spec) cut or stopped the conn; the
+// first one sticks.
+func (c *conn) fire(fault string) { c.fired.CompareAndSwap(nil, &fault) }
+
+// Fired returns the fault that cut or stopped a conn made by this package:
+// its canonical spec ("close-after=300KiB", "buffered-shutdown"), so a
+// caller can tell its own injected cut from the peer's. False for a conn
+// no fault acted on, or one not made here.
+func Fired(c net.Conn) (string, bool) {
+	w, ok := c.(*conn)
+	if !ok {
+		return "", false
+	}
+	return w.firedFault()
+}
+
+func (c *conn) firedFault() (string, bool) {
+	if f := c.fired.Load(); f != nil {
+		return *f, true
+	}
+	return "", false
 }
 
 // seqCounter numbers conns wrapped by WrapConn directly (listeners and dialers number their

@@ -52,6 +52,8 @@ type DirectionReport struct {
 // ProxyReport describes one proxied conn after it ended.
 type ProxyReport struct {
 	ID                   string // e.g. "proxy-3"
+	Peer                 string // the client's address, network-qualified (see [PeerKey])
+	Fired                string // the fault that cut or stopped either side (canonical spec), "" if none
 	ToUpstream, ToClient DirectionReport
 	Started              time.Time
 	Duration             time.Duration
@@ -76,7 +78,9 @@ type Proxy struct {
 	wg      sync.WaitGroup
 	seq     atomic.Uint64
 	reports map[string]ProxyReport
-	order   []string // report IDs, oldest first, bounded by historySize
+	order   []string          // report IDs, oldest first, bounded by historySize
+	byPeer  map[string]string // client address -> conn ID, live and reported
+	live    map[string]*proxyConn
 }
 
 // NewProxy checks cfg and prepares a proxy; Start begins listening.
@@ -106,6 +110,8 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		upstreamSide: Options{Faults: upstream, Seed: int64(splitmix64(uint64(cfg.Seed) ^ 0x75707374)), Record: cfg.Record, Name: cfg.Name},
 		conns:        make(map[*proxyConn]struct{}),
 		reports:      make(map[string]ProxyReport),
+		byPeer:       make(map[string]string),
+		live:         make(map[string]*proxyConn),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
@@ -182,6 +188,42 @@ func (p *Proxy) Close() error {
 	}
 	p.wg.Wait()
 	return err
+}
+
+// ConnFrom returns the report of the proxied conn whose client had the address peer
+// (see [PeerKey]), live or among the last 4096 ended ones. For a live conn the report
+// says only what is known yet: its ID, peer and the fault that fired, if one did.
+func (p *Proxy) ConnFrom(peer string) (ProxyReport, bool) {
+	if peer == "" {
+		return ProxyReport{}, false
+	}
+	p.mu.Lock()
+	id, ok := p.byPeer[peer]
+	r, done := p.reports[id]
+	pc := p.live[id]
+	p.mu.Unlock()
+	switch {
+	case !ok:
+		return ProxyReport{}, false
+	case done:
+		return r, true
+	case pc != nil:
+		return ProxyReport{ID: id, Peer: peer, Fired: pc.fired()}, true
+	}
+	return ProxyReport{}, false
+}
+
+// fired is the fault that cut or stopped either side of a proxied conn.
+func (pc *proxyConn) fired() string {
+	if f, ok := pc.client.firedFault(); ok {
+		return f
+	}
+	if up := pc.upstreamConn(); up != nil {
+		if f, ok := up.firedFault(); ok {
+			return f
+		}
+	}
+	return ""
 }
 
 // Report returns the report of one of the last 4096 ended conns.
@@ -276,13 +318,20 @@ func (p *Proxy) handle(raw net.Conn) {
 	co := p.clientSide
 	co.Name = id + "-client"
 	pc := &proxyConn{client: newConnNamed(raw, co, seq, EventAccept)}
+	rep.Peer = peerOf(raw)
 	p.mu.Lock()
 	p.conns[pc] = struct{}{}
+	p.live[id] = pc
+	if rep.Peer != "" {
+		p.byPeer[rep.Peer] = id
+	}
 	p.mu.Unlock()
 	defer func() {
 		pc.closeBoth()
+		rep.Fired = pc.fired()
 		p.mu.Lock()
 		delete(p.conns, pc)
+		delete(p.live, id)
 		p.mu.Unlock()
 		rep.Duration = time.Since(rep.Started)
 		rep.Client = pc.client.Timeline()
@@ -406,6 +455,10 @@ func (p *Proxy) keep(r ProxyReport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.order) >= historySize {
+		old := p.reports[p.order[0]]
+		if p.byPeer[old.Peer] == old.ID {
+			delete(p.byPeer, old.Peer)
+		}
 		delete(p.reports, p.order[0])
 		p.order = p.order[1:]
 	}

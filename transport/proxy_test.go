@@ -241,3 +241,25 @@ func report(t *testing.T, reports chan ProxyReport) ProxyReport {
 		return ProxyReport{}
 	}
 }
+
+// TestProxyKnowsWhichFaultCut: the proxy tells, by the client's own
+// address, that its fault cut the conn: the upstream wrote everything and
+// cannot know.
+func TestProxyKnowsWhichFaultCut(t *testing.T) {
+	f, err := ParseFaults("close-after=2KiB")
+	require.NoError(t, err)
+	up := upstream(t, "tcp", func(c net.Conn) { _, _ = c.Write(make([]byte, 64<<10)) })
+	p, reports := startProxy(t, "tcp", up, ProxyConfig{ToClient: f})
+	c := dialProxy(t, p)
+	got, _ := io.ReadAll(c)
+	assert.Len(t, got, 2048)
+	r := <-reports
+	assert.Equal(t, "close-after=2KiB", r.Fired)
+	assert.Equal(t, PeerKey(c), r.Peer)
+	byPeer, ok := p.ConnFrom(PeerKey(c))
+	require.True(t, ok)
+	assert.Equal(t, r.ID, byPeer.ID)
+	assert.Equal(t, "close-after=2KiB", byPeer.Fired)
+	_, ok = p.ConnFrom("tcp:127.0.0.1:1")
+	assert.False(t, ok)
+}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,45 +150,85 @@ func (r *recorder) timeline() Timeline {
 	return append(t, r.buf[:r.next]...)
 }
 
-// history keeps the recorders of the most recent conns so a timeline can be fetched by
-// conn ID after the conn closed. Bounded: the oldest entry goes first.
+// history keeps the most recent conns of a listener so that a timeline, or
+// the fault that cut a conn, can be found by conn ID or by the peer's
+// address after the conn closed. Bounded: the oldest entry goes first.
 type history struct {
-	mu    sync.Mutex
-	max   int
-	byID  map[string]*recorder
-	order []string // ring of IDs
-	next  int
+	mu     sync.Mutex
+	max    int
+	byID   map[string]*conn
+	byPeer map[string]string // peer address -> conn ID
+	order  []string          // ring of IDs
+	next   int
 }
 
 func newHistory(max int) *history {
-	return &history{max: max, byID: make(map[string]*recorder)}
+	return &history{max: max, byID: make(map[string]*conn), byPeer: make(map[string]string)}
 }
 
-func (h *history) add(id string, r *recorder) {
-	if h == nil || r == nil {
+func (h *history) add(c *conn) {
+	if h == nil {
 		return
 	}
+	peer := peerOf(c.Conn)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.order) < h.max {
-		h.order = append(h.order, id)
+		h.order = append(h.order, c.id)
 	} else {
+		old := h.byID[h.order[h.next]]
 		delete(h.byID, h.order[h.next])
-		h.order[h.next] = id
+		if old != nil && h.byPeer[peerOf(old.Conn)] == old.id {
+			delete(h.byPeer, peerOf(old.Conn))
+		}
+		h.order[h.next] = c.id
 		h.next = (h.next + 1) % h.max
 	}
-	h.byID[id] = r
+	h.byID[c.id] = c
+	if peer != "" {
+		h.byPeer[peer] = c.id
+	}
 }
 
-func (h *history) get(id string) (Timeline, bool) {
+func (h *history) get(id string) (*conn, bool) {
 	if h == nil {
 		return nil, false
 	}
 	h.mu.Lock()
-	r, ok := h.byID[id]
-	h.mu.Unlock()
-	if !ok {
+	defer h.mu.Unlock()
+	c, ok := h.byID[id]
+	return c, ok
+}
+
+func (h *history) fromPeer(peer string) (*conn, bool) {
+	if h == nil || peer == "" {
 		return nil, false
 	}
-	return r.timeline(), true
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.byID[h.byPeer[peer]]
+	return c, ok
+}
+
+// peerOf is a conn's remote address as a lookup key; "" for an unnamed
+// Unix peer (a client that did not bind: it cannot be told apart).
+func peerOf(c net.Conn) string {
+	a := c.RemoteAddr()
+	if a == nil || a.String() == "" || a.String() == "@" {
+		return ""
+	}
+	return a.Network() + ":" + a.String()
+}
+
+// ConnInfo is what a listener remembers of one accepted conn.
+type ConnInfo struct {
+	ID       string
+	Peer     string   // the peer's address, network:address
+	Fired    string   // the fault that cut or stopped it (canonical spec), "" if none
+	Timeline Timeline // nil when recording is off
+}
+
+func (c *conn) info() ConnInfo {
+	f, _ := c.firedFault()
+	return ConnInfo{ID: c.id, Peer: peerOf(c.Conn), Fired: f, Timeline: c.Timeline()}
 }

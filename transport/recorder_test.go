@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -63,7 +64,9 @@ func TestEventKindText(t *testing.T) {
 func TestListenerHistory(t *testing.T) {
 	h := newHistory(2)
 	for i := 1; i <= 3; i++ {
-		h.add("c-"+strconv.Itoa(i), newRecorder(1, time.Now()))
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		h.add(&conn{Conn: a, id: "c-" + strconv.Itoa(i), rec: newRecorder(1, time.Now())})
 	}
 	_, ok := h.get("c-1")
 	assert.False(t, ok, "evicted")
@@ -79,6 +82,51 @@ func TestListenerHistory(t *testing.T) {
 	assert.False(t, ok, "another listener's conn")
 	_, ok = WrapListener(listen(t, "tcp"), Options{}).Timeline("x")
 	assert.False(t, ok, "recording off")
+}
+
+// TestListenerKnowsWhichFaultCut: the fault that cut a conn is found by the
+// client's own address, after the conn closed, on TCP and on a Unix socket
+// whose client bound a name (an unnamed Unix client cannot be told apart).
+func TestListenerKnowsWhichFaultCut(t *testing.T) {
+	f, err := ParseFaults("close-after=1KiB")
+	require.NoError(t, err)
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			wl := WrapListener(listen(t, network), Options{Faults: f, Name: "svc"})
+			done := make(chan error, 1)
+			go func() {
+				c, err := wl.Accept()
+				if err != nil {
+					done <- err
+					return
+				}
+				_, err = c.Write(make([]byte, 4096))
+				c.Close()
+				done <- err
+			}()
+			d := net.Dialer{}
+			if network == "unix" {
+				d.LocalAddr = &net.UnixAddr{Net: "unix", Name: "@truncheck-test-" + strconv.Itoa(os.Getpid())}
+			}
+			c, err := d.Dial(network, wl.Addr().String())
+			require.NoError(t, err)
+			defer c.Close()
+			got, _ := io.ReadAll(c)
+			assert.Len(t, got, 1024)
+			werr := <-done
+			assert.ErrorIs(t, werr, ErrInjected)
+
+			info, ok := wl.ConnFrom(PeerKey(c))
+			require.True(t, ok, "found by the client's address %s", PeerKey(c))
+			assert.Equal(t, "svc-1", info.ID)
+			assert.Equal(t, "close-after=1KiB", info.Fired)
+			byID, ok := wl.Conn("svc-1")
+			require.True(t, ok)
+			assert.Equal(t, info.Fired, byID.Fired)
+			_, ok = wl.ConnFrom("tcp:127.0.0.1:1")
+			assert.False(t, ok)
+		})
+	}
 }
 
 func TestListenerTimelineAfterClose(t *testing.T) {

@@ -15,7 +15,7 @@ type Options struct {
 	Name   string // prefix of conn IDs, e.g. "svc" gives "svc-1", "svc-2"; "" => "conn"
 }
 
-// historySize bounds how many recent conns a Listener keeps timelines for.
+// historySize bounds how many recent conns a Listener (and a Proxy) keeps.
 const historySize = 4096
 
 // Listener wraps a net.Listener: every accepted conn gets the faults and a recorder,
@@ -29,11 +29,7 @@ type Listener struct {
 
 // WrapListener wraps l so that every accepted conn carries o's faults and recorder.
 func WrapListener(l net.Listener, o Options) *Listener {
-	wl := &Listener{Listener: l, o: o}
-	if o.Record > 0 {
-		wl.hist = newHistory(historySize)
-	}
-	return wl
+	return &Listener{Listener: l, o: o, hist: newHistory(historySize)}
 }
 
 // Accept waits for the next conn and wraps it.
@@ -43,13 +39,49 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	w := newConn(c, l.o, l.seq.Add(1), EventAccept)
-	l.hist.add(w.id, w.rec)
+	l.hist.add(w)
 	return w, nil
 }
 
 // Timeline returns the timeline of one of the last 4096 accepted conns, open or closed;
 // false when the ID is unknown, evicted, or recording is off.
-func (l *Listener) Timeline(connID string) (Timeline, bool) { return l.hist.get(connID) }
+func (l *Listener) Timeline(connID string) (Timeline, bool) {
+	c, ok := l.hist.get(connID)
+	if !ok || c.rec == nil {
+		return nil, false
+	}
+	return c.Timeline(), true
+}
+
+// Conn describes one of the last 4096 accepted conns by its ID.
+func (l *Listener) Conn(connID string) (ConnInfo, bool) {
+	c, ok := l.hist.get(connID)
+	if !ok {
+		return ConnInfo{}, false
+	}
+	return c.info(), true
+}
+
+// ConnFrom describes the most recent of the last 4096 accepted conns whose
+// peer had the address peer ("tcp:127.0.0.1:5678", "unix:@name"): how the
+// harness finds the server side of one of its own client conns.
+func (l *Listener) ConnFrom(peer string) (ConnInfo, bool) {
+	c, ok := l.hist.fromPeer(peer)
+	if !ok {
+		return ConnInfo{}, false
+	}
+	return c.info(), true
+}
+
+// PeerKey is the key [Listener.ConnFrom] and [Proxy.ConnFrom] take for the
+// conn whose local end is c: its local address, network-qualified.
+func PeerKey(c net.Conn) string {
+	a := c.LocalAddr()
+	if a == nil || a.String() == "" || a.String() == "@" {
+		return ""
+	}
+	return a.Network() + ":" + a.String()
+}
 
 // Dialer returns a DialContext for http.Transport (or anything else) whose conns carry
 // o's faults and recorder. base nil means a zero net.Dialer. Conns are numbered from 1 in
@@ -58,9 +90,15 @@ func Dialer(o Options, base *net.Dialer) func(ctx context.Context, network, addr
 	if base == nil {
 		base = &net.Dialer{}
 	}
+	return DialerFunc(o, base.DialContext)
+}
+
+// DialerFunc is [Dialer] over any dial function (one that binds its own local address,
+// say): the conns it returns carry o's faults and recorder.
+func DialerFunc(o Options, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	var seq atomic.Uint64
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := base.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
