@@ -43,9 +43,9 @@ func TestHyperTarget(t *testing.T) {
 					Overlap:     true, // hyper-target --unix replaces the socket file
 				}
 				rep, err := RunScenario(t.Context(), s, Options{Target: target})
-				require.NoError(t, err, rep.Details())
-				t.Log(rep.Line())
-				assert.True(t, rep.Met, rep.Details())
+				require.NoError(t, err, rep.Text())
+				t.Log(rep.Text())
+				assert.True(t, rep.Met, rep.Text())
 			})
 		}
 	}

@@ -183,7 +183,7 @@ func TestPerfReproduce(t *testing.T) {
 			OnRecord: func(r *results.Record) {
 				mu.Lock()
 				defer mu.Unlock()
-				if first < 0 && r.Outcome == results.Truncated && r.Silent {
+				if first < 0 && r.Outcome == results.Truncated && r.Silent() {
 					first = time.Since(start)
 				}
 				recs = append(recs, r)
@@ -250,7 +250,7 @@ func TestPerfSoak(t *testing.T) {
 		}},
 		Concurrency: 16,
 		Seed:        7,
-		Expect:      scenarios.Expectation{Kind: scenarios.ExpectComplete},
+		Expect:      results.Expectation{Kind: results.ExpectComplete},
 	}
 	type sample struct {
 		at         time.Duration

@@ -5,10 +5,6 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -54,26 +50,26 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Report is one scenario run: the verdict and summary in results' terms,
-// plus what only the harness knows.
+// Report is one scenario run: its verdict and summary in results' terms
+// (results judges it), plus what only the harness knows.
 type Report struct {
 	results.ScenarioResult
-	Hops     string
-	Aborted  int // requests cut short by the caller's context; not counted
-	Restarts int
 	// Unexplained counts outcomes a detect scenario neither expects nor
 	// tolerates (and any failure of a complete scenario).
 	Unexplained map[results.Outcome]int64
-	Notes       []string // e.g. a reference that could not be fetched
 	Wall        time.Duration
 }
 
 // RunScenario builds the scenario's topology (or connects to opts.Target),
-// fires its requests with bounded concurrency, verifies every body while
-// it streams, classifies every request, and judges the expectation. The
-// error is for a run that could not happen (bad scenario, a server that
-// would not start, a reference that could not be fetched, ctx ended);
-// an expectation not met is reported in Report.Met, not as an error.
+// prepares a reference for every request kind, fires the requests with
+// bounded concurrency, verifies every body while it streams, classifies
+// every request with the evidence it rests on, attributes each failure
+// (our fault, or the system under test; silent only when the server's own
+// account says complete), and judges the expectation with results' one
+// judge. The error is for a run that could not happen (bad scenario, a
+// server that would not start, a reference that could not be had, ctx
+// ended); an expectation not met is reported in Report.Met, not as an
+// error.
 func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Report, error) {
 	start := time.Now()
 	if opts.Seed != nil {
@@ -99,73 +95,43 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	rep := Report{Hops: s.HopLayout(), Unexplained: map[results.Outcome]int64{}}
-	rep.Scenario, rep.Seed, rep.Faults = s.Name, s.Seed, faultsText(s)
-	rep.Expect = results.Expect(s.Expect.Kind)
-	if len(s.Expect.Outcomes) == 1 {
-		rep.ExpectOutcome = results.Outcome(s.Expect.Outcomes[0])
-	}
-	switch s.Expect.Silent {
-	case scenarios.SilentRequired:
-		rep.ExpectSilent = ptr(true)
-	case scenarios.SilentForbidden:
-		rep.ExpectSilent = ptr(false)
-	}
+	rep := Report{Unexplained: map[results.Outcome]int64{}}
+	rep.Scenario, rep.Seed, rep.Faults, rep.Hops = s.Name, s.Seed, faultsText(s), s.HopLayout()
+	rep.Expectation = s.Expect.Clone()
 
-	var e env
-	var err error
 	if opts.Target == nil && s.TargetOnly {
 		return rep, fmt.Errorf("scenario %q runs against an external target only (accepted: harness.Options.Target, `truncheck check`)", s.Name)
 	}
+	var sut systemUnderTest
+	var err error
 	if opts.Target != nil {
-		rep.Hops = opts.Target.hops(s)
-		e, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
+		sut, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
 	} else {
-		e, err = buildStack(s, opts.Record)
+		sut, err = buildStack(s, opts.Record)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("scenario %q: %w", s.Name, err)
 	}
 	defer func() {
-		if cerr := e.close(); cerr != nil {
+		if cerr := sut.close(); cerr != nil {
 			logf("%s: teardown: %v", s.Name, cerr)
 		}
 	}()
+	rep.Hops = sut.layout()
+	rep.Notes = append(rep.Notes, sut.notes()...)
 
-	// References first, over the clean path, one per request kind.
-	refs := make([]*Reference, len(s.Workload.Requests))
-	rv := NewVerifier(s.StallTimeout, DefaultWantDigest)
-	cleanCl, cleanDial, cleanBase := e.clean()
-	for i, r := range s.Workload.Requests {
-		rt := cleanCl.Do
-		if r.Expect100 {
-			rt = ExpectContinue(cleanDial)
-		}
-		ref, err := fetchReference(ctx, rv, rt, cleanBase, func(base string) (*http.Request, error) {
-			return newRequest(ctx, base, r, "")
-		})
-		if err != nil {
-			if opts.Target == nil {
-				return rep, fmt.Errorf("scenario %q: %s %s: %w", s.Name, r.Method, r.Path, err)
-			}
-			// A target that cannot serve a clean copy: check against its own
-			// Content-Length and digest only.
-			rep.Notes = append(rep.Notes, fmt.Sprintf("no reference for %s %s (%v): checked against Content-Length and digest only", r.Method, r.Path, err))
-			continue
-		}
-		refs[i] = &ref
-		logf("%s: reference %s %s: %d bytes, crc32c %08x", s.Name, r.Method, r.Path, ref.Length, ref.CRC32C)
+	refs, err := prepareReferences(ctx, s, sut, logf)
+	if err != nil {
+		return rep, fmt.Errorf("scenario %q: %w", s.Name, err)
 	}
+	rep.Notes = append(rep.Notes, refs.notes...)
+	rep.Findings = append(rep.Findings, refs.findings...)
 
 	sum := results.NewSummary(s.Name)
 	sum.KeepFailures = opts.KeepFailures
 	var (
 		mu             sync.Mutex
-		hits, hitsSil  int64
 		writeErr       error
-		aborted        int
-		expected       = setOf(s.Expect.Outcomes)
-		tolerated      = setOf(s.Expect.Tolerate)
 		runCtx, cancel = context.WithCancel(ctx)
 	)
 	defer cancel()
@@ -189,7 +155,7 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 				return
 			case <-t.C:
 			}
-			if err := e.restart(runCtx, s.Restarts.Grace); err != nil {
+			if err := sut.restart(runCtx, s.Restarts.Grace); err != nil {
 				logf("%s: restart: %v", s.Name, err)
 				continue
 			}
@@ -211,65 +177,28 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	if s.Duration > 0 {
 		stopAt = time.Now().Add(s.Duration)
 	}
+	over := func() bool { return runCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) }
 	for seq := int64(0); s.Count == 0 || seq < int64(s.Count); seq++ {
-		if runCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
+		if over() {
 			break
 		}
 		ri := pick(seq)
 		g.Go(func() error {
-			if runCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
+			if over() {
 				return nil
 			}
 			v := <-verifiers
 			defer func() { verifiers <- v }()
-			r := s.Workload.Requests[ri]
-			id := fmt.Sprintf("%s-%s-%d", s.Name, nonce, seq)
-			req, err := newRequest(runCtx, e.baseURL(), r, id)
-			if err != nil {
+			rec, err := fire(runCtx, sut, s, ri, seq, fmt.Sprintf("%s-%s-%d", s.Name, nonce, seq), v, refs.want[ri])
+			if err != nil || rec == nil {
+				if rec == nil && err == nil {
+					mu.Lock()
+					rep.Aborted++
+					mu.Unlock()
+				}
 				return err
 			}
-			reqStart := time.Now()
-			rt := e.client().Do
-			if r.Expect100 {
-				rt = ExpectContinue(e.dial())
-			}
-			vd := v.DoWith(runCtx, rt, req, refs[ri], false)
-			if vd.Aborted {
-				mu.Lock()
-				aborted++
-				mu.Unlock()
-				return nil
-			}
-			rec := &results.Record{
-				Run: opts.Run, Scenario: s.Name, Seed: s.Seed, Seq: seq,
-				Key: r.Method + " " + r.Path, Hops: rep.Hops, Method: r.Method, URL: r.Path,
-				RequestID: vd.RequestID, Status: vd.Status, Expected: vd.Expected, Received: vd.Received,
-				Outcome: vd.Outcome, Offset: vd.Offset, DigestWant: vd.DigestWant, DigestGot: vd.DigestGot,
-				Start: reqStart, Latency: vd.Latency, TTFB: vd.TTFB,
-			}
-			if vd.Conn != nil {
-				rec.ConnID = transport.ConnID(vd.Conn)
-			}
-			if vd.Err != nil {
-				rec.Error = vd.Err.Error()
-			}
-			if vd.Outcome.Failed() {
-				// The server's view: did it believe it sent everything?
-				// A stalled handler is still stuck: take its account as it is.
-				wait := accountWait
-				if vd.Outcome == results.Stalled {
-					wait = 0
-				}
-				acc, serverTL := e.account(runCtx, id, wait)
-				rec.ServerAccount = acc
-				rec.Silent = acc != nil && acc.Complete && cleanEnd(vd.Outcome)
-				if vd.Conn != nil {
-					if tl, ok := transport.TimelineOf(vd.Conn); ok {
-						rec.Timeline = append(rec.Timeline, convertTimeline(rec.ConnID, tl)...)
-					}
-				}
-				rec.Timeline = append(rec.Timeline, serverTL...)
-			}
+			rec.Run, rec.Hops = opts.Run, rep.Hops
 			if opts.Writer != nil {
 				if err := opts.Writer.Write(rec); err != nil {
 					mu.Lock()
@@ -284,19 +213,8 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 				opts.OnRecord(rec)
 			}
 			mu.Lock()
-			defer mu.Unlock()
 			sum.Add(rec)
-			switch o := vd.Outcome; {
-			case o == results.Complete:
-			case s.Expect.Kind == scenarios.ExpectDetect && expected[string(o)]:
-				hits++
-				if rec.Silent {
-					hitsSil++
-				}
-			case s.Expect.Kind == scenarios.ExpectDetect && tolerated[string(o)]:
-			default:
-				rep.Unexplained[o]++
-			}
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -305,9 +223,8 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	<-restartsDone
 	sum.Close()
 	rep.Summary = sum
-	rep.Aborted = aborted
 	rep.Wall = time.Since(start)
-	rep.Met, rep.Reason = judge(s, sum, hits, hitsSil, rep.Unexplained)
+	rep.Unexplained = rep.Judge().Unexplained
 	switch {
 	case gerr != nil:
 		return rep, fmt.Errorf("scenario %q: %w", s.Name, gerr)
@@ -319,159 +236,115 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	return rep, nil
 }
 
-// cleanEnd says whether an outcome is one the client saw end cleanly (a
-// well-formed end, the wrong bytes): with the server's account complete,
-// nobody noticed: silent. Resets and stalls are visible to the client.
-func cleanEnd(o results.Outcome) bool {
-	return o == results.Truncated || o == results.Corrupt || o == results.Overlong
-}
-
-// judge decides the expectation; see [scenarios.Expectation].
-func judge(s scenarios.Scenario, sum *results.Summary, hits, hitsSilent int64, unexplained map[results.Outcome]int64) (bool, string) {
-	if sum.Requests == 0 {
-		return false, "no requests were made"
-	}
-	outcomes := outcomeCounts(sum)
-	if s.Expect.Kind == scenarios.ExpectComplete {
-		if f := sum.Failed(); f > 0 {
-			return false, fmt.Sprintf("%d of %d responses failed to verify (%s), %d silent", f, sum.Requests, outcomes, sum.Silent)
-		}
-		return true, fmt.Sprintf("all %d responses verified", sum.Requests)
-	}
-	want := strings.Join(s.Expect.Outcomes, "|")
-	switch {
-	case hits == 0:
-		return false, fmt.Sprintf("defect not detected: no %s response in %d (%s)", want, sum.Requests, outcomes)
-	case len(unexplained) > 0:
-		return false, fmt.Sprintf("unexplained outcomes (%s) besides %d %s: expected only complete, %s%s",
-			countList(unexplained), hits, want, want, tolerateText(s))
-	case s.Expect.Silent == scenarios.SilentRequired && hitsSilent == 0:
-		return false, fmt.Sprintf("defect detected (%d %s) but none was silent: the server knew", hits, want)
-	case s.Expect.Silent == scenarios.SilentForbidden && hitsSilent > 0:
-		return false, fmt.Sprintf("defect detected (%d %s) but %d were silent: the server believed it sent everything", hits, want, hitsSilent)
-	}
-	return true, fmt.Sprintf("defect detected: %d of %d %s, %d silent (%s)", hits, sum.Requests, want, hitsSilent, outcomes)
-}
-
-func tolerateText(s scenarios.Scenario) string {
-	if len(s.Expect.Tolerate) == 0 {
-		return ""
-	}
-	return " or " + strings.Join(s.Expect.Tolerate, ", ")
-}
-
-func outcomeCounts(sum *results.Summary) string {
-	var parts []string
-	for _, o := range results.Outcomes() {
-		if n := sum.Outcomes[o]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, o))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func countList(m map[results.Outcome]int64) string {
-	keys := make([]string, 0, len(m))
-	for o := range m {
-		keys = append(keys, string(o))
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", m[results.Outcome(k)], k)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// picker returns the request index for each sequence number, drawn by
-// weight from the scenario's seed: the same seed gives the same sequence.
-func picker(s scenarios.Scenario) func(seq int64) int {
-	total := 0
-	for _, r := range s.Workload.Requests {
-		total += r.Weight
-	}
-	return func(seq int64) int {
-		rng := rand.New(rand.NewPCG(uint64(s.Seed), uint64(seq)))
-		x := rng.IntN(total)
-		for i, r := range s.Workload.Requests {
-			if x < r.Weight {
-				return i
-			}
-			x -= r.Weight
-		}
-		return len(s.Workload.Requests) - 1
-	}
-}
-
-// newRequest builds one request of the workload against base.
-func newRequest(ctx context.Context, base string, r scenarios.Request, id string) (*http.Request, error) {
-	var body io.Reader
-	if r.Upload > 0 {
-		body = &patternReader{left: r.Upload}
-	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, base+r.Path, body)
+// fire sends request ri of the workload as sequence number seq, verifies
+// it against want, and returns its record with the server's account, the
+// cause and silence of a failure, and the timelines of its connections.
+// A nil record (and nil error) is a request the caller's context cut short.
+func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int, seq int64, id string, v *Verifier, want *Expected) (*results.Record, error) {
+	r := s.Workload.Requests[ri]
+	req, err := newRequest(ctx, sut.baseURL(), r, id)
 	if err != nil {
-		return nil, fmt.Errorf("request %s %s: %w", r.Method, r.Path, err)
+		return nil, err
 	}
-	if r.Upload > 0 {
-		req.ContentLength = r.Upload
-		n := r.Upload
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&patternReader{left: n}), nil }
-		req.Header.Set("Content-Type", "application/octet-stream")
-		if r.Expect100 {
-			req.Header.Set("Expect", "100-continue")
+	reqStart := time.Now()
+	rt := sut.client().Do
+	if r.Expect100 {
+		rt = ExpectContinue(sut.dial())
+	}
+	vd := v.Verify(ctx, rt, req, Check{Want: want, RequireEndToEnd: s.Verify.RequireEndToEnd})
+	if vd.Aborted {
+		return nil, nil
+	}
+	rec := &results.Record{
+		Scenario: s.Name, Seed: s.Seed, Seq: seq,
+		Key: requestKey(r), Method: r.Method, URL: r.Path,
+		RequestID: vd.RequestID, Status: vd.Status, Expected: vd.Expected, Received: vd.Received,
+		Outcome: vd.Outcome, CheckedBy: vd.CheckedBy, Framing: vd.Framing, Offset: vd.Offset,
+		DigestWant: vd.DigestWant, DigestGot: vd.DigestGot, DigestError: vd.DigestError,
+		Start: reqStart, Latency: vd.Latency, TTFB: vd.TTFB,
+	}
+	if vd.Conn != nil {
+		rec.ConnID = transport.ConnID(vd.Conn)
+	}
+	if vd.Err != nil {
+		rec.Error = vd.Err.Error()
+	}
+	if !vd.Outcome.Failed() {
+		return rec, nil
+	}
+	// The server's view: did it believe it sent everything? A stalled
+	// handler is still stuck: take its account as it is.
+	wait := accountWait
+	if vd.Outcome == results.Stalled {
+		wait = 0
+	}
+	acc, serverTL := sut.account(ctx, id, wait)
+	rec.ServerAccount = acc
+	fault, where, inside := sut.cutBy(vd.Conn, acc)
+	attribute(rec, acc, fault, where, inside)
+	if vd.Conn != nil {
+		if tl, ok := transport.TimelineOf(vd.Conn); ok {
+			rec.Timeline = append(rec.Timeline, convertTimeline(rec.ConnID, tl)...)
 		}
 	}
-	if id != "" {
-		req.Header.Set("X-Request-Id", id)
-	}
-	return req, nil
+	rec.Timeline = append(rec.Timeline, serverTL...)
+	return rec, nil
 }
 
-// patternReader yields a deterministic upload body without holding it.
-type patternReader struct{ left, off int64 }
-
-func (p *patternReader) Read(b []byte) (int, error) {
-	if p.left <= 0 {
-		return 0, io.EOF
+// attribute says who cut a failed response and, for one the client saw
+// end cleanly, whether the server knew:
+//
+//   - one of our faults outside the server (client side, a gateway, a
+//     proxy in front of a target) cut it: cause injected, silence
+//     "injected": the server could not have known, that is not its silence;
+//   - otherwise the server's account decides: complete means silent, not
+//     complete means noticed; no account means unknown, never silent.
+//
+// A fault inside the server's own socket (in-process faults on its
+// listener, such as buffered-shutdown, the defect of an HTTP library below
+// the handler) is named as the cause, and the account still decides
+// silence: the handler either saw its writes fail or it did not.
+func attribute(rec *results.Record, acc *results.Account, fault, where string, inside bool) {
+	if rec.Outcome == results.Unverified {
+		return // nothing was cut: nothing could check it
 	}
-	if int64(len(b)) > p.left {
-		b = b[:p.left]
+	if fault != "" {
+		rec.Cause = results.InjectedCause(fault, where)
+	} else {
+		rec.Cause = results.CauseSystemUnderTest
 	}
-	for i := range b {
-		x := uint64(p.off + int64(i))
-		b[i] = byte(x*0x9e3779b1>>24) ^ byte(x)
+	if !rec.Outcome.CleanEnd() {
+		return
 	}
-	p.off += int64(len(b))
-	p.left -= int64(len(b))
-	return len(b), nil
+	switch {
+	case fault != "" && !inside:
+		rec.Silence = results.SilenceInjected
+	case acc == nil:
+		rec.Silence = results.SilenceUnknown
+	case acc.Complete:
+		rec.Silence = results.SilenceSilent
+	default:
+		rec.Silence = results.SilenceNoticed
+	}
 }
 
+// faultsText lists the scenario's faults per hop side, canonical.
 func faultsText(s scenarios.Scenario) string {
 	var parts []string
 	for i, h := range s.Topology.Hops {
-		if h.ServerFaults != "" {
-			parts = append(parts, fmt.Sprintf("hop%d server: %s", i, h.ServerFaults))
-		}
-		if h.ClientFaults != "" {
-			parts = append(parts, fmt.Sprintf("hop%d client: %s", i, h.ClientFaults))
+		for _, side := range []struct{ name, spec string }{{"server", h.ServerFaults}, {"client", h.ClientFaults}} {
+			if side.spec == "" {
+				continue
+			}
+			text := side.spec
+			if f, err := transport.ParseFaults(side.spec); err == nil {
+				text = f.String()
+			}
+			parts = append(parts, fmt.Sprintf("hop%d %s: %s", i, side.name, text))
 		}
 	}
 	return strings.Join(parts, "; ")
 }
-
-func setOf(list []string) map[string]bool {
-	m := make(map[string]bool, len(list))
-	for _, x := range list {
-		m[x] = true
-	}
-	return m
-}
-
-func ptr[T any](v T) *T { return &v }
 
 func newRunID() string {
 	var b [8]byte
@@ -479,90 +352,13 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Line is the report as one table row: scenario, requests, outcomes,
-// silent count, offset range, wall time, verdict.
-func (r Report) Line() string {
-	sum := r.Summary
-	if sum == nil {
-		sum = results.NewSummary(r.Scenario)
-	}
-	offsets := "-"
-	if sum.Offsets.Count > 0 {
-		offsets = fmt.Sprintf("%d..%d", sum.Offsets.Min, sum.Offsets.Max)
-	}
-	verdict := "ok"
-	if !r.Met {
-		verdict = "NOT MET"
-	}
-	return fmt.Sprintf("%-32s %5d  %-44s silent=%-3d offsets=%-19s %7.2fs  %s: %s",
-		r.Scenario, sum.Requests, outcomeCounts(sum), sum.Silent, offsets, r.Wall.Seconds(), verdict, r.Reason)
-}
-
-// TableHeader is the header matching [Report.Line].
-func TableHeader() string {
-	return fmt.Sprintf("%-32s %5s  %-44s %-10s %-27s %8s  %s", "scenario", "reqs", "outcomes", "silent", "offsets", "wall", "verdict")
-}
-
-// Details renders the line, the notes and the first failing requests with
-// their offsets, server accounts and timelines: what a failing test
-// prints.
-func (r Report) Details() string {
+// Text renders the report the way every subcommand renders a run
+// (results.WriteText): its row, its notes, and when it is not met its
+// first failing requests with offsets, accounts and timelines.
+func (r Report) Text() string {
+	rr := results.NewRunResult("", []results.ScenarioResult{r.ScenarioResult})
 	var b strings.Builder
-	b.WriteString(r.Line())
-	b.WriteByte('\n')
-	fmt.Fprintf(&b, "  hops %s; faults: %s; seed %d; restarts %d; aborted %d\n", r.Hops, orNone(r.Faults), r.Seed, r.Restarts, r.Aborted)
-	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "  note: %s\n", n)
-	}
-	if r.Summary == nil {
-		return b.String()
-	}
-	for i, f := range r.Summary.Failures {
-		if i == 3 {
-			fmt.Fprintf(&b, "  ... %d more failing requests kept in the summary\n", len(r.Summary.Failures)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  #%d %s %s id=%s status=%d: %s at offset %d of %d (received %d)", f.Seq, f.Method, f.URL, f.RequestID, f.Status, f.Outcome, f.Offset, f.Expected, f.Received)
-		if f.Silent {
-			b.WriteString(" SILENT")
-		}
-		b.WriteByte('\n')
-		if f.Error != "" {
-			fmt.Fprintf(&b, "     error: %s\n", f.Error)
-		}
-		if a := f.ServerAccount; a != nil {
-			fmt.Fprintf(&b, "     server account: status %d, wrote %d of %d, complete=%v %s\n", a.Status, a.BytesWritten, a.ContentLength, a.Complete, a.WriteError)
-		}
-		tl := f.Timeline
-		if len(tl) > 24 {
-			fmt.Fprintf(&b, "     timeline (last 24 of %d events):\n", len(tl))
-			tl = tl[len(tl)-24:]
-		} else if len(tl) > 0 {
-			b.WriteString("     timeline:\n")
-		}
-		for _, e := range tl {
-			fmt.Fprintf(&b, "       %s\n", e.String())
-		}
-	}
-	return b.String()
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-// Table renders reports as the run table: [TableHeader] and one
-// [Report.Line] each.
-func Table(reports []Report) string {
-	var b strings.Builder
-	b.WriteString(TableHeader())
-	b.WriteByte('\n')
-	for _, r := range reports {
-		b.WriteString(r.Line())
-		b.WriteByte('\n')
-	}
+	_ = results.WriteText(&b, rr)
+	_ = results.WriteDetails(&b, rr, 3)
 	return b.String()
 }

@@ -96,18 +96,7 @@ func (t *Target) network() (network, addr string, err error) {
 	return "tcp", u.Host, nil
 }
 
-func (t *Target) hops(s scenarios.Scenario) string {
-	n, _, _ := t.network()
-	if n == "" {
-		n = "?"
-	}
-	if len(s.Topology.Hops) > 0 && s.Topology.Hops[0].ServerFaults != "" {
-		return "client-" + n + ">proxy-" + n + ">target"
-	}
-	return "client-" + n + ">target"
-}
-
-// remote is the env of a Target.
+// remote is the system under test of a Target.
 type remote struct {
 	t       *Target
 	s       scenarios.Scenario
@@ -117,6 +106,7 @@ type remote struct {
 	cldial  dialFunc
 	cleanCl *http.Client
 	clDial0 dialFunc
+	acctCl  *http.Client
 	logf    func(string, ...any)
 
 	proxy *transport.Proxy // server-side faults, when the scenario has them
@@ -132,7 +122,7 @@ type process struct {
 	err  error
 }
 
-func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record int, logf func(string, ...any)) (env, error) {
+func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record int, logf func(string, ...any)) (systemUnderTest, error) {
 	if s.Topology.Mode != scenarios.Direct {
 		return nil, fmt.Errorf("target: scenario topology %s (accepted: direct, the target is the one server)", s.Topology.Mode)
 	}
@@ -173,7 +163,8 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, cnet, caddr)
 	r.cl = &http.Client{Transport: newTransport(r.cldial, s.Concurrency, s.Service.ConnectionClose)}
 	r.clDial0 = hopDialer(transport.Options{Name: "ref"}, network, addr)
-	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, false), Timeout: time.Minute}
+	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, true)}
+	r.acctCl = &http.Client{Transport: newTransport(hopDialer(transport.Options{Name: "acct"}, network, addr), 4, false), Timeout: time.Minute}
 	if len(t.Exec) > 0 {
 		p, err := r.start(ctx, nil)
 		if err != nil {
@@ -197,8 +188,44 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 func (r *remote) client() *http.Client { return r.cl }
 func (r *remote) dial() dialFunc       { return r.cldial }
 func (r *remote) baseURL() string      { return "http://target" }
-func (r *remote) clean() (*http.Client, dialFunc, string) {
-	return r.cleanCl, r.clDial0, "http://target"
+
+// clean is the target itself without faults, a fresh connection per fetch:
+// its answers are the suspect's own, so agreeing fetches are consistency.
+func (r *remote) clean() cleanPath {
+	return cleanPath{client: r.cleanCl, dial: r.clDial0, base: "http://target"}
+}
+
+func (r *remote) layout() string {
+	if r.proxy != nil {
+		return "client-" + r.network + ">proxy-" + r.network + ">target"
+	}
+	return "client-" + r.network + ">target"
+}
+
+func (r *remote) notes() []string {
+	if r.proxy == nil {
+		return nil
+	}
+	return []string{"server faults run in a transport proxy the harness put in front of the target (" + r.proxy.Addr().String() +
+		"): it adds a second pair of kernel socket buffers between client and server, which can hide or change the cut under test; " +
+		"cuts it injects are attributed to it, not to the target"}
+}
+
+// cutBy: the client's own faults, then the proxy's, found by the client's
+// address. Both are outside the target: its account cannot see them.
+func (r *remote) cutBy(conn net.Conn, _ *results.Account) (string, string, bool) {
+	if conn == nil {
+		return "", "", false
+	}
+	if f, ok := transport.Fired(conn); ok {
+		return f, "hop0-client", false
+	}
+	if r.proxy != nil {
+		if rep, ok := r.proxy.ConnFrom(transport.PeerKey(conn)); ok && rep.Fired != "" {
+			return rep.Fired, "proxy", false
+		}
+	}
+	return "", "", false
 }
 
 // start runs Exec and waits until it answers ReadyPath (after taken
@@ -418,7 +445,7 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 	if err != nil {
 		return nil, false
 	}
-	resp, err := r.cleanCl.Do(req)
+	resp, err := r.acctCl.Do(req)
 	if err != nil {
 		return nil, false
 	}
@@ -456,6 +483,7 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 	if get(&fin, "finished") {
 		finished = fin != "" && !strings.HasPrefix(fin, "0001-01-01")
 	}
+	acc.Finished = finished
 	return acc, finished
 }
 
@@ -464,6 +492,7 @@ func (r *remote) close() error {
 	if r.cl != nil {
 		r.cl.CloseIdleConnections()
 		r.cleanCl.CloseIdleConnections()
+		r.acctCl.CloseIdleConnections()
 	}
 	if r.proxy != nil {
 		err = errors.Join(err, r.proxy.Close())

@@ -115,7 +115,7 @@ func takeoverTarget(t *testing.T, overlap bool) (*Target, scenarios.Scenario) {
 
 // restartUnderLoad restarts e n times while 4 clients send requests, and
 // returns how many requests were sent and how many failed.
-func restartUnderLoad(t *testing.T, e env, n int) (reqs, failed int64, first error) {
+func restartUnderLoad(t *testing.T, e systemUnderTest, n int) (reqs, failed int64, first error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	var nreq, nfail atomic.Int64

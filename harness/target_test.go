@@ -37,7 +37,7 @@ func TestTargetExecWithRestarts(t *testing.T) {
 		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ClientFaults: "slow-read=64KiB/2ms"}}},
 		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/images/photo-1mp?format=tiff"}}},
 		Concurrency: 2, Count: 10, Seed: 1,
-		Expect: scenarios.Expectation{Kind: scenarios.ExpectComplete},
+		Expect: results.Expectation{Kind: results.ExpectComplete},
 	}
 	// Overlap with a server that takes over its socket path: without it a
 	// request the old process accepted as SIGTERM came is dropped by its
@@ -53,10 +53,10 @@ func TestTargetExecWithRestarts(t *testing.T) {
 		Stderr:       os.Stderr,
 	}
 	rep, err := RunScenario(t.Context(), s, Options{Target: target})
-	require.NoError(t, err, rep.Details())
-	assert.True(t, rep.Met, rep.Details())
+	require.NoError(t, err, rep.Text())
+	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, "client-unix>target", rep.Hops)
-	t.Log(rep.Line(), " restarts:", rep.Restarts)
+	t.Log(rep.Text(), " restarts:", rep.Restarts)
 }
 
 // TestTargetSilentTruncation points the harness at a server of ours that
@@ -92,11 +92,11 @@ func TestTargetSilentTruncation(t *testing.T) {
 		Name:        "target-cut",
 		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/big"}}},
 		Concurrency: 2, Count: 6, Seed: 1,
-		Expect: scenarios.Expectation{Kind: scenarios.ExpectDetect, Outcomes: []string{"truncated"}, Silent: scenarios.SilentRequired},
+		Expect: results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentRequired},
 	}
 	rep, err := RunScenario(t.Context(), s, Options{Target: &Target{URL: "http://" + l.Addr().String(), AccountPath: "/accounts/{id}"}})
 	require.NoError(t, err)
-	assert.True(t, rep.Met, rep.Details())
+	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, int64(6), rep.Summary.Silent)
 	assert.Equal(t, int64(sent), rep.Summary.Offsets.Min)
 	assert.Equal(t, int64(sent), rep.Summary.Offsets.Max)
@@ -111,8 +111,10 @@ func TestTargetSilentTruncation(t *testing.T) {
 }
 
 // TestTargetServerFaultsViaProxy runs an exec'd target behind the fault
-// proxy with buffered-shutdown on the data sent to the client: the cut
-// the proxy makes is caught against the clean reference fetched directly.
+// proxy with close-after on the data sent to the client: the cut the proxy
+// makes is caught, and attributed to the proxy, never called the target's
+// silence (its account says it wrote everything: it could not know), and
+// the report says a proxy stands in front of the target.
 func TestTargetServerFaultsViaProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -124,19 +126,30 @@ func TestTargetServerFaultsViaProxy(t *testing.T) {
 		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/images/photo-1mp?format=tiff"}}},
 		Concurrency: 2, Count: 8, Seed: 1,
 		Service: scenarios.Service{ConnectionClose: true},
-		Expect:  scenarios.Expectation{Kind: scenarios.ExpectDetect, Outcomes: []string{"truncated"}},
+		Expect:  results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentForbidden},
 	}
 	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock}, ReadyPath: "/images", AccountPath: "/accounts/{id}"}
 	rep, err := RunScenario(t.Context(), s, Options{Target: target})
-	require.NoError(t, err, rep.Details())
-	assert.True(t, rep.Met, rep.Details())
+	require.NoError(t, err, rep.Text())
+	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, "client-unix>proxy-unix>target", rep.Hops)
-	assert.Empty(t, rep.Notes, "the reference is fetched around the proxy")
+	require.Len(t, rep.Notes, 1, "only the proxy's note: the reference is fetched around the proxy")
+	assert.Contains(t, rep.Notes[0], "adds a second pair of kernel socket buffers")
+	truncated := rep.Summary.Outcomes[results.Truncated]
+	require.Positive(t, truncated)
+	assert.Zero(t, rep.Summary.Silent, "our proxy's cut is not the target's silence")
+	assert.Equal(t, truncated, rep.Summary.Injected)
+	for _, f := range rep.Summary.Failures {
+		if f.Outcome == results.Truncated {
+			assert.Equal(t, "injected:close-after=300KiB at proxy", f.Cause)
+			assert.Equal(t, results.SilenceInjected, f.Silence, "whatever the target's account says, the cut was ours")
+		}
+	}
 }
 
 func TestTargetBadInput(t *testing.T) {
 	s := scenarios.Scenario{Name: "x", Workload: scenarios.Workload{Requests: []scenarios.Request{{Path: "/"}}}, Count: 1,
-		Expect: scenarios.Expectation{Kind: scenarios.ExpectComplete}}
+		Expect: results.Expectation{Kind: results.ExpectComplete}}
 	gw := s
 	gw.Topology = scenarios.Topology{Mode: scenarios.Gateway}
 	tests := []struct {

@@ -6,12 +6,12 @@ import (
 	"github.com/truncheck/truncheck/scenarios"
 )
 
-// Run runs one scenario in-process from a Go test and fails the test with
-// a readable summary (the table line, the first failing requests with
-// offsets, server accounts and timelines) when the expectation is not
-// met. A detect scenario whose defect goes undetected fails. The report
-// is returned for further checks. Run uses t.Context(), so the run stops
-// when the test ends.
+// Run runs one scenario from a Go test and fails the test with a readable
+// account (the table row, the notes, the first failing requests with
+// offsets, server accounts and timelines) when the expectation is not met.
+// A detect scenario whose defect goes undetected fails. The report is
+// returned for further checks. Run uses t.Context(), so the run stops when
+// the test ends.
 func Run(t testing.TB, s scenarios.Scenario, opts ...Options) Report {
 	t.Helper()
 	var o Options
@@ -20,12 +20,13 @@ func Run(t testing.TB, s scenarios.Scenario, opts ...Options) Report {
 	}
 	rep, err := RunScenario(t.Context(), s, o)
 	if err != nil {
-		t.Fatalf("scenario %s could not run: %v\n%s", s.Name, err, rep.Details())
+		t.Fatalf("scenario %s could not run: %v\n%s", s.Name, err, rep.Text())
 		return rep
 	}
-	t.Log(rep.Line())
 	if !rep.Met {
-		t.Errorf("scenario %s: expectation %s not met\n%s", s.Name, s.Expect.Kind, rep.Details())
+		t.Errorf("scenario %s: expectation %s not met\n%s", s.Name, s.Expect, rep.Text())
+	} else {
+		t.Logf("%s: %s", s.Name, rep.Reason)
 	}
 	return rep
 }

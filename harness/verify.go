@@ -1,9 +1,8 @@
 package harness
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,17 +12,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
 )
 
 // BlockSize is the granularity of a [Reference]'s block checksums: a
-// corrupt body's first bad byte is located to within one block.
+// corrupt body's first bad byte is located to within one block, and a
+// shorter body is recognised as a prefix block by block.
 const BlockSize = 64 << 10
 
 // bufSize is the verifier's read buffer, reused for every request.
@@ -34,13 +35,11 @@ const bufSize = 64 << 10
 // body).
 const overlongSlack = 1 << 20
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+var castagnoli = digest.Castagnoli
 
-// Reference is the fingerprint of the bytes a request must produce: its
-// length, the CRC-32C of the whole body and of every [BlockSize] block.
-// It is end to end: computed from a fetch without faults (or the transform
-// run in-process), never from the response under test, so a tier that
-// turns a cut into a shorter well-formed response is caught.
+// Reference is the fingerprint of a body: its length, the CRC-32C of the
+// whole body and of every [BlockSize] block. The verifier compares a
+// response with it while the response streams, in constant memory.
 type Reference struct {
 	Length int64 // -1 unknown
 	CRC32C uint32
@@ -60,25 +59,67 @@ func FingerprintBytes(b []byte) Reference {
 	return ref
 }
 
+// Expected is what a response must be, from a source independent of the
+// response under test (see [results.Evidence]):
+//
+//   - [results.EvidenceExpectation]: what the user stated (a length, a
+//     digest, the bytes of a reference file or known-good URL);
+//   - [results.EvidenceReference]: our own origin's answer over a clean path;
+//   - agreeing-fetches:k: k clean fetches from the target agreed. That is
+//     consistency, not proof: it makes a strict prefix truncated and never
+//     makes a response complete on its own.
+type Expected struct {
+	Source  results.Evidence
+	Ref     *Reference      // the bytes' fingerprint; nil when only a length or digests are known
+	Length  int64           // -1 unknown; Ref.Length when Ref is set
+	Digests []digest.Digest // digests the user stated
+	// Unverifiable, when set, says why nothing short of end-to-end evidence
+	// can verify this request kind (e.g. reference fetches that disagree):
+	// a response without it is unverified with this reason.
+	Unverifiable string
+}
+
+// endToEnd reports whether the expectation proves bytes (not consistency).
+func (e *Expected) endToEnd() bool { return e != nil && e.Source.Class() == results.EndToEnd }
+
+// Check says what one response is verified against, and what the verifier
+// should keep of it.
+type Check struct {
+	Want *Expected // nil: only the response's own framing and digest
+	// RequireEndToEnd makes a response whose only evidence is its hop's
+	// framing (or agreeing fetches) unverified instead of complete.
+	RequireEndToEnd bool
+	// Fingerprint asks for the [Reference] of the bytes received (every
+	// outcome), for reference fetches.
+	Fingerprint bool
+	// Copy, when set, receives every body byte as it is read (reference
+	// fetches keep their bodies to compare them byte for byte).
+	Copy io.Writer
+}
+
 // Verdict is the verifier's account of one request.
 type Verdict struct {
 	Outcome  results.Outcome
 	Status   int
-	Expected int64 // reference length, else Content-Length, else -1
+	Expected int64 // expected length (stated, reference, Content-Length or Content-Range), -1 unknown
 	Received int64 // body bytes read
-	// Offset is where the body ended (truncated, reset, stalled, overlong) or
-	// the start of the first block that differs from the reference (corrupt).
+	// Offset is where the body ended (truncated, reset, stalled), the start
+	// of the first block that differs from the reference (corrupt), or where
+	// the excess began (overlong).
 	Offset     int64
-	Framing    string // "content-length", "chunked" or "close" (how the body was delimited)
-	DigestWant string // the server's Content-Digest (header or trailer), as sent
-	DigestGot  string // the same algorithm over the bytes received
-	RequestID  string // X-Request-Id of the response (or the request's)
-	Err        error  // what ended the request, nil when complete
-	TTFB       time.Duration
-	Latency    time.Duration
-	Conn       net.Conn // the client connection used (httptrace.GotConn), for its timeline
-	// Fingerprint is the reference of the bytes received, filled only when
-	// the verifier was asked to record one (reference fetches).
+	Framing    string             // content-length, chunked, close, none
+	CheckedBy  []results.Evidence // strongest first
+	DigestWant string             // the server's Content-Digest member that was checked, as sent
+	DigestGot  string             // the same algorithm over the bytes received
+	// DigestError says why a digest the response carried was not checked
+	// (unknown algorithm, malformed field, not computed).
+	DigestError string
+	RequestID   string // X-Request-Id of the response (or the request's)
+	Err         error  // what ended the request or why it is not complete; nil when complete
+	TTFB        time.Duration
+	Latency     time.Duration
+	Conn        net.Conn // the client connection used (httptrace.GotConn), for its timeline
+	// Fingerprint is the reference of the bytes received, when asked for.
 	Fingerprint *Reference
 	// Aborted is set when the caller's context ended the request: it says
 	// nothing about the server and is not counted.
@@ -86,10 +127,11 @@ type Verdict struct {
 }
 
 // Verifier streams response bodies through checksums in constant memory:
-// one reused buffer, CRC-32C always, SHA-256/512 only when the response's
-// digest uses them. It classifies each request into a [results.Outcome]
-// with errors.Is on the errors Go's client returns, never by matching
-// error text. A Verifier is used by one goroutine at a time.
+// one reused buffer, CRC-32C always (per block and whole), SHA-256/512
+// only when a digest to check uses them. It classifies each request into a
+// [results.Outcome] with errors.Is on the errors Go's client returns, never
+// by matching error text, and says what evidence the verdict rests on. A
+// Verifier is used by one goroutine at a time.
 type Verifier struct {
 	// Stall is how long a request may make no progress (no head, no body
 	// bytes) before it is cancelled and classified stalled; 0 => 10s.
@@ -98,8 +140,7 @@ type Verifier struct {
 	WantDigest string
 
 	buf    []byte
-	sha256 hash.Hash
-	sha512 hash.Hash
+	hashes map[string]hash.Hash
 }
 
 // NewVerifier returns a verifier with its buffer allocated.
@@ -107,26 +148,45 @@ func NewVerifier(stall time.Duration, wantDigest string) *Verifier {
 	return &Verifier{Stall: stall, WantDigest: wantDigest, buf: make([]byte, bufSize)}
 }
 
-// DefaultWantDigest prefers CRC-32C (fast, enough against accidental
-// damage) over SHA-256 (about 200 MB/s on the machines this runs on).
+// DefaultWantDigest prefers CRC-32C (an order of magnitude faster than
+// SHA-256, ample against accidental damage) and accepts SHA-256 from
+// servers that follow the registry, where crc32c is deprecated.
 const DefaultWantDigest = "crc32c=9, sha-256=1"
 
 // errStalled is the cause the watchdog cancels a request with.
 var errStalled = errors.New("no progress within the stall timeout")
 
+// RoundTrip is a function that sends one request; http.Client.Do is one,
+// [ExpectContinue] another.
+type RoundTrip = func(*http.Request) (*http.Response, error)
+
 // Do sends req with client and verifies the response against ref (nil:
-// only against the response's own Content-Length, framing and digest).
-// When record is true the verdict carries the fingerprint of the bytes
-// received, for use as a reference.
+// only against the response's own framing and digest), as an
+// [results.EvidenceReference]. When record is true the verdict carries the
+// fingerprint of the bytes received.
 func (v *Verifier) Do(ctx context.Context, client *http.Client, req *http.Request, ref *Reference, record bool) Verdict {
-	return v.DoWith(ctx, client.Do, req, ref, record)
+	c := Check{Fingerprint: record}
+	if ref != nil {
+		c.Want = &Expected{Source: results.EvidenceReference, Ref: ref, Length: ref.Length}
+	}
+	return v.Verify(ctx, client.Do, req, c)
 }
 
-// DoWith is [Verifier.Do] with any round trip, e.g. [ExpectContinue]'s
-// minimal client. The round trip must honour the request's context and
-// its httptrace hooks (GotConn, GotFirstResponseByte) for timelines and
-// time to first byte.
-func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*http.Response, error), req *http.Request, ref *Reference, record bool) (vd Verdict) {
+// bodyState is what the read loop learns of a body.
+type bodyState struct {
+	n        int64
+	crc      uint32   // CRC-32C of the whole body so far (folded from the blocks)
+	blocks   []uint32 // when a fingerprint is recorded
+	blockCRC uint32
+	blockN   int
+	badFull  int64 // start of the first whole block that differs from Want.Ref; -1 none
+	badAny   int64 // the same counting a short last block; -1 none
+}
+
+// Verify sends req with roundTrip and verifies the response as c says.
+// The round trip must honour the request's context and its httptrace hooks
+// (GotConn, GotFirstResponseByte) for timelines and time to first byte.
+func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Request, c Check) (vd Verdict) {
 	if v.buf == nil {
 		v.buf = make([]byte, bufSize)
 	}
@@ -168,8 +228,8 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 	vd.RequestID = req.Header.Get("X-Request-Id")
 
 	resp, err := roundTrip(req)
-	if c := conn.Load(); c != nil {
-		vd.Conn = *c
+	if cn := conn.Load(); cn != nil {
+		vd.Conn = *cn
 	}
 	if err != nil {
 		vd.Err = err
@@ -189,7 +249,10 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 	if id := resp.Header.Get("X-Request-Id"); id != "" {
 		vd.RequestID = id
 	}
+	noBody := req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
 	switch {
+	case noBody:
+		vd.Framing = "none"
 	case resp.ContentLength >= 0:
 		vd.Framing = "content-length"
 	case len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked":
@@ -205,93 +268,80 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 		return vd
 	}
 
-	// Which digests to compute: the header's algorithms; for a trailer,
-	// whose algorithm is known only at the end, SHA-256 as well (a server
-	// may ignore Want-Content-Digest and send its default). CRC-32C is
-	// always computed (references, and the crc32c digest we ask for).
-	header := resp.Header.Get("Content-Digest")
-	algos := digestAlgos(header)
-	if header == "" && announcesTrailer(resp) {
-		algos = []string{"sha-256"}
-	}
-	var sha hash.Hash
-	var shaName string
-	for _, a := range algos {
-		switch a {
-		case "sha-256":
-			if v.sha256 == nil {
-				v.sha256 = sha256.New()
-			}
-			sha, shaName = v.sha256, a
-		case "sha-512":
-			if v.sha512 == nil {
-				v.sha512 = sha512.New()
-			}
-			sha, shaName = v.sha512, a
+	// What the body must be: a 206 answers for its Content-Range only; a
+	// stated or reference length wins over the hop's own promise.
+	want := c.Want
+	partial := resp.StatusCode == http.StatusPartialContent
+	vd.Expected = resp.ContentLength
+	if partial {
+		want = nil // a whole-body reference says nothing of one range
+		n, err := contentRangeLength(resp.Header.Get("Content-Range"))
+		if err != nil {
+			vd.Outcome, vd.Err = results.Corrupt, fmt.Errorf("206 without a usable Content-Range: %w", err)
+			return vd
 		}
-		if sha != nil {
-			break
+		if resp.ContentLength >= 0 && resp.ContentLength != n {
+			vd.Outcome, vd.Err = results.Corrupt, fmt.Errorf("206 Content-Length %d disagrees with Content-Range (%d bytes)", resp.ContentLength, n)
+			return vd
 		}
+		vd.Expected = n
 	}
-	if sha != nil && slices.Contains(algos, "crc32c") {
-		sha, shaName = nil, "" // CRC-32C suffices when offered
-	}
-	if sha != nil {
-		sha.Reset()
+	if noBody {
+		vd.Expected = 0
+	} else if want.endToEnd() && want.Length >= 0 {
+		vd.Expected = want.Length
 	}
 
-	vd.Expected = resp.ContentLength
-	if ref != nil && ref.Length >= 0 {
-		vd.Expected = ref.Length
-	}
-	var fp *Reference
-	if record {
-		fp = &Reference{}
-	}
-	var (
-		n        int64
-		crc      uint32
-		blockCRC uint32
-		blockN   int
-		badBlock int64 = -1
-		readErr  error
-	)
-	endBlock := func() {
-		idx := int((n - 1) / BlockSize)
-		// Hash once: the whole body's CRC is folded from the block CRCs
-		// (a 32-bit multiply per block) instead of a second pass over the bytes.
-		crc = crc32cCombine(crc, blockCRC, int64(blockN))
-		if fp != nil {
-			fp.Blocks = append(fp.Blocks, blockCRC)
+	// Which digests to compute: the header's; for a trailer, whose algorithm
+	// is known only at the end, every supported one but CRC-32C's twin; the
+	// user's stated ones. CRC-32C is always computed.
+	header, headerErr := parseDigestField(resp.Header.Values("Content-Digest"))
+	need := map[string]bool{}
+	if len(header) > 0 {
+		if pick := chooseChecked(header); pick != "" && pick != digest.CRC32C {
+			need[pick] = true
 		}
-		if ref != nil && badBlock < 0 && ref.Blocks != nil && (idx >= len(ref.Blocks) || ref.Blocks[idx] != blockCRC) {
-			badBlock = int64(idx) * BlockSize
+	} else if headerErr == nil && announcesTrailer(resp) {
+		need[digest.SHA256], need[digest.SHA512] = true, true
+	}
+	if want != nil {
+		for _, d := range want.Digests {
+			if d.Algorithm != digest.CRC32C {
+				need[d.Algorithm] = true
+			}
 		}
-		blockCRC, blockN = 0, 0
+	}
+	hs := v.hashesFor(need)
+
+	st := bodyState{badFull: -1, badAny: -1}
+	if c.Fingerprint {
+		st.blocks = []uint32{}
+	}
+	var ref *Reference
+	if want != nil {
+		ref = want.Ref
 	}
 	limit := int64(-1)
 	if vd.Expected >= 0 {
 		limit = vd.Expected + overlongSlack
 	}
+	var readErr error
 	for {
 		m, err := resp.Body.Read(v.buf)
 		if m > 0 {
 			watchdog.Reset(stall)
 			p := v.buf[:m]
-			if sha != nil {
-				sha.Write(p)
+			for _, h := range hs {
+				h.Write(p)
 			}
-			for len(p) > 0 {
-				take := min(len(p), BlockSize-blockN)
-				blockCRC = crc32.Update(blockCRC, castagnoli, p[:take])
-				blockN += take
-				n += int64(take)
-				p = p[take:]
-				if blockN == BlockSize {
-					endBlock()
+			if c.Copy != nil {
+				if _, werr := c.Copy.Write(p); werr != nil {
+					readErr = fmt.Errorf("keeping the body: %w", werr)
+					break
 				}
 			}
-			if limit >= 0 && n > limit {
+			st.add(p, ref)
+			if limit >= 0 && st.n > limit {
 				readErr = errOverlong
 				break
 			}
@@ -303,97 +353,339 @@ func (v *Verifier) DoWith(ctx context.Context, roundTrip func(*http.Request) (*h
 			break
 		}
 	}
-	if blockN > 0 {
-		endBlock()
-	}
-	vd.Received, vd.Offset = n, n
-	if fp != nil {
-		fp.Length, fp.CRC32C = n, crc
+	st.finish(ref)
+	vd.Received, vd.Offset = st.n, st.n
+	if c.Fingerprint {
+		vd.Fingerprint = &Reference{Length: st.n, CRC32C: st.crc, Blocks: st.blocks}
 	}
 
 	if readErr != nil {
 		vd.Err = readErr
+		// What the cut body was held against: the hop's promise it broke,
+		// and the reference it fell short of.
+		var ev []results.Evidence
+		switch vd.Framing {
+		case "content-length":
+			ev = append(ev, results.EvidenceContentLength)
+		case "chunked":
+			ev = append(ev, results.EvidenceChunked)
+		}
+		if want != nil && want.Source != "" {
+			ev = append(ev, want.Source)
+		}
+		vd.CheckedBy = results.SortEvidence(ev)
 		switch {
 		case errors.Is(readErr, errOverlong):
-			vd.Outcome = results.Overlong
+			vd.Outcome, vd.Offset = results.Overlong, vd.Expected
 			vd.Err = fmt.Errorf("more than %d bytes past the expected %d", overlongSlack, vd.Expected)
 		case stalled.Load():
 			vd.Outcome = results.Stalled
-			vd.Err = fmt.Errorf("body stalled at byte %d for %s: %w", n, stall, readErr)
-		case errors.Is(readErr, syscall.ECONNRESET):
-			vd.Outcome = results.Reset
+			vd.Err = fmt.Errorf("body stalled at byte %d for %s: %w", st.n, stall, readErr)
 		case errors.Is(readErr, io.ErrUnexpectedEOF):
+			// A clean FIN before the promised length or the last chunk.
 			vd.Outcome = results.Truncated
 		case ctx.Err() != nil:
 			vd.Aborted, vd.Outcome = true, results.TransportError
 		default:
-			vd.Outcome = results.TransportError
+			// Any other failure after the head (ECONNRESET, a broken chunk,
+			// a closed connection): the client saw it, the body is cut at
+			// st.n. Not a clean end, so never silent.
+			vd.Outcome = results.Reset
+			if !errors.Is(readErr, syscall.ECONNRESET) {
+				vd.Err = fmt.Errorf("connection failed mid-body: %w", readErr)
+			}
 		}
 		return vd
 	}
-
-	// A clean end: the framing says the body is whole. Now the length and
-	// the bytes, end to end.
-	digest := header
-	if digest == "" {
-		digest = resp.Trailer.Get("Content-Digest")
-	}
-	wantAlgo, want, got := "", "", ""
-	if digest != "" {
-		dg := parseDigest(digest)
-		switch {
-		case dg["crc32c"] != "":
-			wantAlgo = "crc32c"
-			var b [4]byte
-			b[0], b[1], b[2], b[3] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
-			got = base64.StdEncoding.EncodeToString(b[:])
-		case sha != nil && dg[shaName] != "":
-			wantAlgo = shaName
-			got = base64.StdEncoding.EncodeToString(sha.Sum(nil))
-		}
-		if wantAlgo != "" {
-			want = dg[wantAlgo]
-			vd.DigestWant = wantAlgo + "=:" + want + ":"
-			vd.DigestGot = wantAlgo + "=:" + got + ":"
-		}
-	}
-	digestBad := wantAlgo != "" && want != got
-	refChecked := ref != nil && ref.Length >= 0
-	switch {
-	case vd.Expected >= 0 && n < vd.Expected:
-		vd.Outcome = results.Truncated
-		vd.Err = fmt.Errorf("body ended cleanly (%s) at %d of %d bytes", vd.Framing, n, vd.Expected)
-	case vd.Expected >= 0 && n > vd.Expected:
-		vd.Outcome = results.Overlong
-		vd.Offset = vd.Expected
-		vd.Err = fmt.Errorf("body of %d bytes, %d expected", n, vd.Expected)
-	case digestBad:
-		vd.Outcome = results.Corrupt
-		vd.Err = fmt.Errorf("content-digest mismatch: server sent %s, body has %s", vd.DigestWant, vd.DigestGot)
-		if badBlock >= 0 {
-			vd.Offset = badBlock
-		}
-	case refChecked && crc != ref.CRC32C:
-		vd.Outcome = results.Corrupt
-		vd.Err = fmt.Errorf("body differs from the reference (crc32c %08x, reference %08x)", crc, ref.CRC32C)
-		if badBlock >= 0 {
-			vd.Offset = badBlock
-		}
-	case digest == "" && announcesTrailer(resp) && !refChecked:
-		// The digest the server promised never came and no reference vouches
-		// for the bytes: whatever ended this body, it is not shown whole.
-		vd.Outcome = results.Corrupt
-		vd.Err = fmt.Errorf("Content-Digest trailer announced but not sent after %d bytes (%s), and no reference to check against", n, vd.Framing)
-	default:
-		vd.Outcome = results.Complete
-	}
-	if vd.Outcome == results.Complete && fp != nil {
-		vd.Fingerprint = fp
-	}
+	v.judgeCleanEnd(&vd, resp, c, want, header, headerErr, &st, hs)
 	return vd
 }
 
+// add hashes p into the block CRCs and compares finished blocks with ref.
+func (st *bodyState) add(p []byte, ref *Reference) {
+	for len(p) > 0 {
+		take := min(len(p), BlockSize-st.blockN)
+		st.blockCRC = crc32.Update(st.blockCRC, castagnoli, p[:take])
+		st.blockN += take
+		st.n += int64(take)
+		p = p[take:]
+		if st.blockN == BlockSize {
+			st.endBlock(ref)
+		}
+	}
+}
+
+// finish closes the last, short block.
+func (st *bodyState) finish(ref *Reference) {
+	if st.blockN > 0 {
+		st.endBlock(ref)
+	}
+}
+
+func (st *bodyState) endBlock(ref *Reference) {
+	idx := int((st.n - 1) / BlockSize)
+	// Hash once: the whole body's CRC is folded from the block CRCs (a
+	// 32-bit multiply per block) instead of a second pass over the bytes.
+	st.crc = crc32cCombine(st.crc, st.blockCRC, int64(st.blockN))
+	if st.blocks != nil {
+		st.blocks = append(st.blocks, st.blockCRC)
+	}
+	if ref != nil && ref.Blocks != nil && st.badAny < 0 && (idx >= len(ref.Blocks) || ref.Blocks[idx] != st.blockCRC) {
+		st.badAny = int64(idx) * BlockSize
+		if st.blockN == BlockSize {
+			st.badFull = st.badAny
+		}
+	}
+	st.blockCRC, st.blockN = 0, 0
+}
+
+// judgeCleanEnd decides a body whose framing said it was whole: the length
+// and the bytes, end to end, strongest evidence first.
+func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want *Expected,
+	header []digest.Digest, headerErr error, st *bodyState, hs map[string]hash.Hash) {
+	var ev []results.Evidence
+	// Several checks can fail at once (a cut body also fails its digest):
+	// the most specific finding wins, a wrong length before wrong bytes.
+	rank := map[results.Outcome]int{results.Truncated: 1, results.Overlong: 2, results.Corrupt: 3, results.Unverified: 4}
+	fail := func(o results.Outcome, offset int64, format string, args ...any) {
+		if vd.Outcome == "" || rank[o] < rank[vd.Outcome] {
+			vd.Outcome, vd.Offset, vd.Err = o, offset, fmt.Errorf(format, args...)
+		}
+	}
+	n := st.n
+	// Where a wrong body first differs: the first block that differs from the
+	// reference, else (no reference to locate it) the body's end.
+	badAt := st.n
+	if st.badAny >= 0 {
+		badAt = st.badAny
+	}
+	promisedDigestMissing := false
+
+	// The hop's own framing.
+	switch vd.Framing {
+	case "none":
+		ev = append(ev, results.EvidenceNoBody)
+		if n > 0 {
+			fail(results.Overlong, 0, "%d body bytes where the protocol allows none", n)
+		}
+	case "content-length":
+		ev = append(ev, results.EvidenceContentLength)
+	case "chunked":
+		ev = append(ev, results.EvidenceChunked)
+	}
+
+	// The origin's digest, header or trailer alike.
+	fields, derr := header, headerErr
+	if len(fields) == 0 && derr == nil {
+		if tv := resp.Trailer.Values("Content-Digest"); len(tv) > 0 {
+			fields, derr = parseDigestField(tv)
+		}
+	}
+	switch {
+	case derr != nil:
+		vd.DigestError = derr.Error()
+	case len(fields) > 0:
+		alg := chooseChecked(fields)
+		if alg == "" {
+			vd.DigestError = fmt.Sprintf("no algorithm that can be computed (sent: %s; accepted: %s)", algNames(fields), digest.SupportedNames())
+			break
+		}
+		sent := fieldValue(fields, alg)
+		got := sumOf(alg, st.crc, hs)
+		if got == nil {
+			vd.DigestError = fmt.Sprintf("%s digest arrived in an unannounced trailer and was not computed", alg)
+			break
+		}
+		vd.DigestWant = digest.Digest{Algorithm: alg, Value: sent}.String()
+		vd.DigestGot = digest.Digest{Algorithm: alg, Value: got}.String()
+		ev = append(ev, results.DigestEvidence(alg))
+		if !bytes.Equal(sent, got) {
+			fail(results.Corrupt, badAt, "content-digest mismatch: server sent %s, body has %s", vd.DigestWant, vd.DigestGot)
+		}
+	case announcesTrailer(resp):
+		vd.DigestError = "a Content-Digest trailer was announced but not sent"
+		promisedDigestMissing = true
+	}
+	digestMatched := vd.DigestWant != "" && vd.DigestWant == vd.DigestGot
+
+	// What the body must be, from a source independent of it.
+	if want != nil {
+		if want.Source != "" {
+			ev = append(ev, want.Source)
+		}
+		switch {
+		case want.endToEnd():
+			v.checkEndToEnd(vd, want, st, hs, badAt, fail)
+		case want.Ref != nil:
+			checkConsistency(vd, want, st, digestMatched, fail)
+		}
+	}
+	vd.CheckedBy = results.SortEvidence(ev)
+	if vd.Outcome != "" {
+		return
+	}
+	switch strongest := results.Strongest(vd.CheckedBy); {
+	case strongest.Class() == results.EndToEnd:
+		vd.Outcome = results.Complete
+	case want != nil && want.Unverifiable != "":
+		vd.Outcome, vd.Err = results.Unverified, errors.New(want.Unverifiable)
+	case promisedDigestMissing:
+		// The server promised end-to-end evidence and it did not arrive: a
+		// tier in between dropped it, or cut and re-framed the body.
+		vd.Outcome = results.Unverified
+		vd.Err = fmt.Errorf("%s body of %d bytes ended without the Content-Digest trailer it announced, and nothing else vouches for it", vd.Framing, n)
+	case vd.Framing == "none":
+		vd.Outcome = results.Complete // nothing to verify: the protocol says so
+	case strongest.Class() == results.NoEvidence || (strongest.Class() == results.Consistency && vd.Framing == "close"):
+		vd.Outcome = results.Unverified
+		vd.Err = fmt.Errorf("%s body of %d bytes with no usable digest, no expectation and no reference: nothing could check it", vd.Framing, n)
+		if vd.DigestError != "" {
+			vd.Err = fmt.Errorf("%s body of %d bytes: its digest could not be checked (%s), and no expectation or reference", vd.Framing, n, vd.DigestError)
+		}
+	case c.RequireEndToEnd:
+		vd.Outcome = results.Unverified
+		vd.Err = fmt.Errorf("only the hop's own framing (%s) vouches for these %d bytes, and end-to-end evidence is required", vd.Framing, n)
+	default:
+		vd.Outcome = results.Complete
+	}
+}
+
+// checkEndToEnd compares the body with a stated expectation or our own
+// reference: a shorter body is truncated, a longer one overlong, other
+// bytes corrupt.
+func (v *Verifier) checkEndToEnd(vd *Verdict, want *Expected, st *bodyState, hs map[string]hash.Hash, badAt int64, fail func(results.Outcome, int64, string, ...any)) {
+	n := st.n
+	if want.Length >= 0 {
+		switch {
+		case n < want.Length:
+			fail(results.Truncated, n, "body ended cleanly (%s) at %d of %d bytes (%s)", vd.Framing, n, want.Length, want.Source)
+		case n > want.Length:
+			fail(results.Overlong, want.Length, "body of %d bytes, %d expected (%s)", n, want.Length, want.Source)
+		}
+	}
+	if want.Ref != nil && st.crc != want.Ref.CRC32C {
+		fail(results.Corrupt, badAt, "body differs from the %s (crc32c %08x, expected %08x)", want.Source, st.crc, want.Ref.CRC32C)
+	}
+	for _, d := range want.Digests {
+		got := sumOf(d.Algorithm, st.crc, hs)
+		if !bytes.Equal(got, d.Value) {
+			fail(results.Corrupt, badAt, "body's %s is %s, the expectation says %s",
+				d.Algorithm, base64.StdEncoding.EncodeToString(got), base64.StdEncoding.EncodeToString(d.Value))
+		}
+	}
+}
+
+// checkConsistency compares the body with agreeing reference fetches: a
+// strict prefix of them is truncated; any other difference proves nothing
+// about which side is right, so the response is unverified, unless its own
+// digest vouches for it.
+func checkConsistency(vd *Verdict, want *Expected, st *bodyState, digestMatched bool, fail func(results.Outcome, int64, string, ...any)) {
+	ref, n := want.Ref, st.n
+	switch {
+	case n < ref.Length && st.badFull < 0:
+		fail(results.Truncated, n, "body ended cleanly (%s) at %d bytes, a strict prefix of the %d bytes %s returned",
+			vd.Framing, n, ref.Length, want.Source)
+	case digestMatched:
+		// The origin's own digest vouches for these bytes: the fetches may
+		// have been cut or the content may vary.
+	case n < ref.Length:
+		fail(results.Unverified, st.badFull, "body of %d bytes differs from the %d bytes %s returned (first at block %d), and is not a prefix of them",
+			n, ref.Length, want.Source, st.badFull/BlockSize)
+	case n > ref.Length && blocksMatchBelow(st, ref):
+		fail(results.Unverified, ref.Length, "body of %d bytes is longer than every reference fetch (%d bytes, %s) and extends them: the reference fetches were cut",
+			n, ref.Length, want.Source)
+	case n != ref.Length || st.crc != ref.CRC32C:
+		at := st.n
+		if st.badAny >= 0 {
+			at = st.badAny
+		}
+		fail(results.Unverified, at, "body of %d bytes differs from the %d bytes %s returned", n, ref.Length, want.Source)
+	}
+}
+
+// blocksMatchBelow reports whether the first difference lies at or past
+// the reference's end (every block of the reference that is whole matched).
+func blocksMatchBelow(st *bodyState, ref *Reference) bool {
+	return st.badAny < 0 || st.badAny >= ref.Length/BlockSize*BlockSize
+}
+
 var errOverlong = errors.New("overlong body")
+
+// hashesFor returns the verifier's reusable hashes for the algorithms in
+// need, reset.
+func (v *Verifier) hashesFor(need map[string]bool) map[string]hash.Hash {
+	if len(need) == 0 {
+		return nil
+	}
+	if v.hashes == nil {
+		v.hashes = map[string]hash.Hash{}
+	}
+	out := make(map[string]hash.Hash, len(need))
+	for alg := range need {
+		h := v.hashes[alg]
+		if h == nil {
+			if h = digest.NewHash(alg); h == nil {
+				continue
+			}
+			v.hashes[alg] = h
+		}
+		h.Reset()
+		out[alg] = h
+	}
+	return out
+}
+
+// sumOf is the body's digest with alg: CRC-32C from the folded block
+// CRCs, the others from their hashes; nil when alg was not computed.
+func sumOf(alg string, crc uint32, hs map[string]hash.Hash) []byte {
+	if alg == digest.CRC32C {
+		return digest.CRC32CBytes(crc)
+	}
+	if h := hs[alg]; h != nil {
+		return h.Sum(nil)
+	}
+	return nil
+}
+
+// parseDigestField parses every line of a Content-Digest field; nil, nil
+// when there is none.
+func parseDigestField(lines []string) ([]digest.Digest, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	return digest.ParseValues(lines)
+}
+
+// chooseChecked picks the algorithm to check among a field's members: the
+// cheapest one that can be computed (any of them proves the bytes against
+// accidental damage). "" when none can.
+func chooseChecked(ds []digest.Digest) string {
+	for _, alg := range []string{digest.CRC32C, digest.SHA256, digest.SHA512} {
+		for _, d := range ds {
+			if d.Algorithm == alg {
+				return alg
+			}
+		}
+	}
+	return ""
+}
+
+func fieldValue(ds []digest.Digest, alg string) []byte {
+	for _, d := range ds {
+		if d.Algorithm == alg {
+			return d.Value
+		}
+	}
+	return nil
+}
+
+func algNames(ds []digest.Digest) string {
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Algorithm
+	}
+	return strings.Join(names, ", ")
+}
 
 // announcesTrailer reports whether the response declared a Content-Digest
 // trailer (`Trailer: Content-Digest`).
@@ -402,31 +694,22 @@ func announcesTrailer(resp *http.Response) bool {
 	return ok
 }
 
-// parseDigest reads an RFC 9530 Content-Digest or Want-Content-Digest
-// field: `alg=:base64:, alg2=:base64:` (or `alg=weight`). Keys are
-// lowercased; values are the base64 text without colons. Malformed members
-// are skipped: the digest then cannot be checked, which is not an outcome.
-func parseDigest(field string) map[string]string {
-	out := make(map[string]string, 2)
-	for _, m := range strings.Split(field, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(m), "=")
-		if !ok {
-			continue
-		}
-		val, _, _ = strings.Cut(val, ";")
-		out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(val), ":")
+// contentRangeLength returns the length a 206's Content-Range promises
+// ("bytes FIRST-LAST/COMPLETE" or ".../*").
+func contentRangeLength(cr string) (int64, error) {
+	rest, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return 0, fmt.Errorf("Content-Range %q (accepted: bytes FIRST-LAST/LENGTH)", cr)
 	}
-	return out
-}
-
-// digestAlgos lists the algorithm names of a digest field in order.
-func digestAlgos(field string) []string {
-	var out []string
-	for _, m := range strings.Split(field, ",") {
-		k, _, ok := strings.Cut(strings.TrimSpace(m), "=")
-		if ok {
-			out = append(out, strings.ToLower(strings.TrimSpace(k)))
-		}
+	span, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, fmt.Errorf("Content-Range %q has no /LENGTH", cr)
 	}
-	return out
+	a, b, ok := strings.Cut(span, "-")
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || first < 0 || last < first {
+		return 0, fmt.Errorf("Content-Range %q: bad range (accepted: bytes FIRST-LAST/LENGTH)", cr)
+	}
+	return last - first + 1, nil
 }

@@ -16,6 +16,7 @@ import (
 // outcomeColors gives each outcome a fixed colour across every chart.
 var outcomeColors = map[Outcome]string{
 	Complete:       "#2e7d32",
+	Unverified:     "#9e9d24",
 	Truncated:      "#c62828",
 	Reset:          "#ef6c00",
 	Corrupt:        "#6a1b9a",

@@ -18,13 +18,20 @@ func run(name string, expect Expect, n, bad int64, silent bool, lat time.Duratio
 			o = Truncated
 		}
 		r := rec(name, i, o)
-		r.Silent = o == Truncated && silent
+		if o == Truncated {
+			r.Silence = SilenceNoticed
+			if silent {
+				r.Silence = SilenceSilent
+			}
+		}
 		r.Latency = lat
 		s.Add(&r)
 	}
 	s.Close()
-	sr := ScenarioResult{Scenario: name, Expect: expect, Summary: s}
-	sr.Met, sr.Reason = Judge(&sr)
+	sr := ScenarioResult{Scenario: name, Expectation: Expectation{Kind: expect}, Summary: s}
+	if expect == ExpectDetect {
+		sr.Expectation.Outcomes = []Outcome{Truncated}
+	}
 	return NewRunResult("r", []ScenarioResult{sr})
 }
 
@@ -53,13 +60,14 @@ func TestCompare(t *testing.T) {
 			baseline: run("d", ExpectDetect, 50, 10, true, 20*ms)},
 		{name: "detect scenario that caught nothing", run: run("d", ExpectDetect, 50, 0, false, 20*ms),
 			baseline: run("d", ExpectDetect, 50, 10, true, 20*ms), wantFail: true, wantCheck: []Check{CheckExpectation}},
+		{name: "p99 not checked unless asked", run: run("a", ExpectComplete, 100, 0, false, 60*ms), baseline: base},
 		{name: "p99 regression", run: run("a", ExpectComplete, 100, 0, false, 60*ms), baseline: base,
-			wantFail: true, wantCheck: []Check{CheckP99}},
-		{name: "p99 within ratio", run: run("a", ExpectComplete, 100, 0, false, 30*ms), baseline: base},
+			tol: Tolerance{P99Ratio: 1.5}, wantFail: true, wantCheck: []Check{CheckP99}},
+		{name: "p99 within ratio", run: run("a", ExpectComplete, 100, 0, false, 30*ms), baseline: base, tol: Tolerance{P99Ratio: 1.5}},
 		{name: "p99 loose tolerance", run: run("a", ExpectComplete, 100, 0, false, 60*ms), baseline: base,
 			tol: Tolerance{P99Ratio: 3}},
-		{name: "too few requests for latency", run: run("a", ExpectComplete, 10, 0, false, 60*ms),
-			baseline: run("a", ExpectComplete, 10, 0, false, 20*ms)},
+		{name: "too few requests for latency", run: run("a", ExpectComplete, 99, 0, false, 60*ms),
+			baseline: run("a", ExpectComplete, 99, 0, false, 20*ms), tol: Tolerance{P99Ratio: 1.5, ThroughputRatio: 0.9}},
 		{name: "empty run fails", run: NewRunResult("r", nil), baseline: base,
 			wantFail: true, wantCheck: []Check{CheckEmpty, CheckMissing}},
 		{name: "new scenario is a note", run: run("b", ExpectComplete, 100, 0, false, 20*ms), baseline: base,
@@ -86,18 +94,18 @@ func TestCompareThroughput(t *testing.T) {
 	base := run("a", ExpectComplete, 100, 0, false, 20*time.Millisecond)
 	slow := run("a", ExpectComplete, 100, 0, false, 20*time.Millisecond)
 	slow.Scenarios[0].Summary.VerifiedMBps = base.Scenarios[0].Summary.VerifiedMBps / 3
-	fs := Compare(slow, base, Tolerance{})
+	fs := Compare(slow, base, Tolerance{ThroughputRatio: 0.5})
 	require.Len(t, fs, 1)
 	assert.Equal(t, CheckThroughput, fs[0].Check)
 	assert.Contains(t, fs[0].Message, "ratio 0.33")
-	assert.Empty(t, Compare(slow, base, Tolerance{ThroughputRatio: -1}))
+	assert.Empty(t, Compare(slow, base, Tolerance{}), "throughput is not checked unless asked")
 }
 
 func TestDefaultTolerance(t *testing.T) {
 	d := DefaultTolerance()
 	assert.Equal(t, 0.001, d.CompleteRateDrop)
-	assert.Equal(t, 1.5, d.P99Ratio)
+	assert.Zero(t, d.P99Ratio, "latency gate is opt-in")
 	assert.Equal(t, 5*time.Millisecond, d.P99Slack)
-	assert.Equal(t, 0.5, d.ThroughputRatio)
-	assert.Equal(t, int64(20), d.MinRequests)
+	assert.Zero(t, d.ThroughputRatio, "throughput gate is opt-in")
+	assert.Equal(t, int64(100), d.MinRequests)
 }

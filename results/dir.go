@@ -1,19 +1,23 @@
 package results
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // The file names of a results directory, so every subcommand and runner
 // writes and finds the same ones.
 const (
 	RecordsFile = "records.jsonl" // one Record per line, appended during the run
+	PlanFile    = "run.json"      // Plan, written before the first request
 	SummaryFile = "summary.json"  // RunResult, written at the end
 	JUnitFile   = "junit.xml"
 	HTMLFile    = "report.html"
@@ -75,52 +79,162 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// Load reads one source of results:
-//   - a directory: its summary.json if present (verdicts included), else
-//     its records.jsonl (expectations unknown: a run killed before its
-//     summary was written);
-//   - a file ending in .jsonl: records, aggregated per scenario;
-//   - a file ending in .json: a summary.
+// Load reads one source of results and judges it:
+//   - a directory: its records.jsonl is the truth (every request as it was
+//     recorded, a run killed with SIGKILL included), judged with the
+//     expectations of its run.json (the plan written when the run started);
+//     summary.json adds what records do not hold (notes, findings, restarts)
+//     when it belongs to the same run, and stands alone only when there are
+//     no records;
+//   - a file ending in .jsonl: records, aggregated per scenario (no
+//     expectations: only silent failures fail it);
+//   - a file ending in .json: a summary, judged again from its counts.
 //
-// Warnings (a torn last line) are returned, never fatal.
+// Warnings (a torn last line, a summary left by another run) are returned,
+// never fatal.
 func Load(path string) (*RunResult, []Warning, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: %w", err)
 	}
-	if st.IsDir() {
-		sum := filepath.Join(path, SummaryFile)
-		if _, err := os.Stat(sum); err == nil {
-			rr, err := ReadJSONFile(sum)
-			return rr, nil, err
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("results: %w", err)
+	if !st.IsDir() {
+		switch {
+		case strings.HasSuffix(path, ".jsonl"):
+			rr, warns, err := loadRecords(path, nil)
+			if rr != nil {
+				rr.Rejudge()
+			}
+			return rr, warns, err
+		case strings.HasSuffix(path, ".json"):
+			rr, err := ReadJSONFile(path)
+			if err != nil {
+				return nil, nil, err
+			}
+			rr.Sources = []string{path}
+			rr.Rejudge()
+			return rr, nil, nil
 		}
-		recs := filepath.Join(path, RecordsFile)
-		if _, err := os.Stat(recs); err != nil {
-			return nil, nil, fmt.Errorf("results: %s holds neither %s nor %s", path, SummaryFile, RecordsFile)
-		}
-		path = recs
+		return nil, nil, fmt.Errorf("results: %s: unknown kind of file (accepted: a results directory, *.jsonl records, *.json summary)", path)
 	}
-	switch {
-	case strings.HasSuffix(path, ".jsonl"):
-		a := NewAggregator(0)
-		warns, err := ScanFile(path, func(r *Record) error { a.Add(r); return nil })
-		if err != nil {
-			return nil, warns, err
-		}
-		rr := a.Close(runOf(path))
-		rr.Sources = []string{path}
-		return rr, warns, nil
-	case strings.HasSuffix(path, ".json"):
-		rr, err := ReadJSONFile(path)
-		return rr, nil, err
+	plan, err := ReadPlan(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
 	}
-	return nil, nil, fmt.Errorf("results: %s: unknown kind of file (accepted: a results directory, *.jsonl records, *.json summary)", path)
+	var sum *RunResult
+	sumPath := filepath.Join(path, SummaryFile)
+	if _, err := os.Stat(sumPath); err == nil {
+		if sum, err = ReadJSONFile(sumPath); err != nil {
+			return nil, nil, err
+		}
+	}
+	recs := filepath.Join(path, RecordsFile)
+	if _, err := os.Stat(recs); err != nil {
+		if sum == nil {
+			return nil, nil, fmt.Errorf("results: %s holds neither %s nor %s", path, RecordsFile, SummaryFile)
+		}
+		sum.Sources = []string{sumPath}
+		sum.Rejudge()
+		return sum, nil, nil
+	}
+	rr, warns, err := loadRecords(recs, plan)
+	if err != nil {
+		return nil, warns, err
+	}
+	if sum != nil {
+		if sum.Run != rr.Run {
+			warns = append(warns, Warning{File: sumPath, Msg: fmt.Sprintf("summary of run %q, records of run %q: the summary is ignored", sum.Run, rr.Run)})
+		} else {
+			adoptSummary(rr, sum)
+		}
+	}
+	rr.Rejudge()
+	return rr, warns, nil
 }
 
-func runOf(path string) string {
-	return filepath.Base(filepath.Dir(path))
+// loadRecords aggregates a records file; with a plan, scenarios come in
+// the plan's order with its expectations, and a planned scenario without a
+// record is kept (with no requests: not met).
+func loadRecords(path string, plan *Plan) (*RunResult, []Warning, error) {
+	a := NewAggregator(0)
+	runs := map[string]bool{}
+	var first string
+	warns, err := ScanFile(path, func(r *Record) error {
+		if !runs[r.Run] {
+			runs[r.Run] = true
+			if first == "" {
+				first = r.Run
+			}
+		}
+		a.Add(r)
+		return nil
+	})
+	if err != nil {
+		return nil, warns, err
+	}
+	if len(runs) > 1 {
+		warns = append(warns, Warning{File: path, Msg: fmt.Sprintf("records of %d runs in one file", len(runs))})
+	}
+	got := a.Close(first)
+	rr := &RunResult{Run: first, Sources: []string{path}}
+	if plan == nil {
+		rr.Scenarios = got.Scenarios
+		return rr, warns, nil
+	}
+	if rr.Run == "" {
+		rr.Run = plan.Run
+	} else if plan.Run != "" && plan.Run != rr.Run {
+		warns = append(warns, Warning{File: path, Msg: fmt.Sprintf("records of run %q, plan of run %q", rr.Run, plan.Run)})
+	}
+	rr.Version = plan.Version
+	byName := map[string]*ScenarioResult{}
+	for i := range got.Scenarios {
+		byName[got.Scenarios[i].Scenario] = &got.Scenarios[i]
+	}
+	for _, p := range plan.Scenarios {
+		sr := ScenarioResult{Scenario: p.Name, Expectation: p.Expectation.Clone(), Seed: p.Seed, Hops: p.Hops, Faults: p.Faults,
+			Notes: slices.Clone(p.Notes)}
+		if g, ok := byName[p.Name]; ok {
+			sr.Summary = g.Summary
+			delete(byName, p.Name)
+		} else {
+			sr.Summary = NewSummary(p.Name)
+		}
+		rr.Scenarios = append(rr.Scenarios, sr)
+	}
+	for i := range got.Scenarios {
+		if g, ok := byName[got.Scenarios[i].Scenario]; ok {
+			warns = append(warns, Warning{File: path, Msg: fmt.Sprintf("scenario %q has records but is not in the plan", g.Scenario)})
+			rr.Scenarios = append(rr.Scenarios, *g)
+		}
+	}
+	return rr, warns, nil
+}
+
+// adoptSummary copies from a run's own summary what records do not hold.
+func adoptSummary(rr, sum *RunResult) {
+	by := map[string]*ScenarioResult{}
+	for i := range sum.Scenarios {
+		by[sum.Scenarios[i].Scenario] = &sum.Scenarios[i]
+	}
+	for i := range rr.Scenarios {
+		sr := &rr.Scenarios[i]
+		s, ok := by[sr.Scenario]
+		if !ok {
+			continue
+		}
+		if sr.Expectation.Kind == "" {
+			sr.Expectation = s.Expectation.Clone()
+			sr.Seed, sr.Hops, sr.Faults = s.Seed, s.Hops, s.Faults
+		}
+		sr.Restarts, sr.Aborted = s.Restarts, s.Aborted
+		sr.Notes = slices.Clone(s.Notes)
+		sr.Findings = slices.Clone(s.Findings)
+	}
+	rr.Gated, rr.Findings = sum.Gated, slices.Clone(sum.Findings)
+	if rr.Version == "" {
+		rr.Version = sum.Version
+	}
+	rr.Created = sum.Created
 }
 
 // MergeFiles loads every path with [Load] and merges them with [Merge].
@@ -141,5 +255,82 @@ func MergeFiles(paths ...string) (*RunResult, []Warning, error) {
 		}
 		runs = append(runs, rr)
 	}
-	return Merge(runs...), warns, nil
+	if len(runs) == 1 {
+		return runs[0], warns, nil
+	}
+	rr, w := Merge(runs...)
+	return rr, append(warns, w...), nil
+}
+
+// PrepareDir makes dir a fresh results directory: created if needed, and
+// the files of an earlier run in it (records, plan, summary, JUnit, HTML)
+// removed, so a run killed before its end never leaves another run's
+// summary looking current.
+func PrepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	for _, name := range []string{RecordsFile, PlanFile, SummaryFile, JUnitFile, HTMLFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("results: %w", err)
+		}
+	}
+	return nil
+}
+
+// Plan is what a run set out to do, written as run.json before its first
+// request: the run id, the version, and every scenario with its
+// expectation and seed (and, for replays, the scenario as compiled and the
+// target's recipe, in the harness's own JSON). Records alone then suffice
+// to judge a run that was killed before its summary.
+type Plan struct {
+	Run       string                     `json:"run"`
+	Version   string                     `json:"version,omitempty"`
+	Created   time.Time                  `json:"created,omitzero"`
+	Command   string                     `json:"command,omitempty"` // run, check, soak, realworld
+	Scenarios []PlannedScenario          `json:"scenarios"`
+	Extra     map[string]json.RawMessage `json:"extra,omitempty"` // e.g. the target's recipe
+}
+
+// PlannedScenario is one scenario of a [Plan].
+type PlannedScenario struct {
+	Name        string          `json:"name"`
+	Expectation Expectation     `json:"expectation"`
+	Seed        int64           `json:"seed"`
+	Hops        string          `json:"hops,omitempty"`
+	Faults      string          `json:"faults,omitempty"`
+	Notes       []string        `json:"notes,omitempty"`
+	Spec        json.RawMessage `json:"spec,omitempty"` // the compiled scenario, for --replay
+}
+
+// WritePlan writes run.json into dir atomically.
+func WritePlan(dir string, p *Plan) error {
+	return writeFileAtomic(filepath.Join(dir, PlanFile), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			return fmt.Errorf("results: write plan: %w", err)
+		}
+		return nil
+	})
+}
+
+// ReadPlan reads dir/run.json; the error wraps fs.ErrNotExist when there is
+// none.
+func ReadPlan(dir string) (*Plan, error) {
+	path := filepath.Join(dir, PlanFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("results: %s: bad plan: %w", path, err)
+	}
+	for i, sc := range p.Scenarios {
+		if sc.Name == "" {
+			return nil, fmt.Errorf("results: %s: scenario %d has no name", path, i)
+		}
+	}
+	return &p, nil
 }

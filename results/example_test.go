@@ -31,9 +31,10 @@ func Example() {
 			Scenario: "unix-slow-reader", Seq: i, Expected: 3_300_000, Received: 3_300_000,
 			Outcome: results.Complete, Offset: 3_300_000, Start: start.Add(time.Duration(i) * time.Second),
 			Latency: 40 * time.Millisecond, Status: 200,
+			CheckedBy: []results.Evidence{results.DigestEvidence("crc32c"), results.EvidenceContentLength},
 		}
 		if i == 7 { // the server believed it sent everything; the client got 219 KB and a FIN
-			r.Outcome, r.Received, r.Offset, r.Silent = results.Truncated, 219_264, 219_264, true
+			r.Outcome, r.Received, r.Offset, r.Silence = results.Truncated, 219_264, 219_264, results.SilenceSilent
 			r.ServerAccount = &results.Account{BytesWritten: 3_300_000, Complete: true}
 		}
 		if err := w.Write(&r); err != nil { // safe from many goroutines
@@ -47,9 +48,8 @@ func Example() {
 
 	run := agg.Close("example")
 	sr := &run.Scenarios[0]
-	sr.Expect = results.ExpectComplete
-	sr.Met, sr.Reason = results.Judge(sr)
-	run.Retotal()
+	sr.Expectation = results.Expectation{Kind: results.ExpectComplete}
+	run.Rejudge()
 
 	if err := results.WriteReports(dir, run); err != nil {
 		fmt.Println(err)
@@ -59,7 +59,7 @@ func Example() {
 		fmt.Println(f)
 	}
 	// Output:
-	// false 1 of 10 responses failed to verify (9 complete, 1 truncated), 1 silently
+	// false 1 of 10 responses did not verify (9 complete, 1 truncated; 1 silent)
 	// FAIL unix-slow-reader [silent]: 1 of 10 responses failed silently (9 complete, 1 truncated)
-	// FAIL unix-slow-reader [expectation]: expected complete: 1 of 10 responses failed to verify (9 complete, 1 truncated), 1 silently
+	// FAIL unix-slow-reader [expectation]: expected complete: 1 of 10 responses did not verify (9 complete, 1 truncated; 1 silent)
 }

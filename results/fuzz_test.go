@@ -39,7 +39,7 @@ func FuzzSummaryJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m := Merge(rr, rr)
+		m, _ := Merge(rr, rr)
 		_ = WriteText(io.Discard, m)
 		_ = WriteJUnit(io.Discard, m)
 		_ = WriteHTML(io.Discard, m)

@@ -40,7 +40,7 @@ func WriteHTML(w io.Writer, rr *RunResult) error {
 			s = NewSummary(sr.Scenario)
 		}
 		id := fmt.Sprintf("s%d", i)
-		hs := htmlScenario{SR: sr, S: s, ID: id, Verdict: verdictWord(sr), Pass: sr.Expect == "" || sr.Met}
+		hs := htmlScenario{SR: sr, S: s, ID: id, Verdict: verdictWord(sr), Pass: sr.Met, Notes: scenarioNotes(sr)}
 		hs.Charts = append(hs.Charts, add(outcomesChart(id+"-outcomes", s)))
 		if s.Offsets.Count > 0 {
 			hs.Charts = append(hs.Charts, add(offsetsChart(id+"-offsets", s)))
@@ -48,7 +48,7 @@ func WriteHTML(w io.Writer, rr *RunResult) error {
 		hs.Charts = append(hs.Charts, add(latencyChart(id+"-latency", s)))
 		for j := range s.Failures {
 			var b strings.Builder
-			writeFailure(&b, &s.Failures[j])
+			writeFailure(&b, &s.Failures[j], 0)
 			hs.Failures = append(hs.Failures, b.String())
 		}
 		page.Scenarios = append(page.Scenarios, hs)
@@ -80,6 +80,7 @@ type htmlScenario struct {
 	ID       string
 	Verdict  string
 	Pass     bool
+	Notes    []string
 	Charts   []template.HTML
 	Failures []string
 }
@@ -91,6 +92,8 @@ var htmlFuncs = template.FuncMap{
 	"outcomes": func() []Outcome { return Outcomes() },
 	"count":    func(s *Summary, o Outcome) int64 { return s.Outcomes[o] },
 	"color":    func(o Outcome) string { return outcomeColors[o] },
+	"silent":   SilentCell,
+	"evidence": EvidenceCell,
 	"pct":      func(s *Summary) string { return fmt.Sprintf("%.2f%%", 100*s.CompleteRate()) },
 	"mbps":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"time":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
@@ -124,19 +127,23 @@ details{margin:6px 0} .reason{margin:4px 0}
 <h1>truncheck report{{with .Run.Run}}: {{.}}{{end}}</h1>
 <div>{{if .Met}}<span class="badge pass">PASS</span>{{else}}<span class="badge fail">FAIL</span>{{end}}
 {{with .Total}} {{.Requests}} requests in {{dur .Wall}}{{if not .Start.IsZero}}, from {{time .Start}}{{end}}{{end}}</div>
-<p class="headline">Silent failures: <span class="{{if .Total.Silent}}silent{{else}}pass{{end}}">{{.Total.Silent}}</span>
-&middot; complete {{pct .Total}} &middot; verified {{bytes .Total.BytesVerified}} at {{mbps .Total.VerifiedMBps}} MB/s
+<p class="headline">Silent failures: <span class="{{if .Total.Silent}}silent{{else if .Total.SilenceUnknown}}unknown{{else}}pass{{end}}">{{silent .Total}}</span>
+{{if .Total.SilenceUnknown}}({{.Total.SilenceUnknown}} clean-ended failures with no server account: silence unknown){{end}}
+&middot; complete {{pct .Total}} &middot; evidence {{evidence .Total}} &middot; verified {{bytes .Total.BytesVerified}} at {{mbps .Total.VerifiedMBps}} MB/s
 &middot; latency p50 {{dur .Total.Latency.P50}}, p99 {{dur .Total.Latency.P99}}, max {{dur .Total.Latency.Max}}
 &middot; TTFB p50 {{dur .Total.TTFB.P50}}, p99 {{dur .Total.TTFB.P99}}</p>
+{{with .Run.Version}}<p>truncheck {{.}}</p>{{end}}
+{{if or .Run.Gated .Run.Findings}}<h2>Gate</h2>{{if not .Run.Findings}}<p class="pass">no findings</p>{{end}}
+<ul>{{range .Run.Findings}}<li class="{{if .Fail}}fail{{else}}unknown{{end}}">{{.}}</li>{{end}}</ul>{{end}}
 {{with .Run.Sources}}<p>Merged from: {{range $i, $s := .}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</p>{{end}}
 
 <h2>Scenarios</h2>
 <table>
-<tr><th>scenario</th><th>expect</th><th>verdict</th><th>requests</th>{{range outcomes}}<th style="color:{{color .}}">{{.}}</th>{{end}}<th>silent</th><th>offsets</th><th>p99</th><th>wall</th></tr>
-{{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.SR.Scenario}}</a></td><td>{{.SR.Expect}}</td>
+<tr><th>scenario</th><th>expect</th><th>verdict</th><th>requests</th>{{range outcomes}}<th style="color:{{color .}}">{{.}}</th>{{end}}<th>silent</th><th>evidence</th><th>offsets</th><th>p99</th><th>wall</th></tr>
+{{range .Scenarios}}<tr><td><a href="#{{.ID}}">{{.SR.Scenario}}</a></td><td>{{.SR.Expectation}}</td>
 <td class="{{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</td><td>{{.S.Requests}}</td>
 {{$s := .S}}{{range outcomes}}<td>{{count $s .}}</td>{{end}}
-<td{{if .S.Silent}} class="silent"{{end}}>{{.S.Silent}}</td><td>{{offsets .S}}</td><td>{{dur .S.Latency.P99}}</td><td>{{dur .S.Wall}}</td></tr>
+<td{{if .S.Silent}} class="silent"{{else if .S.SilenceUnknown}} class="unknown"{{end}}>{{silent .S}}</td><td>{{evidence .S}}</td><td>{{offsets .S}}</td><td>{{dur .S.Latency.P99}}</td><td>{{dur .S.Wall}}</td></tr>
 {{end}}</table>
 
 <h2>All scenarios</h2>
@@ -144,12 +151,14 @@ details{margin:6px 0} .reason{margin:4px 0}
 
 {{range .Scenarios}}
 <h2 id="{{.ID}}">{{.SR.Scenario}} <span class="badge {{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</span></h2>
-<p class="reason">{{.SR.Reason}}{{with .SR.ExpectOutcome}} (expected outcome: {{.}}{{end}}{{if .SR.ExpectOutcome}}){{end}}</p>
+<p class="reason">{{.SR.Reason}} (expected: {{.SR.Expectation}})</p>
+{{with .SR.Hops}}<p>Hops: <code>{{.}}</code></p>{{end}}
 {{with .SR.Faults}}<p>Faults: <code>{{.}}</code></p>{{end}}
-{{with .SR.Seed}}<p>Seed: <code>{{.}}</code></p>{{end}}
+<p>Seed: <code>{{.SR.Seed}}</code>{{with .SR.Restarts}} &middot; restarts {{.}}{{end}}</p>
+{{with .Notes}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <table>
-<tr><th>requests</th><th>silent</th><th>complete</th><th>bytes verified</th><th>MB/s</th><th>latency p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFB p50</th><th>TTFB p99</th></tr>
-<tr><td>{{.S.Requests}}</td><td>{{.S.Silent}}</td><td>{{pct .S}}</td><td>{{bytes .S.BytesVerified}}</td><td>{{mbps .S.VerifiedMBps}}</td>
+<tr><th>requests</th><th>silent</th><th>evidence</th><th>complete</th><th>bytes verified</th><th>MB/s</th><th>latency p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFB p50</th><th>TTFB p99</th></tr>
+<tr><td>{{.S.Requests}}</td><td>{{silent .S}}</td><td>{{evidence .S}}</td><td>{{pct .S}}</td><td>{{bytes .S.BytesVerified}}</td><td>{{mbps .S.VerifiedMBps}}</td>
 <td>{{dur .S.Latency.P50}}</td><td>{{dur .S.Latency.P90}}</td><td>{{dur .S.Latency.P99}}</td><td>{{dur .S.Latency.P999}}</td><td>{{dur .S.Latency.Max}}</td>
 <td>{{dur .S.TTFB.P50}}</td><td>{{dur .S.TTFB.P99}}</td></tr>
 </table>

@@ -10,10 +10,10 @@ import (
 
 // JUnit XML, in the structure of the common Jenkins/Surefire schema
 // (testsuites > testsuite > testcase > failure | skipped, system-out):
-// one testsuite per run, one testcase per scenario. A scenario that did
-// not meet its expectation carries a <failure> whose text lists its first
-// failing requests with offsets and flight-recorder timelines; one with no
-// recorded expectation is <skipped>.
+// one testsuite per run, one testcase per scenario (and one for the gate).
+// A scenario that did not meet its expectation carries a <failure> whose
+// text lists its first failing requests with offsets and flight-recorder
+// timelines.
 
 // JUnitSuites is the document root; exported so tests and tools can parse
 // what [WriteJUnit] writes.
@@ -63,12 +63,16 @@ type JUnitFailure struct {
 	Text    string `xml:",chardata"`
 }
 
-// JUnitSkipped marks a scenario with no recorded expectation.
+// JUnitSkipped marks a skipped testcase (kept for readers of older files;
+// truncheck judges every scenario, an unknown expectation included).
 type JUnitSkipped struct {
 	Message string `xml:"message,attr"`
 }
 
-// JUnit converts a run to the JUnit document.
+// JUnit converts a run to the JUnit document: a testcase per scenario
+// (failed when its verdict is not met, with its first failing requests),
+// and, when the run was gated, a testcase "gate" that fails with the
+// gate's failing findings, so a CI job that exits 1 on the gate shows why.
 func JUnit(rr *RunResult) JUnitSuites {
 	name := "truncheck"
 	if rr.Run != "" {
@@ -82,11 +86,14 @@ func JUnit(rr *RunResult) JUnitSuites {
 		}
 		suite.Properties = []JUnitProperty{
 			{Name: "requests", Value: fmt.Sprint(rr.Total.Requests)},
-			{Name: "silent", Value: fmt.Sprint(rr.Total.Silent)},
+			{Name: "silent", Value: SilentCell(rr.Total)},
+			{Name: "evidence", Value: EvidenceCell(rr.Total)},
 		}
 	}
-	if rr.Run != "" {
-		suite.Properties = append(suite.Properties, JUnitProperty{Name: "run", Value: rr.Run})
+	for _, p := range [][2]string{{"run", rr.Run}, {"version", rr.Version}, {"verdict", verdictOf(rr)}} {
+		if p[1] != "" {
+			suite.Properties = append(suite.Properties, JUnitProperty{Name: p[0], Value: p[1]})
+		}
 	}
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
@@ -94,19 +101,31 @@ func JUnit(rr *RunResult) JUnitSuites {
 		if s == nil {
 			s = NewSummary(sr.Scenario)
 		}
-		tc := JUnitCase{Name: sr.Scenario, Classname: "truncheck." + string(orDash(sr.Expect)), Time: secs(s.Wall)}
+		tc := JUnitCase{Name: sr.Scenario, Classname: "truncheck." + string(orUnknown(sr.Expectation.Kind)), Time: secs(s.Wall)}
 		tc.SystemOut = caseOut(sr, s)
-		switch {
-		case sr.Expect == "" && s.Silent > 0:
-			// Merged records carry no expectation, but a silent failure is a
-			// finding whatever the scenario meant to show: never "skipped".
-			tc.Failure = &JUnitFailure{Message: fmt.Sprintf("%d silent failures (no expectation recorded)", s.Silent), Type: "silent", Text: failureText(s)}
+		if !sr.Met {
+			typ := "expect-" + string(orUnknown(sr.Expectation.Kind))
+			if sr.Expectation.Kind == "" {
+				typ = "silent"
+			}
+			tc.Failure = &JUnitFailure{Message: sr.Reason, Type: typ, Text: failureText(s)}
 			suite.Failures++
-		case sr.Expect == "":
-			tc.Skipped = &JUnitSkipped{Message: "no expectation recorded"}
-			suite.Skipped++
-		case !sr.Met:
-			tc.Failure = &JUnitFailure{Message: sr.Reason, Type: "expect-" + string(sr.Expect), Text: failureText(s)}
+		}
+		suite.Tests++
+		suite.Cases = append(suite.Cases, tc)
+	}
+	if rr.Gated || len(rr.Findings) > 0 {
+		tc := JUnitCase{Name: "gate", Classname: "truncheck.gate"}
+		var all, failing []string
+		for _, f := range rr.Findings {
+			all = append(all, f.String())
+			if f.Fail {
+				failing = append(failing, f.String())
+			}
+		}
+		tc.SystemOut = strings.Join(all, "\n")
+		if len(failing) > 0 {
+			tc.Failure = &JUnitFailure{Message: fmt.Sprintf("%d gate findings failed", len(failing)), Type: "gate", Text: strings.Join(failing, "\n")}
 			suite.Failures++
 		}
 		suite.Tests++
@@ -115,38 +134,30 @@ func JUnit(rr *RunResult) JUnitSuites {
 	return JUnitSuites{Name: name, Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []JUnitSuite{suite}}
 }
 
-func orDash(e Expect) Expect {
-	if e == "" {
-		return "unknown"
-	}
-	return e
-}
-
 func secs(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) / float64(time.Second) }
 
 func caseOut(sr *ScenarioResult, s *Summary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "expect %s", orDash(sr.Expect))
-	if sr.ExpectOutcome != "" {
-		fmt.Fprintf(&b, " (%s", sr.ExpectOutcome)
-		if sr.ExpectSilent != nil {
-			fmt.Fprintf(&b, ", silent=%v", *sr.ExpectSilent)
-		}
-		b.WriteString(")")
+	fmt.Fprintf(&b, "expect %s: %s\n", sr.Expectation, sr.Reason)
+	if sr.Hops != "" {
+		fmt.Fprintf(&b, "hops: %s\n", sr.Hops)
 	}
-	fmt.Fprintf(&b, ": %s\n", sr.Reason)
 	if sr.Faults != "" {
 		fmt.Fprintf(&b, "faults: %s\n", sr.Faults)
 	}
-	if sr.Seed != 0 {
-		fmt.Fprintf(&b, "seed: %d\n", sr.Seed)
+	fmt.Fprintf(&b, "seed: %d\n", sr.Seed)
+	if sr.Restarts > 0 {
+		fmt.Fprintf(&b, "restarts: %d\n", sr.Restarts)
 	}
-	fmt.Fprintf(&b, "requests %d: %s; silent %d\n", s.Requests, outcomeList(s), s.Silent)
+	fmt.Fprintf(&b, "requests %d: %s; silent %s; evidence %s\n", s.Requests, outcomeList(s), SilentCell(s), EvidenceCell(s))
 	if s.Offsets.Count > 0 {
 		fmt.Fprintf(&b, "failure offsets %s\n", offsetRange(s))
 	}
 	fmt.Fprintf(&b, "latency p50 %s p99 %s max %s; verified %s at %.1f MB/s\n",
 		roundDur(s.Latency.P50), roundDur(s.Latency.P99), roundDur(s.Latency.Max), Bytes(s.BytesVerified), s.VerifiedMBps)
+	for _, n := range scenarioNotes(sr) {
+		b.WriteString(n + "\n")
+	}
 	return b.String()
 }
 
@@ -158,43 +169,69 @@ func failureText(s *Summary) string {
 		b.WriteString("no failing request recorded\n")
 	}
 	for i := range s.Failures {
-		writeFailure(&b, &s.Failures[i])
+		writeFailure(&b, &s.Failures[i], 0)
 	}
 	return b.String()
 }
 
-func writeFailure(b *strings.Builder, r *Record) {
-	fmt.Fprintf(b, "request #%d %s %s", r.Seq, r.Method, r.URL)
+// writeFailure renders one failing request; maxEvents > 0 keeps only the
+// end of its timeline (where the body stopped).
+func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
+	fmt.Fprintf(b, "  #%d %s %s", r.Seq, r.Method, r.URL)
 	if r.RequestID != "" {
 		fmt.Fprintf(b, " id=%s", r.RequestID)
 	}
-	fmt.Fprintf(b, "\n  outcome %s", r.Outcome)
-	if r.Silent {
-		b.WriteString(" (SILENT)")
+	fmt.Fprintf(b, " status=%d: %s at offset %d of %d (received %d)", r.Status, r.Outcome, r.Offset, r.Expected, r.Received)
+	if r.Silence != "" {
+		fmt.Fprintf(b, " silence=%s", r.Silence)
 	}
-	fmt.Fprintf(b, " status %d: got %d of %d bytes, offset %d\n", r.Status, r.Received, r.Expected, r.Offset)
-	if r.Key != "" || r.Hops != "" {
-		fmt.Fprintf(b, "  key %s hops %s seed %d\n", r.Key, r.Hops, r.Seed)
+	b.WriteString("\n")
+	if len(r.CheckedBy) > 0 || r.Framing != "" {
+		fmt.Fprintf(b, "     checked by %s; framing %s", evidenceList(r.CheckedBy), orDash(r.Framing))
+		if r.Cause != "" {
+			fmt.Fprintf(b, "; cause %s", r.Cause)
+		}
+		b.WriteString("\n")
 	}
 	if r.DigestWant != "" || r.DigestGot != "" {
-		fmt.Fprintf(b, "  digest want %s got %s\n", r.DigestWant, r.DigestGot)
+		fmt.Fprintf(b, "     digest sent %s, body has %s\n", r.DigestWant, r.DigestGot)
+	}
+	if r.DigestError != "" {
+		fmt.Fprintf(b, "     digest not checked: %s\n", r.DigestError)
 	}
 	if r.Error != "" {
-		fmt.Fprintf(b, "  error: %s\n", r.Error)
+		fmt.Fprintf(b, "     error: %s\n", r.Error)
 	}
 	if a := r.ServerAccount; a != nil {
-		fmt.Fprintf(b, "  server: wrote %d bytes, complete=%v", a.BytesWritten, a.Complete)
+		fmt.Fprintf(b, "     server account: status %d, wrote %d of %d, complete=%v", a.Status, a.BytesWritten, a.ContentLength, a.Complete)
 		if a.WriteError != "" {
 			fmt.Fprintf(b, ", write error: %s", a.WriteError)
 		}
 		b.WriteString("\n")
+	} else if r.Outcome.CleanEnd() {
+		b.WriteString("     server account: none (silence unknown)\n")
 	}
-	if len(r.Timeline) > 0 {
-		fmt.Fprintf(b, "  timeline (conn %s):\n", r.ConnID)
-		for _, e := range r.Timeline {
-			b.WriteString("    " + e.String() + "\n")
-		}
+	tl := r.Timeline
+	if maxEvents > 0 && len(tl) > maxEvents {
+		fmt.Fprintf(b, "     timeline (last %d of %d events):\n", maxEvents, len(tl))
+		tl = tl[len(tl)-maxEvents:]
+	} else if len(tl) > 0 {
+		b.WriteString("     timeline:\n")
 	}
+	for _, e := range tl {
+		b.WriteString("       " + e.String() + "\n")
+	}
+}
+
+func evidenceList(es []Evidence) string {
+	if len(es) == 0 {
+		return string(EvidenceNone)
+	}
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = string(e)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // WriteJUnit writes the run as JUnit XML.

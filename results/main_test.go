@@ -30,17 +30,20 @@ func rec(scenario string, seq int64, o Outcome) Record {
 		Method: "GET", URL: fmt.Sprintf("http://127.0.0.1:1/images/photo-4mp?n=%d", seq),
 		RequestID: fmt.Sprintf("req-%d", seq), Status: 200,
 		Expected: 3_300_000, Received: 3_300_000, Outcome: o, Offset: 3_300_000,
-		DigestWant: "sha-256=:abc=:", DigestGot: "sha-256=:abc=:",
-		Start:   t0.Add(time.Duration(seq) * 50 * time.Millisecond),
-		Latency: time.Duration(10+seq%7) * time.Millisecond,
-		TTFB:    time.Duration(2+seq%3) * time.Millisecond,
-		ConnID:  fmt.Sprintf("svc-%d", seq),
+		DigestWant: "sha-256=:abc=:", DigestGot: "sha-256=:abc=:", Framing: "content-length",
+		CheckedBy: []Evidence{DigestEvidence("sha-256"), EvidenceReference, EvidenceContentLength},
+		Start:     t0.Add(time.Duration(seq) * 50 * time.Millisecond),
+		Latency:   time.Duration(10+seq%7) * time.Millisecond,
+		TTFB:      time.Duration(2+seq%3) * time.Millisecond,
+		ConnID:    fmt.Sprintf("svc-%d", seq),
 	}
 	if o != Complete {
 		r.Received = 219_264 + seq
 		r.Offset = r.Received
 		r.DigestGot = "sha-256=:zzz=:"
-		r.Silent = o == Truncated
+		if o.CleanEnd() {
+			r.Silence, r.Cause = SilenceSilent, CauseSystemUnderTest
+		}
 		r.ServerAccount = &Account{Status: 200, ContentLength: 3_300_000, BytesWritten: 3_300_000, Complete: true}
 		r.Error = "body ended after 219264 of 3300000 bytes"
 		r.Timeline = []Event{

@@ -1,65 +1,92 @@
 package results
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
 
-// Merge combines runs (from several runners or machines) into one.
-// Scenarios with the same name merge their summaries exactly (histograms,
-// series, failures); their verdicts combine conservatively: Met only if
-// met everywhere it was judged, the expectation being the first one
-// recorded, and the distinct reasons joined. The inputs are not modified.
-func Merge(runs ...*RunResult) *RunResult {
+// Merge combines runs (from several runners or machines, or a run killed
+// before its summary and one that finished) into one. Scenarios with the
+// same name merge their summaries exactly (histograms, series, failures)
+// and are then judged again from the merged counts ([RunResult.Rejudge]):
+// a verdict recorded by one source never hides a failure another source
+// holds. A scenario's expectation is the first one recorded; sources that
+// disagree about it make a failing finding. A run given twice (the same run
+// id) is counted once, with a warning. The gate's findings of the sources
+// are not carried over: gate the merge itself. The inputs are not modified.
+func Merge(runs ...*RunResult) (*RunResult, []Warning) {
 	out := &RunResult{}
+	var warns []Warning
 	idx := map[string]int{}
+	seen := map[string]string{} // run id -> its first source
 	var runIDs []string
 	for _, rr := range runs {
 		if rr == nil {
 			continue
 		}
-		if rr.Run != "" && !slices.Contains(runIDs, rr.Run) {
+		src := strings.Join(rr.Sources, ",")
+		if rr.Run != "" {
+			if first, dup := seen[rr.Run]; dup {
+				warns = append(warns, Warning{File: src, Msg: fmt.Sprintf("run %s was already merged from %s: counted once", rr.Run, first)})
+				continue
+			}
+			seen[rr.Run] = src
 			runIDs = append(runIDs, rr.Run)
+		}
+		if out.Version == "" {
+			out.Version = rr.Version
 		}
 		out.Sources = append(out.Sources, rr.Sources...)
 		for i := range rr.Scenarios {
-			src := &rr.Scenarios[i]
-			j, ok := idx[src.Scenario]
+			s := &rr.Scenarios[i]
+			j, ok := idx[s.Scenario]
 			if !ok {
-				c := *src
-				c.Summary = NewSummary(src.Scenario)
-				c.Summary.KeepFailures = keepOf(src.Summary)
-				if src.Summary != nil {
-					c.Summary.Merge(src.Summary)
+				c := *s
+				c.Expectation = s.Expectation.Clone()
+				c.Notes = slices.Clone(s.Notes)
+				c.Findings = slices.Clone(s.Findings)
+				c.Summary = NewSummary(s.Scenario)
+				c.Summary.KeepFailures = keepOf(s.Summary)
+				if s.Summary != nil {
+					c.Summary.Merge(s.Summary)
 				}
-				idx[src.Scenario] = len(out.Scenarios)
+				idx[s.Scenario] = len(out.Scenarios)
 				out.Scenarios = append(out.Scenarios, c)
 				continue
 			}
 			dst := &out.Scenarios[j]
-			if src.Summary != nil {
-				dst.Summary.Merge(src.Summary)
+			if s.Summary != nil {
+				dst.Summary.Merge(s.Summary)
 			}
-			if dst.Expect == "" {
-				dst.Expect, dst.ExpectOutcome, dst.ExpectSilent = src.Expect, src.ExpectOutcome, src.ExpectSilent
-				dst.Met, dst.Reason = src.Met, src.Reason
-				continue
-			}
-			if src.Expect == "" {
-				continue
-			}
-			dst.Met = dst.Met && src.Met
-			if src.Reason != "" && !strings.Contains(dst.Reason, src.Reason) {
-				if dst.Reason != "" {
-					dst.Reason += "; "
+			dst.Restarts += s.Restarts
+			dst.Aborted += s.Aborted
+			for _, n := range s.Notes {
+				if !slices.Contains(dst.Notes, n) {
+					dst.Notes = append(dst.Notes, n)
 				}
-				dst.Reason += src.Reason
+			}
+			for _, f := range s.Findings {
+				if !slices.Contains(dst.Findings, f) {
+					dst.Findings = append(dst.Findings, f)
+				}
+			}
+			switch {
+			case s.Expectation.Kind == "":
+			case dst.Expectation.Kind == "":
+				dst.Expectation = s.Expectation.Clone()
+			case !dst.Expectation.Equal(s.Expectation):
+				f := Finding{Scenario: s.Scenario, Check: CheckExpectation, Fail: true,
+					Message: fmt.Sprintf("the merged sources expect different things (%s; %s)", dst.Expectation, s.Expectation)}
+				if !slices.Contains(dst.Findings, f) {
+					dst.Findings = append(dst.Findings, f)
+				}
 			}
 		}
 	}
 	out.Run = strings.Join(runIDs, "+")
-	out.Retotal()
-	return out
+	out.Rejudge()
+	return out, warns
 }
 
 func keepOf(s *Summary) int {

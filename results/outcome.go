@@ -14,17 +14,28 @@ type Outcome string
 // The outcomes, from best to worst. The order of [Outcomes] is the order of
 // the columns in every report.
 const (
-	// Complete: status and headers as expected, exactly Content-Length bytes,
-	// digest matches, bytes equal the reference.
+	// Complete: status as expected, exactly the promised bytes, and every
+	// independent check that applies (digest, reference, expectation)
+	// matched. [Record.CheckedBy] says which evidence it rests on; a complete
+	// response whose only evidence is its own hop's framing is counted apart
+	// ([Summary.FramingOnly]).
 	Complete Outcome = "complete"
+	// Unverified: it looked clean, but nothing independent could check it (a
+	// close-delimited body with no digest, expectation or reference; reference
+	// fetches that disagree; framing only where end-to-end evidence is
+	// required). Never counted as complete.
+	Unverified Outcome = "unverified"
 	// Truncated: fewer bytes than promised, ended by a clean EOF/FIN (or a
-	// chunked body without its last chunk). The silent kind.
+	// chunked body without its last chunk, or TLS without close_notify). The
+	// silent kind.
 	Truncated Outcome = "truncated"
-	// Reset: the connection was reset mid-body.
+	// Reset: the connection (or an HTTP/2 stream) was reset or failed
+	// mid-body.
 	Reset Outcome = "reset"
 	// Corrupt: the length is right, the bytes are not.
 	Corrupt Outcome = "corrupt"
-	// Overlong: more bytes than promised.
+	// Overlong: more bytes than promised; the offset is where the excess
+	// began.
 	Overlong Outcome = "overlong"
 	// Stalled: no progress within the deadline.
 	Stalled Outcome = "stalled"
@@ -34,7 +45,7 @@ const (
 	TransportError Outcome = "transport-error"
 )
 
-var allOutcomes = [...]Outcome{Complete, Truncated, Reset, Corrupt, Overlong, Stalled, HTTPError, TransportError}
+var allOutcomes = [...]Outcome{Complete, Unverified, Truncated, Reset, Corrupt, Overlong, Stalled, HTTPError, TransportError}
 
 // Outcomes returns every valid outcome in report order. It returns a fresh
 // slice so callers cannot change the package's list.
@@ -72,7 +83,13 @@ func (o Outcome) Valid() bool {
 
 // Failed reports whether o is anything but [Complete]. An empty (unset)
 // outcome counts as failed: a record nobody classified did not verify.
+// [Unverified] counts too: what nothing could check is not a success.
 func (o Outcome) Failed() bool { return o != Complete }
+
+// CleanEnd reports whether the client saw the body end as if whole (a
+// clean FIN, a last chunk, a complete length) while the bytes were wrong:
+// only such failures can be silent. Resets, stalls and errors are seen.
+func (o Outcome) CleanEnd() bool { return o == Truncated || o == Corrupt || o == Overlong }
 
 // String returns the outcome's name.
 func (o Outcome) String() string { return string(o) }
@@ -94,45 +111,5 @@ func (o *Outcome) UnmarshalText(b []byte) error {
 		return err
 	}
 	*o = v
-	return nil
-}
-
-// Expect is a scenario's expectation: what a run of it must show to pass.
-type Expect string
-
-const (
-	// ExpectComplete: every response verifies.
-	ExpectComplete Expect = "complete"
-	// ExpectDetect: the injected defect must be caught (at least one request
-	// is classified as failed, optionally with a given outcome and silence).
-	ExpectDetect Expect = "detect"
-)
-
-// ParseExpect returns the expectation named s, or an error naming s and
-// the accepted names. The empty string is accepted and means "unknown"
-// (for example, records merged without their summaries).
-func ParseExpect(s string) (Expect, error) {
-	switch Expect(s) {
-	case ExpectComplete, ExpectDetect, "":
-		return Expect(s), nil
-	}
-	return "", fmt.Errorf("unknown expectation %q (accepted: %s, %s)", s, ExpectComplete, ExpectDetect)
-}
-
-// MarshalText refuses an invalid expectation.
-func (e Expect) MarshalText() ([]byte, error) {
-	if _, err := ParseExpect(string(e)); err != nil {
-		return nil, err
-	}
-	return []byte(e), nil
-}
-
-// UnmarshalText accepts "complete", "detect" or "" only.
-func (e *Expect) UnmarshalText(b []byte) error {
-	v, err := ParseExpect(string(b))
-	if err != nil {
-		return err
-	}
-	*e = v
 	return nil
 }

@@ -18,7 +18,7 @@ func TestOutcomeText(t *testing.T) {
 		{name: "complete", give: "complete", want: Complete},
 		{name: "dash", give: "http-error", want: HTTPError},
 		{name: "transport", give: "transport-error", want: TransportError},
-		{name: "case matters", give: "Complete", wantErr: `unknown outcome "Complete" (accepted: complete, truncated, reset, corrupt, overlong, stalled, http-error, transport-error)`},
+		{name: "case matters", give: "Complete", wantErr: `unknown outcome "Complete" (accepted: complete, unverified, truncated, reset, corrupt, overlong, stalled, http-error, transport-error)`},
 		{name: "empty", give: "", wantErr: `unknown outcome ""`},
 		{name: "typo", give: "trunctated", wantErr: `"trunctated"`},
 	}
@@ -57,7 +57,7 @@ func TestOutcomeJSONStrict(t *testing.T) {
 
 func TestOutcomesOrderAndCopy(t *testing.T) {
 	os := Outcomes()
-	require.Len(t, os, 8)
+	require.Len(t, os, 9)
 	assert.Equal(t, Complete, os[0])
 	os[0] = "x"
 	assert.Equal(t, Complete, Outcomes()[0], "Outcomes returns a copy")

@@ -28,17 +28,33 @@ type Record struct {
 	Received int64 `json:"received"` // body bytes actually read
 
 	Outcome Outcome `json:"outcome"`
-	// Silent: the failure was invisible to the parties involved (the server's
-	// account says it sent everything, the client saw a clean end). The
-	// headline number.
-	Silent bool `json:"silent,omitempty"`
-	// Offset is where the body ended or first differed; equals Received for a
-	// truncation, the first bad byte for corruption.
+	// CheckedBy is the evidence the verdict rests on, strongest first (see
+	// [Evidence]): what the bytes were checked against.
+	CheckedBy []Evidence `json:"checked_by,omitempty"`
+	// Framing is how the body was delimited: content-length, chunked, close,
+	// or none (HEAD, 204, 304).
+	Framing string `json:"framing,omitempty"`
+	// Silence, for failures the client saw end cleanly (truncated, corrupt,
+	// overlong), says whether the server knew; Silent ones are the headline.
+	Silence Silence `json:"silence,omitempty"`
+	// Cause says who cut a failed response: "system-under-test" when none of
+	// our faults fired on the conns of the request the harness can see, or
+	// "injected:<fault> at <where>" when one did (which fault, on which side
+	// of which hop or in which proxy, from the listener's or proxy's own
+	// report).
+	Cause string `json:"cause,omitempty"`
+	// Offset is where the body ended or first differed: Received for a
+	// truncation, the first bad block for corruption, the expected length
+	// (where the excess began) for an overlong body.
 	Offset int64 `json:"offset"`
 
 	DigestWant string `json:"digest_want,omitempty"`
 	DigestGot  string `json:"digest_got,omitempty"`
-	Error      string `json:"error,omitempty"` // the error text, for people; decisions use Outcome
+	// DigestError says why a digest the response carried could not be
+	// checked (an unknown algorithm such as sha-384, a malformed field); such
+	// a digest is not evidence.
+	DigestError string `json:"digest_error,omitempty"`
+	Error       string `json:"error,omitempty"` // the error text, for people; decisions use Outcome
 
 	ServerAccount *Account `json:"server_account,omitempty"`
 
@@ -69,9 +85,58 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("record %d: received %d bytes (accepted: >= 0)", r.Seq, r.Received)
 	case r.Latency < 0 || r.TTFB < 0:
 		return fmt.Errorf("record %d: negative latency or ttfb", r.Seq)
+	case !r.Silence.Valid():
+		return fmt.Errorf("record %d: unknown silence %q (accepted: silent, noticed, unknown, injected, or none)", r.Seq, r.Silence)
+	}
+	for _, e := range r.CheckedBy {
+		if !e.Valid() {
+			return fmt.Errorf("record %d: unknown evidence %q", r.Seq, e)
+		}
 	}
 	return nil
 }
+
+// Silent reports whether the record is a proven silent failure.
+func (r *Record) Silent() bool { return r.Silence == SilenceSilent && r.Outcome.CleanEnd() }
+
+// Silence says whether the server knew of a failure the client saw end
+// cleanly.
+type Silence string
+
+// The silence values.
+const (
+	// SilenceSilent: the server's own account says it sent everything, the
+	// client saw a clean end, and no injected fault outside the server cut
+	// the response. Nobody noticed: the headline number.
+	SilenceSilent Silence = "silent"
+	// SilenceNoticed: the server's account shows it knew (a write failed, or
+	// it did not write everything).
+	SilenceNoticed Silence = "noticed"
+	// SilenceUnknown: the server kept no account (or it could not be read):
+	// whether it knew cannot be said. Never counted as silent nor as noticed.
+	SilenceUnknown Silence = "unknown"
+	// SilenceInjected: one of our faults outside the server (client side, a
+	// proxy in front of it) cut the response: the server could not have
+	// known, and that is not its silence.
+	SilenceInjected Silence = "injected"
+)
+
+// Valid reports whether s is a defined silence or empty.
+func (s Silence) Valid() bool {
+	switch s {
+	case "", SilenceSilent, SilenceNoticed, SilenceUnknown, SilenceInjected:
+		return true
+	}
+	return false
+}
+
+// CauseSystemUnderTest is the [Record.Cause] of a failure no injected fault
+// explains.
+const CauseSystemUnderTest = "system-under-test"
+
+// InjectedCause is the [Record.Cause] of a failure one of our faults made:
+// "injected:close-after=300KiB at proxy".
+func InjectedCause(fault, where string) string { return "injected:" + fault + " at " + where }
 
 // Account is the server's own account of one response, copied from the
 // origin service: did it believe it sent everything?
@@ -82,6 +147,9 @@ type Account struct {
 	Complete      bool   `json:"complete"`
 	WriteError    string `json:"write_error,omitempty"`
 	ConnID        string `json:"conn_id,omitempty"`
+	// Finished is false when the handler was still running when the account
+	// was read (a stalled response).
+	Finished bool `json:"finished,omitempty"`
 }
 
 // Event is one flight-recorder entry: what happened on a connection, when.

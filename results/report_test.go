@@ -22,7 +22,10 @@ func TestJUnit(t *testing.T) {
 	s := NewSummary("unjudged")
 	s.Add(&extra)
 	rr.Scenarios = append(rr.Scenarios, ScenarioResult{Scenario: "unjudged", Summary: s})
+	rr.Scenarios[2].Judge()
 	rr.Retotal()
+	rr.Gated = true
+	rr.Findings = []Finding{{Scenario: "clean", Check: CheckP99, Fail: true, Message: "p99 latency 30ms, baseline 20ms"}}
 
 	var buf bytes.Buffer
 	require.NoError(t, WriteJUnit(&buf, rr))
@@ -68,17 +71,27 @@ func TestJUnit(t *testing.T) {
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
 	require.Len(t, doc.Suites, 1, "one testsuite per run")
 	su := doc.Suites[0]
-	assert.Equal(t, 3, doc.Tests)
-	assert.Equal(t, 1, doc.Failures)
-	assert.Equal(t, 3, su.Tests)
-	assert.Equal(t, 1, su.Failures)
+	assert.Equal(t, 4, doc.Tests)
+	assert.Equal(t, 2, doc.Failures)
+	assert.Equal(t, 4, su.Tests)
+	assert.Equal(t, 2, su.Failures, "the failing scenario and the gate")
 	assert.Equal(t, 0, su.Errors)
-	assert.Equal(t, 1, su.Skipped)
+	assert.Equal(t, 0, su.Skipped)
 	assert.Regexp(t, `^\d+\.\d+$|^\d+$`, su.Time)
 	assert.Equal(t, "2026-11-27T02:00:00", su.Timestamp)
-	require.Len(t, su.Cases, 3)
+	require.Len(t, su.Cases, 4)
+	props := map[string]string{}
+	for _, p := range su.Properties {
+		props[p.Name] = p.Value
+	}
+	assert.Equal(t, "FAIL", props["verdict"])
+	assert.Equal(t, "4", props["silent"])
+	assert.Equal(t, "e2e 61", props["evidence"])
 
-	clean, cut, unjudged := su.Cases[0], su.Cases[1], su.Cases[2]
+	clean, cut, unjudged, gate := su.Cases[0], su.Cases[1], su.Cases[2], su.Cases[3]
+	assert.Equal(t, "gate", gate.Name)
+	require.NotNil(t, gate.Failure, "the gate's failing findings are in JUnit, not only on stdout")
+	assert.Contains(t, gate.Failure.Text, "p99 latency 30ms")
 	assert.Equal(t, "clean", clean.Name)
 	require.NotNil(t, clean.Failure)
 	assert.Equal(t, "p99 too high & <worse>", clean.Failure.Message, "escaped and back")
@@ -86,8 +99,8 @@ func TestJUnit(t *testing.T) {
 	assert.Nil(t, cut.Failure, "a detect scenario that caught its defect passes")
 	assert.Contains(t, cut.SystemOut, "faults: buffered-shutdown,sndbuf=8KiB")
 	assert.Contains(t, cut.SystemOut, "4 truncated")
-	require.NotNil(t, unjudged.Skipped)
-	assert.Nil(t, unjudged.Failure)
+	assert.Nil(t, unjudged.Skipped)
+	assert.Nil(t, unjudged.Failure, "no expectation and no silent failure")
 
 	// A failing scenario with failures lists them with offsets and timelines.
 	rr.Scenarios[1].Met, rr.Scenarios[1].Reason = false, "no silent truncation"
@@ -97,12 +110,13 @@ func TestJUnit(t *testing.T) {
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
 	f := doc.Suites[0].Cases[1].Failure
 	require.NotNil(t, f)
-	assert.Contains(t, f.Text, "request #100")
-	assert.Contains(t, f.Text, "outcome truncated (SILENT) status 200: got 219364 of 3300000 bytes, offset 219364")
-	assert.Contains(t, f.Text, "server: wrote 3300000 bytes, complete=true")
+	assert.Contains(t, f.Text, "#100 GET")
+	assert.Contains(t, f.Text, "status=200: truncated at offset 219364 of 3300000 (received 219364) silence=silent")
+	assert.Contains(t, f.Text, "checked by content-digest:sha-256, reference, content-length; framing content-length; cause system-under-test")
+	assert.Contains(t, f.Text, "server account: status 200, wrote 3300000 of 3300000, complete=true")
 	assert.Contains(t, f.Text, "partial-write 219264 of 3300000")
 	assert.Contains(t, f.Text, "close-write buffered-shutdown")
-	assert.Equal(t, DefaultKeepFailures, strings.Count(f.Text, "request #"))
+	assert.Equal(t, DefaultKeepFailures, strings.Count(f.Text, " GET http"))
 }
 
 func TestText(t *testing.T) {
@@ -112,18 +126,46 @@ func TestText(t *testing.T) {
 	out := buf.String()
 	lines := strings.Split(out, "\n")
 	require.GreaterOrEqual(t, len(lines), 4)
-	assert.Regexp(t, `^SCENARIO\s+REQUESTS\s+COMPLETE\s+TRUNCATED\s+SILENT\s+RESET\s+CORRUPT\s+OTHER\s+OFFSETS\s+WALL\s+VERDICT`, lines[0])
-	assert.Regexp(t, `^clean\s+40\s+40\s+0\s+0\s+0\s+0\s+0\s+-\s+1\.96s\s+PASS complete`, lines[1])
-	assert.Regexp(t, `^cut\s+20\s+15\s+4\s+4\s+1\s+0\s+0\s+219364-219379\s+\S+\s+PASS detect`, lines[2])
-	assert.Regexp(t, `^TOTAL\s+60\s+55\s+4\s+4\s+1`, lines[3])
+	assert.Regexp(t, `^SCENARIO\s+REQUESTS\s+OUTCOMES\s+SILENT\s+OFFSETS\s+EVIDENCE\s+WALL\s+VERDICT`, lines[0])
+	assert.Regexp(t, `^clean\s+40\s+40 complete\s+0\s+-\s+e2e 40\s+1\.96s\s+PASS complete: all 40 responses verified$`, lines[1])
+	assert.Regexp(t, `^cut\s+20\s+15 complete, 4 truncated, 1 reset\s+4\s+219364\.\.219379\s+e2e 20\s+\S+\s+PASS detect: defect detected`, lines[2])
+	assert.Regexp(t, `^TOTAL\s+60\s+55 complete, 4 truncated, 1 reset\s+4\s`, lines[3])
 	assert.Contains(t, out, "latency p50")
+	assert.NotContains(t, out, "framing only", "every response here rests on end-to-end evidence")
+
+	// Silence unknown is shown as unknown, framing-only as a warning.
+	rr2 := judged(sample())
+	s := rr2.Scenarios[1].Summary
+	for i := range int64(3) {
+		r := rec("cut", 500+i, Truncated)
+		r.Silence, r.ServerAccount = SilenceUnknown, nil
+		s.Add(&r)
+	}
+	f := rec("cut", 600, Complete)
+	f.CheckedBy = []Evidence{EvidenceChunked}
+	s.Add(&f)
+	rr2.Rejudge()
+	buf.Reset()
+	require.NoError(t, WriteText(&buf, rr2))
+	assert.Regexp(t, `(?m)^cut\s+24\s+16 complete, 7 truncated, 1 reset\s+4\+\?3\s`, buf.String())
+	assert.Contains(t, buf.String(), "cut: silent=?: 3 failures ended cleanly but the server kept no account")
+	assert.Contains(t, buf.String(), "cut: framing only: 1 complete responses were checked only against their hop's own framing")
 
 	rr.Scenarios[0].Met, rr.Scenarios[0].Reason = false, "3 of 40 failed"
+	rr.Gated = true
 	buf.Reset()
 	require.NoError(t, WriteText(&buf, rr))
-	assert.Contains(t, buf.String(), "FAIL clean: 3 of 40 failed")
+	assert.Contains(t, buf.String(), "FAIL complete: 3 of 40 failed")
 	assert.Regexp(t, `(?m)^TOTAL.*FAIL$`, buf.String())
+	assert.Contains(t, buf.String(), "gate: no findings\ngate: pass")
+
+	// A table that cannot be written is an error, not a silent success.
+	assert.Error(t, WriteText(failingWriter{}, rr))
 }
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestHTML(t *testing.T) {
 	rr := judged(sample())
@@ -208,26 +250,35 @@ func TestWriteReportsAndLoad(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, warns)
 	assert.Equal(t, rr.Total.Requests, got.Total.Requests)
-	assert.Equal(t, ExpectDetect, got.Scenarios[1].Expect)
+	assert.Equal(t, ExpectDetect, got.Scenarios[1].Expectation.Kind)
 
 	// A directory with only records (a run killed before its summary).
 	dir2 := t.TempDir()
 	w, err := NewWriter(filepath.Join(dir2, RecordsFile), WriterConfig{})
 	require.NoError(t, err)
 	for _, r := range sample() {
+		r.Run = "r2"
 		require.NoError(t, w.Write(&r))
 	}
 	require.NoError(t, w.Close())
 	got2, _, err := Load(dir2)
 	require.NoError(t, err)
 	assert.Equal(t, int64(60), got2.Total.Requests)
-	assert.Equal(t, Expect(""), got2.Scenarios[0].Expect)
+	assert.Equal(t, Expect(""), got2.Scenarios[0].Expectation.Kind)
 
-	m, _, err := MergeFiles(dir, filepath.Join(dir2, RecordsFile))
+	m, warns, err := MergeFiles(dir, filepath.Join(dir2, RecordsFile))
+	assert.Empty(t, warns)
 	require.NoError(t, err)
 	assert.Equal(t, int64(120), m.Total.Requests)
 	assert.Len(t, m.Sources, 2)
-	assert.Equal(t, ExpectDetect, m.Scenarios[1].Expect, "known expectations survive a merge with records")
+	assert.Equal(t, ExpectDetect, m.Scenarios[1].Expectation.Kind, "known expectations survive a merge with records")
+
+	// The same run given twice is counted once.
+	m, warns, err = MergeFiles(dir, dir)
+	require.NoError(t, err)
+	assert.Equal(t, int64(60), m.Total.Requests)
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0].Msg, "counted once")
 
 	_, _, err = Load(filepath.Join(dir, JUnitFile))
 	require.Error(t, err)
@@ -240,8 +291,7 @@ func TestWriteReportsAndLoad(t *testing.T) {
 }
 
 // TestUnjudgedSilentFails: records merged from runners carry no expectation;
-// a silent truncation among them must still fail JUnit and Met, never be
-// reported as skipped.
+// a silent truncation among them must still fail JUnit and Met.
 func TestUnjudgedSilentFails(t *testing.T) {
 	s := NewSummary("merged")
 	ok := rec("merged", 1, Complete)
@@ -250,20 +300,20 @@ func TestUnjudgedSilentFails(t *testing.T) {
 	s.Add(&cut)
 	rr := NewRunResult("r1", []ScenarioResult{{Scenario: "merged", Summary: s}})
 	assert.False(t, rr.Met(), "a silent truncation with no expectation is still a failure")
+	assert.Equal(t, "FAIL", rr.Verdict)
 
 	j := JUnit(rr)
 	require.Len(t, j.Suites, 1)
 	require.Len(t, j.Suites[0].Cases, 1)
 	c := j.Suites[0].Cases[0]
 	require.NotNil(t, c.Failure)
-	assert.Nil(t, c.Skipped)
 	assert.Equal(t, "silent", c.Failure.Type)
 	assert.Equal(t, 1, j.Failures)
 
-	// Without the silent record it is only unjudged: skipped, and Met.
+	// Without the silent record it is judged by the only rule it has: pass.
 	clean := NewSummary("merged")
 	clean.Add(&ok)
 	rr = NewRunResult("r1", []ScenarioResult{{Scenario: "merged", Summary: clean}})
 	assert.True(t, rr.Met())
-	assert.NotNil(t, JUnit(rr).Suites[0].Cases[0].Skipped)
+	assert.Nil(t, JUnit(rr).Suites[0].Cases[0].Failure)
 }

@@ -24,7 +24,23 @@ type Summary struct {
 
 	Requests int64             `json:"requests"`
 	Outcomes map[Outcome]int64 `json:"outcomes"` // count per outcome; absent means 0
-	Silent   int64             `json:"silent"`   // failures nobody noticed: the headline number
+	// Silent counts proven silent failures (the server's account says it sent
+	// everything, the client saw a clean end, none of our faults cut it): the
+	// headline number. SilentBy splits it by outcome.
+	Silent   int64             `json:"silent"`
+	SilentBy map[Outcome]int64 `json:"silent_by,omitempty"`
+	// SilenceUnknown counts failures the client saw end cleanly for which
+	// the server kept no account: whether it knew cannot be said, and
+	// reports show "silent=?" rather than a zero that reads as "it knew".
+	SilenceUnknown   int64             `json:"silence_unknown,omitempty"`
+	SilenceUnknownBy map[Outcome]int64 `json:"silence_unknown_by,omitempty"`
+	// Injected counts failures one of our faults outside the server cut.
+	Injected int64 `json:"injected,omitempty"`
+	// Evidence counts requests by the strongest evidence their verdict rests
+	// on ([Record.CheckedBy]); FramingOnly counts complete responses with no
+	// end-to-end evidence (only their hop's framing, or consistency).
+	Evidence    map[Evidence]int64 `json:"evidence,omitempty"`
+	FramingOnly int64              `json:"framing_only,omitempty"`
 	// Invalid counts records whose outcome was not a defined [Outcome]
 	// (a harness bug): they count as requests and as failed, not in
 	// Outcomes, so the summary stays writable and readable.
@@ -103,6 +119,15 @@ func (s *Summary) init() {
 	if s.Outcomes == nil {
 		s.Outcomes = map[Outcome]int64{}
 	}
+	if s.SilentBy == nil {
+		s.SilentBy = map[Outcome]int64{}
+	}
+	if s.SilenceUnknownBy == nil {
+		s.SilenceUnknownBy = map[Outcome]int64{}
+	}
+	if s.Evidence == nil {
+		s.Evidence = map[Evidence]int64{}
+	}
 	if s.LatencyHist == nil || s.LatencyHist.h == nil {
 		s.LatencyHist = newLatencyHistogram()
 	}
@@ -143,8 +168,22 @@ func (s *Summary) Add(r *Record) {
 	} else {
 		s.Invalid++
 	}
-	if r.Silent && r.Outcome.Failed() {
-		s.Silent++
+	if r.Outcome.CleanEnd() {
+		switch r.Silence {
+		case SilenceSilent:
+			s.Silent++
+			s.SilentBy[r.Outcome]++
+		case SilenceUnknown:
+			s.SilenceUnknown++
+			s.SilenceUnknownBy[r.Outcome]++
+		case SilenceInjected:
+			s.Injected++
+		}
+	}
+	strongest := Strongest(r.CheckedBy)
+	s.Evidence[strongest]++
+	if r.Outcome == Complete && strongest.Class() != EndToEnd {
+		s.FramingOnly++
 	}
 	if r.Expected > 0 {
 		s.BytesExpected += r.Expected
@@ -193,6 +232,7 @@ func (s *Summary) keepFailure(r *Record) {
 	}
 	c := *r
 	c.Timeline = append([]Event(nil), r.Timeline...)
+	c.CheckedBy = append([]Evidence(nil), r.CheckedBy...)
 	if r.ServerAccount != nil {
 		a := *r.ServerAccount
 		c.ServerAccount = &a
@@ -206,8 +246,18 @@ func (s *Summary) keepFailure(r *Record) {
 	}
 }
 
-// Failed returns the number of requests that did not verify.
+// Failed returns the number of requests that did not verify (unverified
+// ones included).
 func (s *Summary) Failed() int64 { return s.Requests - s.Outcomes[Complete] }
+
+// EvidenceMix counts requests by the class of their strongest evidence.
+func (s *Summary) EvidenceMix() map[EvidenceClass]int64 {
+	mix := map[EvidenceClass]int64{}
+	for e, n := range s.Evidence {
+		mix[e.Class()] += n
+	}
+	return mix
+}
 
 // CompleteRate is the fraction of requests that verified, 1 when empty.
 func (s *Summary) CompleteRate() float64 {
@@ -290,6 +340,18 @@ func (s *Summary) Merge(o *Summary) {
 		s.Outcomes[k] += v
 	}
 	s.Silent += o.Silent
+	s.SilenceUnknown += o.SilenceUnknown
+	s.Injected += o.Injected
+	s.FramingOnly += o.FramingOnly
+	for k, v := range o.SilentBy {
+		s.SilentBy[k] += v
+	}
+	for k, v := range o.SilenceUnknownBy {
+		s.SilenceUnknownBy[k] += v
+	}
+	for k, v := range o.Evidence {
+		s.Evidence[k] += v
+	}
 	s.Invalid += o.Invalid
 	s.BytesExpected += o.BytesExpected
 	s.BytesReceived += o.BytesReceived

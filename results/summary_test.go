@@ -35,13 +35,13 @@ func judged(recs []Record) *RunResult {
 	rr := Summarize("r1", recs)
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
-		sr.Expect = ExpectComplete
+		sr.Expectation = Expectation{Kind: ExpectComplete}
 		if sr.Scenario == "cut" {
-			sr.Expect, sr.ExpectOutcome = ExpectDetect, Truncated
+			sr.Expectation = Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Truncated}, Silent: SilentRequired, Tolerate: []Outcome{Reset}}
 			sr.Faults = "buffered-shutdown,sndbuf=8KiB"
 		}
-		sr.Met, sr.Reason = Judge(sr)
 	}
+	rr.Rejudge()
 	rr.Created = t0
 	return rr
 }
@@ -93,7 +93,6 @@ func TestSummaryCounts(t *testing.T) {
 }
 
 func TestJudge(t *testing.T) {
-	yes, no := true, false
 	sum := func(recs ...Record) *Summary {
 		s := NewSummary("x")
 		for i := range recs {
@@ -102,31 +101,128 @@ func TestJudge(t *testing.T) {
 		s.Close()
 		return s
 	}
+	with := func(r Record, f func(*Record)) Record { f(&r); return r }
 	ok, trunc, reset := rec("x", 1, Complete), rec("x", 2, Truncated), rec("x", 3, Reset)
+	loud := with(trunc, func(r *Record) { r.Silence = SilenceNoticed })
+	unknown := with(trunc, func(r *Record) { r.Silence, r.ServerAccount = SilenceUnknown, nil })
+	ours := with(trunc, func(r *Record) { r.Silence, r.Cause = SilenceInjected, InjectedCause("close-after=300KiB", "proxy") })
+	unver := rec("x", 4, Unverified)
+	complete := Expectation{Kind: ExpectComplete}
+	detect := func(silent SilentRule, tolerate ...Outcome) Expectation {
+		return Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Truncated}, Silent: silent, Tolerate: tolerate}
+	}
 	tests := []struct {
 		name       string
-		give       ScenarioResult
+		give       Expectation
+		recs       []Record
+		findings   []Finding
 		wantMet    bool
 		wantReason string
 	}{
-		{"complete met", ScenarioResult{Expect: ExpectComplete, Summary: sum(ok, ok)}, true, "all 2 responses verified"},
-		{"complete failed", ScenarioResult{Expect: ExpectComplete, Summary: sum(ok, trunc)}, false, "1 of 2 responses failed to verify (1 complete, 1 truncated), 1 silently"},
-		{"detect any", ScenarioResult{Expect: ExpectDetect, Summary: sum(ok, reset)}, true, "defect detected"},
-		{"detect missed", ScenarioResult{Expect: ExpectDetect, Summary: sum(ok, ok)}, false, "defect not detected"},
-		{"detect wrong outcome", ScenarioResult{Expect: ExpectDetect, ExpectOutcome: Truncated, Summary: sum(reset)}, false, "no truncated response"},
-		{"detect silent wanted", ScenarioResult{Expect: ExpectDetect, ExpectOutcome: Reset, ExpectSilent: &yes, Summary: sum(reset)}, false, "none was silent"},
-		{"detect loud wanted", ScenarioResult{Expect: ExpectDetect, ExpectSilent: &no, Summary: sum(trunc)}, false, "1 failures were silent"},
-		{"detect silent met", ScenarioResult{Expect: ExpectDetect, ExpectOutcome: Truncated, ExpectSilent: &yes, Summary: sum(ok, trunc)}, true, "1 of 2 truncated, 1 silent"},
-		{"no requests", ScenarioResult{Expect: ExpectComplete, Summary: sum()}, false, "no requests"},
-		{"unknown", ScenarioResult{Summary: sum(ok)}, false, "no expectation"},
+		{"complete met", complete, []Record{ok, ok}, nil, true, "all 2 responses verified"},
+		{"complete failed", complete, []Record{ok, trunc}, nil, false, "1 of 2 responses did not verify (1 complete, 1 truncated; 1 silent)"},
+		{"complete with unverified fails", complete, []Record{ok, unver}, nil, false, "1 of 2 responses did not verify"},
+		{"complete allowing unverified", Expectation{Kind: ExpectComplete, AllowUnverified: true}, []Record{ok, unver}, nil, true, "1 unverified, allowed"},
+		{"complete with a failing finding", complete, []Record{ok}, []Finding{{Check: "reference", Fail: true, Message: "a clean reference fetch was cut"}}, false, "a clean reference fetch was cut"},
+		{"complete with a note finding", complete, []Record{ok}, []Finding{{Check: "reference", Message: "fyi"}}, true, "all 1 responses verified"},
+		{"detect met", detect(SilentRequired), []Record{ok, trunc}, nil, true, "1 of 2 truncated, 1 silent"},
+		{"detect missed", detect(""), []Record{ok, ok}, nil, false, "defect not detected"},
+		{"detect wrong outcome", detect(""), []Record{reset}, nil, false, "no truncated response"},
+		{"detect unexplained", detect(""), []Record{trunc, reset}, nil, false, "unexplained outcomes (1 reset)"},
+		{"detect tolerated", detect("", Reset), []Record{trunc, reset}, nil, true, "defect detected"},
+		{"detect unverified is unexplained", detect(""), []Record{trunc, unver}, nil, false, "unexplained outcomes (1 unverified)"},
+		{"silent wanted, server knew", detect(SilentRequired), []Record{loud}, nil, false, "none was silent"},
+		{"silent wanted, no account", detect(SilentRequired), []Record{unknown}, nil, false, "silence is unknown"},
+		{"silent wanted, our fault cut it", detect(SilentRequired), []Record{ours}, nil, false, "none was silent"},
+		{"loud wanted, silent", detect(SilentForbidden), []Record{trunc}, nil, false, "1 were silent"},
+		{"loud wanted, no account", detect(SilentForbidden), []Record{unknown}, nil, false, "cannot show it knew"},
+		{"loud wanted, loud", detect(SilentForbidden), []Record{loud, ok}, nil, true, "0 silent"},
+		{"no requests", complete, nil, nil, false, "no requests"},
+		{"unknown expectation, clean", Expectation{}, []Record{ok}, nil, true, "no expectation recorded"},
+		{"unknown expectation, silent", Expectation{}, []Record{trunc}, nil, false, "no expectation recorded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			met, reason := Judge(&tt.give)
-			assert.Equal(t, tt.wantMet, met, reason)
-			assert.Contains(t, reason, tt.wantReason)
+			sr := ScenarioResult{Scenario: "x", Expectation: tt.give, Summary: sum(tt.recs...), Findings: tt.findings}
+			j := sr.Judge()
+			assert.Equal(t, tt.wantMet, j.Met, j.Reason)
+			assert.Equal(t, tt.wantMet, sr.Met)
+			assert.Contains(t, j.Reason, tt.wantReason)
 		})
 	}
+}
+
+func TestExpectationValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		give Expectation
+		want string // "" => valid
+	}{
+		{"complete", Expectation{Kind: ExpectComplete}, ""},
+		{"complete allowing unverified", Expectation{Kind: ExpectComplete, AllowUnverified: true}, ""},
+		{"complete with outcomes", Expectation{Kind: ExpectComplete, Outcomes: []Outcome{Truncated}}, "kind: outcomes, tolerate and silent belong to kind detect"},
+		{"unknown kind", Expectation{Kind: "pass"}, `kind: unknown expectation "pass"`},
+		{"detect without outcomes", Expectation{Kind: ExpectDetect}, "outcomes: a detect expectation names no outcome"},
+		{"detect complete", Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Complete}}, `outcomes[0]: unknown outcome "complete"`},
+		{"bad tolerate", Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Reset}, Tolerate: []Outcome{"meh"}}, `tolerate[0]: unknown outcome "meh"`},
+		{"bad silence", Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Reset}, Silent: "maybe"}, "silent: unknown silence rule"},
+		{"detect unverified", Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Unverified}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.give.Validate()
+			if tt.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), "accepted")
+		})
+	}
+}
+
+func TestEvidence(t *testing.T) {
+	for _, tt := range []struct {
+		give  Evidence
+		class EvidenceClass
+		valid bool
+	}{
+		{EvidenceExpectation, EndToEnd, true},
+		{DigestEvidence("sha-256"), EndToEnd, true},
+		{EvidenceReference, EndToEnd, true},
+		{AgreeingFetches(3), Consistency, true},
+		{EvidenceContentLength, Framing, true},
+		{EvidenceChunked, Framing, true},
+		{EvidenceNoBody, Framing, true},
+		{EvidenceNone, NoEvidence, true},
+		{"content-digest:", NoEvidence, false},
+		{"agreeing-fetches:0", NoEvidence, false},
+		{"agreeing-fetches:03", NoEvidence, false},
+		{"vibes", NoEvidence, false},
+	} {
+		assert.Equal(t, tt.valid, tt.give.Valid(), tt.give)
+		assert.Equal(t, tt.class, tt.give.Class(), tt.give)
+	}
+	list := []Evidence{EvidenceContentLength, AgreeingFetches(3), DigestEvidence("crc32c"), EvidenceContentLength}
+	assert.Equal(t, []Evidence{DigestEvidence("crc32c"), AgreeingFetches(3), EvidenceContentLength}, SortEvidence(list))
+	assert.Equal(t, DigestEvidence("crc32c"), Strongest(list))
+	assert.Equal(t, EvidenceNone, Strongest(nil))
+	assert.True(t, EndToEndIn(list))
+	assert.False(t, EndToEndIn([]Evidence{AgreeingFetches(3), EvidenceChunked}))
+
+	s := NewSummary("x")
+	for _, r := range []Record{
+		{Scenario: "x", Outcome: Complete, CheckedBy: []Evidence{DigestEvidence("crc32c"), EvidenceContentLength}},
+		{Scenario: "x", Outcome: Complete, CheckedBy: []Evidence{EvidenceChunked}},
+		{Scenario: "x", Outcome: Complete, CheckedBy: []Evidence{AgreeingFetches(3), EvidenceContentLength}},
+		{Scenario: "x", Outcome: Unverified},
+	} {
+		s.Add(&r)
+	}
+	assert.Equal(t, int64(2), s.FramingOnly, "complete without end-to-end evidence")
+	assert.Equal(t, map[EvidenceClass]int64{EndToEnd: 1, Consistency: 1, Framing: 1, NoEvidence: 1}, s.EvidenceMix())
+	assert.Equal(t, "e2e 1, fetches 1, framing 1, none 1", EvidenceCell(s))
 }
 
 func TestSummaryJSONRoundTrip(t *testing.T) {
@@ -155,9 +251,9 @@ func TestReadJSONErrors(t *testing.T) {
 		{"not json", "nope", "bad summary JSON"},
 		{"not ours", `{"a":1}`, "not a truncheck summary"},
 		{"bad outcome key", `{"scenarios":[{"scenario":"x","summary":{"outcomes":{"fine":1}}}]}`, `unknown outcome "fine"`},
-		{"bad expect", `{"scenarios":[{"scenario":"x","expect":"pass"}]}`, `unknown expectation "pass"`},
+		{"bad expect", `{"scenarios":[{"scenario":"x","expectation":{"kind":"pass"}}]}`, `unknown expectation "pass"`},
 		{"bad histogram", `{"scenarios":[{"scenario":"x","summary":{"latency_hdr":"!!"}}]}`, "histogram"},
-		{"nameless", `{"scenarios":[{"expect":"complete"}]}`, "scenario 0 has no name"},
+		{"nameless", `{"scenarios":[{"expectation":{"kind":"complete"}}]}`, "scenario 0 has no name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,14 +279,17 @@ func TestMergeEqualsWhole(t *testing.T) {
 	}
 	// Through JSON, as stored files would be.
 	var runs []*RunResult
-	for _, part := range [][]Record{a, b} {
+	for i, part := range [][]Record{a, b} {
 		var buf bytes.Buffer
-		require.NoError(t, WriteJSON(&buf, judged(part)))
+		j := judged(part)
+		j.Run = fmt.Sprintf("r1-part%d", i)
+		require.NoError(t, WriteJSON(&buf, j))
 		rr, err := ReadJSON(&buf, "part.json")
 		require.NoError(t, err)
 		runs = append(runs, rr)
 	}
-	m := Merge(runs...)
+	m, warns := Merge(runs...)
+	assert.Empty(t, warns)
 	require.Len(t, m.Scenarios, 2)
 	for i := range whole.Scenarios {
 		w, g := whole.Scenarios[i].Summary, m.Scenarios[i].Summary
@@ -207,15 +306,32 @@ func TestMergeEqualsWhole(t *testing.T) {
 		}
 	}
 	assert.Equal(t, whole.Total.Requests, m.Total.Requests)
-	assert.Equal(t, "r1", m.Run)
+	assert.Equal(t, "r1-part0+r1-part1", m.Run)
 	assert.True(t, m.Met())
 
-	// Verdicts combine conservatively.
-	runs[1].Scenarios[0].Met, runs[1].Scenarios[0].Reason = false, "1 of 20 failed"
-	m = Merge(runs...)
+	// A recorded verdict never survives a merge on its own: the merge is
+	// judged again from the counts, so a part whose records hold a silent
+	// truncation fails the merged scenario whatever "met" it says.
+	bad := rec("clean", 999, Truncated)
+	runs[1].Scenarios[0].Summary.Add(&bad)
+	runs[1].Scenarios[0].Met, runs[1].Scenarios[0].Reason = true, "recorded as met"
+	m, _ = Merge(runs...)
 	assert.False(t, m.Scenarios[0].Met)
-	assert.Contains(t, m.Scenarios[0].Reason, "1 of 20 failed")
+	assert.Contains(t, m.Scenarios[0].Reason, "did not verify")
 	assert.False(t, m.Met())
+	assert.Equal(t, "FAIL", m.Verdict)
+
+	// The same run given twice is counted once, with a warning.
+	m, warns = Merge(runs[0], runs[0])
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0].Msg, "counted once")
+	assert.Equal(t, runs[0].Total.Requests, m.Total.Requests)
+
+	// Sources that disagree about an expectation fail it.
+	runs[1].Scenarios[0].Expectation = Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Truncated}}
+	m, _ = Merge(runs...)
+	assert.False(t, m.Scenarios[0].Met)
+	assert.Contains(t, m.Scenarios[0].Reason, "expect different things")
 }
 
 func TestSeriesBounded(t *testing.T) {

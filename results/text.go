@@ -8,62 +8,205 @@ import (
 	"time"
 )
 
-// WriteText writes the terminal table: one row per scenario and a total,
-// then the reason of every scenario that did not meet its expectation.
+// WriteText writes the table every subcommand prints (run, check, soak,
+// report): one row per scenario and a total, each with its outcomes, proven
+// silent failures ("?" where the server kept no account), failure offsets,
+// the evidence mix and the verdict with its reason; then the notes a reader
+// needs to trust the numbers, and the gate's findings.
 //
-//	SCENARIO  REQUESTS  COMPLETE  TRUNCATED  SILENT  RESET  CORRUPT  OTHER  OFFSETS          WALL   VERDICT
-//	direct    40        40        0          0       0      0        0      -                1.2s   PASS complete
+//	SCENARIO  REQUESTS  OUTCOMES     SILENT  OFFSETS  EVIDENCE  WALL   VERDICT
+//	baseline  24        24 complete  0       -        e2e 24    410ms  PASS: all 24 responses verified
 func WriteText(w io.Writer, rr *RunResult) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tREQUESTS\tCOMPLETE\tTRUNCATED\tSILENT\tRESET\tCORRUPT\tOTHER\tOFFSETS\tWALL\tVERDICT")
+	ew := &errWriter{w: w}
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tREQUESTS\tOUTCOMES\tSILENT\tOFFSETS\tEVIDENCE\tWALL\tVERDICT")
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
-		row(tw, sr.Scenario, sr.Summary, verdictWord(sr))
+		row(tw, sr.Scenario, sr.Summary, verdictWord(sr)+": "+sr.Reason)
 	}
 	if rr.Total != nil && len(rr.Scenarios) != 1 {
-		v := "PASS"
-		if !rr.Met() {
-			v = "FAIL"
-		}
-		row(tw, "TOTAL", rr.Total, v)
+		row(tw, "TOTAL", rr.Total, verdictOf(rr))
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("results: write table: %w", err)
-	}
+	_ = tw.Flush()
 	var b strings.Builder
 	if t := rr.Total; t != nil && t.Requests > 0 {
 		fmt.Fprintf(&b, "\nlatency p50 %s p99 %s max %s; ttfb p50 %s p99 %s; verified %s at %.1f MB/s\n",
 			roundDur(t.Latency.P50), roundDur(t.Latency.P99), roundDur(t.Latency.Max),
 			roundDur(t.TTFB.P50), roundDur(t.TTFB.P99), Bytes(t.BytesVerified), t.VerifiedMBps)
 	}
+	notes := false
 	for i := range rr.Scenarios {
-		sr := &rr.Scenarios[i]
-		if sr.Expect != "" && !sr.Met {
-			fmt.Fprintf(&b, "FAIL %s: %s\n", sr.Scenario, sr.Reason)
+		for _, n := range scenarioNotes(&rr.Scenarios[i]) {
+			if !notes {
+				b.WriteString("\n")
+				notes = true
+			}
+			fmt.Fprintf(&b, "%s: %s\n", rr.Scenarios[i].Scenario, n)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if rr.Gated || len(rr.Findings) > 0 {
+		b.WriteString("\n")
+		if len(rr.Findings) == 0 {
+			b.WriteString("gate: no findings\n")
+		}
+		for _, f := range rr.Findings {
+			fmt.Fprintf(&b, "gate: %s\n", f)
+		}
+		if Failed(rr.Findings) {
+			b.WriteString("gate: FAIL\n")
+		} else {
+			b.WriteString("gate: pass\n")
+		}
+	}
+	_, _ = io.WriteString(ew, b.String())
+	if ew.err != nil {
+		return fmt.Errorf("results: write table: %w", ew.err)
+	}
+	return nil
+}
+
+// errWriter keeps the first write error, so a table written to a closed
+// stdout is an error the caller sees rather than a silent exit 0.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func row(w io.Writer, name string, s *Summary, verdict string) {
 	if s == nil {
 		s = NewSummary(name)
 	}
-	other := s.Requests - s.Outcomes[Complete] - s.Outcomes[Truncated] - s.Outcomes[Reset] - s.Outcomes[Corrupt]
-	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", name, s.Requests,
-		s.Outcomes[Complete], s.Outcomes[Truncated], s.Silent, s.Outcomes[Reset], s.Outcomes[Corrupt],
-		other, offsetRange(s), roundDur(s.Wall), verdict)
+	fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", name, s.Requests, outcomeList(s), SilentCell(s),
+		offsetRange(s), EvidenceCell(s), roundDur(s.Wall), verdict)
+}
+
+// SilentCell renders the silent count for tables: "3", "0", "?" (failures
+// the client saw end cleanly, none with a server account), "3+?2".
+func SilentCell(s *Summary) string {
+	switch {
+	case s.SilenceUnknown > 0 && s.Silent == 0:
+		return "?"
+	case s.SilenceUnknown > 0:
+		return fmt.Sprintf("%d+?%d", s.Silent, s.SilenceUnknown)
+	}
+	return fmt.Sprint(s.Silent)
+}
+
+// EvidenceCell renders the evidence mix: "e2e 20, framing 4".
+func EvidenceCell(s *Summary) string {
+	mix := s.EvidenceMix()
+	short := map[EvidenceClass]string{EndToEnd: "e2e", Consistency: "fetches", Framing: "framing", NoEvidence: "none"}
+	var parts []string
+	for _, c := range EvidenceClasses() {
+		if n := mix[c]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", short[c], n))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// scenarioNotes is what a reader must know besides the row: the harness's
+// notes and findings, framing-only and unknown-silence warnings.
+func scenarioNotes(sr *ScenarioResult) []string {
+	var out []string
+	for _, n := range sr.Notes {
+		out = append(out, "note: "+n)
+	}
+	for _, f := range sr.Findings {
+		out = append(out, "finding: "+f.Message)
+	}
+	s := sr.Summary
+	if s == nil {
+		return out
+	}
+	if s.FramingOnly > 0 {
+		out = append(out, fmt.Sprintf("framing only: %d complete responses were checked only against their hop's own framing "+
+			"(Content-Length, last chunk); a gateway in the path can launder a cut into a well-framed shorter response "+
+			"(give an expectation or a reference, or require end-to-end evidence)", s.FramingOnly))
+	}
+	if s.SilenceUnknown > 0 {
+		out = append(out, fmt.Sprintf("silent=?: %d failures ended cleanly but the server kept no account, so whether it knew is unknown "+
+			"(publish one: the account protocol in the README)", s.SilenceUnknown))
+	}
+	if s.Injected > 0 {
+		out = append(out, fmt.Sprintf("%d failures were cut by our own injected faults outside the server: not the server's silence", s.Injected))
+	}
+	return out
 }
 
 func verdictWord(sr *ScenarioResult) string {
-	switch {
-	case sr.Expect == "":
-		return "-"
-	case sr.Met:
-		return "PASS " + string(sr.Expect)
+	if sr.Met {
+		return "PASS " + string(orUnknown(sr.Expectation.Kind))
 	}
-	return "FAIL " + string(sr.Expect)
+	return "FAIL " + string(orUnknown(sr.Expectation.Kind))
+}
+
+func verdictOf(rr *RunResult) string {
+	if rr.Met() {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func orUnknown(e Expect) Expect {
+	if e == "" {
+		return "unknown"
+	}
+	return e
+}
+
+// WriteDetails writes, for every scenario that did not meet its
+// expectation, its first failing requests: offsets, digests, the server's
+// account and the flight recorder's timeline (the end of it: where the
+// body stopped). It is what a failing test or CI log shows.
+func WriteDetails(w io.Writer, rr *RunResult, perScenario int) error {
+	var b strings.Builder
+	for i := range rr.Scenarios {
+		sr := &rr.Scenarios[i]
+		if sr.Met || sr.Summary == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s: %s\n", sr.Scenario, sr.Reason)
+		fmt.Fprintf(&b, "  hops %s; faults: %s; seed %d; restarts %d; aborted %d; expect %s\n",
+			orDash(sr.Hops), orNone(sr.Faults), sr.Seed, sr.Restarts, sr.Aborted, sr.Expectation)
+		for j := range sr.Summary.Failures {
+			if j == perScenario {
+				fmt.Fprintf(&b, "  ... %d more failing requests kept in the summary\n", len(sr.Summary.Failures)-j)
+				break
+			}
+			writeFailure(&b, &sr.Summary.Failures[j], 24)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func offsetRange(s *Summary) string {
@@ -71,11 +214,9 @@ func offsetRange(s *Summary) string {
 	case s.Offsets.Count == 0:
 		return "-"
 	case s.Offsets.Min == s.Offsets.Max:
-		return Bytes(s.Offsets.Min)
-	case Bytes(s.Offsets.Min) == Bytes(s.Offsets.Max):
-		return fmt.Sprintf("%d-%d", s.Offsets.Min, s.Offsets.Max) // close together: exact
+		return fmt.Sprint(s.Offsets.Min)
 	}
-	return Bytes(s.Offsets.Min) + "-" + Bytes(s.Offsets.Max)
+	return fmt.Sprintf("%d..%d", s.Offsets.Min, s.Offsets.Max)
 }
 
 // roundDur shortens a duration for tables: 3 significant digits.

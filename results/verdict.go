@@ -1,103 +1,109 @@
 package results
 
 import (
-	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
 
-// ScenarioResult is one scenario's verdict with its summary. The harness
-// decides Met and says why in Reason; results stores and renders it.
+// ScenarioResult is one scenario's verdict with its summary. Its verdict
+// (Met, Reason) is always [ScenarioResult.Judge] of its expectation, its
+// summary and its findings: one judge for a run, a merge and a report.
 type ScenarioResult struct {
-	Scenario string `json:"scenario"`
-	Expect   Expect `json:"expect"` // "complete" | "detect" | "" (unknown, e.g. merged records)
-	// ExpectOutcome, for "detect": the outcome the defect must show as
-	// ("" = any failure).
-	ExpectOutcome Outcome `json:"expect_outcome,omitempty"`
-	// ExpectSilent, for "detect": whether the caught failures must be
-	// silent (true), must not be (false), or either (nil).
-	ExpectSilent *bool `json:"expect_silent,omitempty"`
+	Scenario    string      `json:"scenario"`
+	Expectation Expectation `json:"expectation"`
 
 	Met    bool   `json:"met"`
 	Reason string `json:"reason,omitempty"` // in words: "3 of 40 responses truncated silently"
 
-	Faults string `json:"faults,omitempty"` // the scenario's fault specs, for the reader
-	Seed   int64  `json:"seed,omitempty"`
+	Faults string `json:"faults,omitempty"` // the scenario's faults per hop side, canonical
+	Seed   int64  `json:"seed"`
+	Hops   string `json:"hops,omitempty"` // e.g. "client-tcp>proxy-tcp>target"
+	// Restarts and Aborted: restarts made during the run, requests cut short
+	// by the caller (not counted).
+	Restarts int `json:"restarts,omitempty"`
+	Aborted  int `json:"aborted,omitempty"`
+	// Notes are what a reader must know to trust the numbers: a proxy put in
+	// front of the target (it adds socket buffers), references that could
+	// not be had, evidence that rests on framing only.
+	Notes []string `json:"notes,omitempty"`
+	// Findings are the harness's own findings about the scenario (a clean
+	// reference fetch the target cut, a run interrupted before its end);
+	// a failing one fails the scenario whatever its counts.
+	Findings []Finding `json:"findings,omitempty"`
 
 	Summary *Summary `json:"summary"`
 }
 
-// Judge is a default verdict the harness may use (it is free to decide
-// otherwise): for "complete", every response verified; for "detect", at
-// least one request failed, with the expected outcome and silence when
-// those are set. It returns Met and the reason in words.
-func Judge(sr *ScenarioResult) (bool, string) {
-	s := sr.Summary
-	if s == nil || s.Requests == 0 {
-		return false, "no requests were made"
-	}
-	switch sr.Expect {
-	case ExpectComplete:
-		if f := s.Failed(); f > 0 {
-			return false, fmt.Sprintf("%d of %d responses failed to verify (%s), %d silently",
-				f, s.Requests, outcomeList(s), s.Silent)
-		}
-		return true, fmt.Sprintf("all %d responses verified", s.Requests)
-	case ExpectDetect:
-		want := s.Failed()
-		what := "failed"
-		if sr.ExpectOutcome != "" {
-			want = s.Outcomes[sr.ExpectOutcome]
-			what = string(sr.ExpectOutcome)
-		}
-		if want == 0 {
-			return false, fmt.Sprintf("defect not detected: no %s response in %d (%s)", what, s.Requests, outcomeList(s))
-		}
-		if sr.ExpectSilent != nil {
-			if *sr.ExpectSilent && s.Silent == 0 {
-				return false, fmt.Sprintf("defect detected (%d %s) but none was silent", want, what)
+// Judge sets Met and Reason from the expectation, the summary and the
+// findings, and returns the judgement.
+func (sr *ScenarioResult) Judge() Judgement {
+	j := sr.Expectation.Judge(sr.Summary)
+	for _, f := range sr.Findings {
+		if f.Fail {
+			if j.Met {
+				j.Reason = f.Message
+			} else if !strings.Contains(j.Reason, f.Message) {
+				j.Reason += "; " + f.Message
 			}
-			if !*sr.ExpectSilent && s.Silent > 0 {
-				return false, fmt.Sprintf("defect detected (%d %s) but %d failures were silent", want, what, s.Silent)
-			}
+			j.Met = false
 		}
-		return true, fmt.Sprintf("defect detected: %d of %d %s, %d silent", want, s.Requests, what, s.Silent)
 	}
-	return false, fmt.Sprintf("no expectation recorded (%s)", outcomeList(s))
+	sr.Met, sr.Reason = j.Met, j.Reason
+	return j
 }
 
 func outcomeList(s *Summary) string {
-	out := ""
-	for _, o := range allOutcomes {
-		if n := s.Outcomes[o]; n > 0 {
-			if out != "" {
-				out += ", "
-			}
-			out += fmt.Sprintf("%d %s", n, o)
-		}
-	}
+	out := countList(s.Outcomes)
 	if out == "" {
 		return "none"
 	}
 	return out
 }
 
-// RunResult is a whole run: every scenario's verdict and the total. It is
-// what the summary JSON holds and what every encoder renders.
+// RunResult is a whole run: every scenario's verdict, the gate's findings
+// and the total. It is what summary.json holds and what every encoder
+// renders.
 type RunResult struct {
-	Run       string           `json:"run,omitempty"`     // run id
-	Created   time.Time        `json:"created,omitzero"`  // when the summary was written
-	Sources   []string         `json:"sources,omitempty"` // files merged into it, if any
+	Run     string    `json:"run,omitempty"`     // run id
+	Version string    `json:"version,omitempty"` // truncheck's version that made it
+	Created time.Time `json:"created,omitzero"`  // when the summary was written
+	Sources []string  `json:"sources,omitempty"` // files merged into it, if any
+	// Verdict is PASS or FAIL: every scenario met and no failing gate
+	// finding. Set by [RunResult.Rejudge].
+	Verdict   string           `json:"verdict,omitempty"`
 	Scenarios []ScenarioResult `json:"scenarios"`
-	Total     *Summary         `json:"total"`
+	// Gated says the run went through the gate ([Compare]); Findings are the
+	// gate's, failing ones fail the run.
+	Gated    bool      `json:"gated,omitempty"`
+	Findings []Finding `json:"findings,omitempty"`
+	Total    *Summary  `json:"total"`
 }
 
-// NewRunResult builds a run from its scenario results, closing each
-// summary and merging them into the total.
+// NewRunResult builds a run from its scenario results: each is judged and
+// its summary closed and merged into the total.
 func NewRunResult(run string, scenarios []ScenarioResult) *RunResult {
 	rr := &RunResult{Run: run, Scenarios: scenarios}
-	rr.Retotal()
+	rr.Rejudge()
 	return rr
+}
+
+// Rejudge judges every scenario again from its summary, recomputes the
+// total and sets the verdict.
+func (rr *RunResult) Rejudge() {
+	for i := range rr.Scenarios {
+		sr := &rr.Scenarios[i]
+		if sr.Summary == nil {
+			sr.Summary = NewSummary(sr.Scenario)
+		}
+		sr.Summary.Close()
+		sr.Judge()
+	}
+	rr.Retotal()
+	rr.Verdict = "FAIL"
+	if rr.Met() {
+		rr.Verdict = "PASS"
+	}
 }
 
 // Retotal recomputes Total from the scenario summaries.
@@ -116,20 +122,16 @@ func (rr *RunResult) Retotal() {
 	rr.Total = total
 }
 
-// Met reports whether every scenario met its expectation. A scenario with
-// an unknown expectation ("", e.g. merged from records alone) counts
-// against it only if it has silent failures: those are findings whatever
-// the scenario meant to show.
+// Met reports whether every scenario met its expectation and no gate
+// finding failed. A scenario with an unknown expectation (records merged
+// without any) fails only on silent failures.
 func (rr *RunResult) Met() bool {
 	for _, sr := range rr.Scenarios {
-		switch {
-		case sr.Expect == "" && sr.Summary != nil && sr.Summary.Silent > 0:
-			return false
-		case sr.Expect != "" && !sr.Met:
+		if !sr.Met {
 			return false
 		}
 	}
-	return true
+	return !Failed(rr.Findings)
 }
 
 // Aggregator groups records by scenario into summaries. Unlike a bare
@@ -164,8 +166,8 @@ func (a *Aggregator) Add(r *Record) {
 }
 
 // Close returns the run, scenarios in first-seen order, with unknown
-// expectations (records carry none): set Expect/Met/Reason on the result,
-// or use [Judge], when the expectations are known.
+// expectations (records carry none): set each Expectation and call
+// [RunResult.Rejudge] when they are known.
 func (a *Aggregator) Close(run string) *RunResult {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -1,6 +1,10 @@
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/truncheck/truncheck/results"
+)
 
 // Request paths used by the built-ins. Sizes are for the imagesvc
 // built-in images: photo-small is 640x480, photo-1mp 1280x800, photo-4mp
@@ -52,12 +56,19 @@ func Builtin() *Catalog {
 	return c
 }
 
+// detect is the expectation of a scenario whose defect must show as
+// outcome, silent or not as the rule says, with other outcomes the defect
+// may also cause tolerated.
+func detect(outcome results.Outcome, silent results.SilentRule, tolerate ...results.Outcome) results.Expectation {
+	return results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{outcome}, Silent: silent, Tolerate: tolerate}
+}
+
 func one(net Network, server, client string) []Hop {
 	return []Hop{{Network: net, ServerFaults: server, ClientFaults: client}}
 }
 
 func builtins() []Scenario {
-	complete := Expectation{Kind: ExpectComplete}
+	complete := results.Expectation{Kind: results.ExpectComplete}
 	return []Scenario{
 		{
 			Name:        "baseline",
@@ -124,8 +135,7 @@ func builtins() []Scenario {
 			Service: Service{DisableKeepAlives: true},
 			// When the drain had not begun at shutdown, the whole response is
 			// lost: the client sees EOF before any head (transport-error).
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
-				Tolerate: []string{"transport-error"}},
+			Expect: detect(results.Truncated, results.SilentRequired, results.TransportError),
 		},
 		{
 			Name:        "buffered-shutdown-fixed",
@@ -145,7 +155,7 @@ func builtins() []Scenario {
 			Service:     Service{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 12, Seed: 7,
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden},
+			Expect: detect(results.Truncated, results.SilentForbidden),
 		},
 		{
 			Name:        "reset-after",
@@ -155,7 +165,7 @@ func builtins() []Scenario {
 			Service:     Service{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 12, Seed: 8,
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"reset"}},
+			Expect: detect(results.Reset, results.SilentAny),
 		},
 		{
 			Name:        "stall",
@@ -166,7 +176,7 @@ func builtins() []Scenario {
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 8, Seed: 9,
 			StallTimeout: time.Second,
-			Expect:       Expectation{Kind: ExpectDetect, Outcomes: []string{"stalled"}},
+			Expect:       detect(results.Stalled, results.SilentAny),
 		},
 		{
 			Name: "write-timeout",
@@ -177,8 +187,7 @@ func builtins() []Scenario {
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 6, Seed: 10,
 			Service: Service{WriteTimeout: 300 * time.Millisecond},
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden,
-				Tolerate: []string{"reset"}},
+			Expect:  detect(results.Truncated, results.SilentForbidden, results.Reset),
 		},
 		{
 			Name:        "graceful-restart",
@@ -199,8 +208,7 @@ func builtins() []Scenario {
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 6, Seed: 12,
 			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 20 * time.Millisecond},
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentForbidden,
-				Tolerate: []string{"reset"}},
+			Expect:   detect(results.Truncated, results.SilentForbidden, results.Reset),
 		},
 		{
 			Name: "nested-pipeline",
@@ -215,7 +223,7 @@ func builtins() []Scenario {
 			Workload:    Workload{Requests: []Request{{Path: nestedFetch}}},
 			Concurrency: 4, Count: 10, Seed: 13,
 			Service: Service{DisableKeepAlives: true},
-			Expect:  Expectation{Kind: ExpectDetect, Outcomes: []string{"http-error"}},
+			Expect:  detect(results.HTTPError, results.SilentAny),
 		},
 		{
 			Name: "close-delimited-gateway",
@@ -230,8 +238,7 @@ func builtins() []Scenario {
 			Concurrency: 4, Count: 10, Seed: 14,
 			Service: Service{DisableKeepAlives: true},
 			// When the upstream closes before its head, the gateway answers 502.
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
-				Tolerate: []string{"http-error"}},
+			Expect: detect(results.Truncated, results.SilentRequired, results.HTTPError),
 		},
 		// Longer ones: not in the quick catalog.
 		{
@@ -249,8 +256,7 @@ func builtins() []Scenario {
 			Workload:    Workload{Requests: []Request{{Path: mp4TIFF}}},
 			Concurrency: 4, Count: 12, Seed: 22,
 			Service: Service{DisableKeepAlives: true},
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
-				Tolerate: []string{"transport-error"}},
+			Expect:  detect(results.Truncated, results.SilentRequired, results.TransportError),
 		},
 		{
 			Name:        "gateway-soak",
@@ -287,8 +293,7 @@ func hyperScenarios() []Scenario {
 			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
 			Workload:    Workload{Requests: []Request{{Method: "POST", Path: "/bytes/" + v.size + "?early=1", Upload: 1 << 20, Expect100: true}}},
 			Concurrency: 4, Count: 25, Seed: 31,
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
-				Tolerate: []string{"transport-error"}},
+			Expect: detect(results.Truncated, results.SilentRequired, results.TransportError),
 		}
 		restart := Scenario{
 			Name: "hyper-graceful-restart" + v.suffix,
@@ -300,14 +305,13 @@ func hyperScenarios() []Scenario {
 			Concurrency: 4, Count: 16, Seed: 32,
 			Service:  Service{ConnectionClose: true},
 			Restarts: Restarts{Every: time.Second, Grace: 10 * time.Second},
-			Expect: Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired,
-				Tolerate: []string{"transport-error"}},
+			Expect:   detect(results.Truncated, results.SilentRequired, results.TransportError),
 		}
 		earlyFixed, restartFixed := early.Clone(), restart.Clone()
 		earlyFixed.Name, restartFixed.Name = early.Name+"-fixed", restart.Name+"-fixed"
 		earlyFixed.Description = "target, fixed build: " + early.Description[len("target: "):] + "; every response verifies"
 		restartFixed.Description = "target, fixed build: " + restart.Description[len("target: "):] + "; every response verifies"
-		earlyFixed.Expect, restartFixed.Expect = Expectation{Kind: ExpectComplete}, Expectation{Kind: ExpectComplete}
+		earlyFixed.Expect, restartFixed.Expect = results.Expectation{Kind: results.ExpectComplete}, results.Expectation{Kind: results.ExpectComplete}
 		out = append(out, early, earlyFixed, restart, restartFixed)
 	}
 	return out

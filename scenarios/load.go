@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/truncheck/truncheck/results"
 )
 
 // Load reads a scenario file (.yaml, .yml or .json) and returns its
@@ -141,7 +143,13 @@ type fileScenario struct {
 	Service      fileService  `yaml:"service" json:"service"`
 	Restarts     fileRestarts `yaml:"restarts" json:"restarts"`
 	StallTimeout fileDuration `yaml:"stall_timeout" json:"stall_timeout"`
+	Verify       fileVerify   `yaml:"verify" json:"verify"`
 	Expect       fileExpect   `yaml:"expect" json:"expect"`
+}
+
+type fileVerify struct {
+	RequireEndToEnd  bool `yaml:"require_end_to_end" json:"require_end_to_end"`
+	ReferenceFetches int  `yaml:"reference_fetches" json:"reference_fetches"`
 }
 
 type fileTopology struct {
@@ -157,11 +165,20 @@ type fileHop struct {
 }
 
 type fileReq struct {
-	Method    string   `yaml:"method" json:"method"`
-	Path      string   `yaml:"path" json:"path"`
-	Weight    int      `yaml:"weight" json:"weight"`
-	Upload    fileSize `yaml:"upload" json:"upload"`
-	Expect100 bool     `yaml:"expect_100" json:"expect_100"`
+	Method    string            `yaml:"method" json:"method"`
+	Path      string            `yaml:"path" json:"path"`
+	Weight    int               `yaml:"weight" json:"weight"`
+	Headers   map[string]string `yaml:"headers" json:"headers"`
+	Upload    fileSize          `yaml:"upload" json:"upload"`
+	Expect100 bool              `yaml:"expect_100" json:"expect_100"`
+	Want      *fileWant         `yaml:"want" json:"want"`
+}
+
+type fileWant struct {
+	Length        fileSize `yaml:"length" json:"length"`
+	Digest        string   `yaml:"digest" json:"digest"`
+	ReferenceURL  string   `yaml:"reference_url" json:"reference_url"`
+	ReferenceFile string   `yaml:"reference_file" json:"reference_file"`
 }
 
 type fileService struct {
@@ -176,10 +193,11 @@ type fileRestarts struct {
 }
 
 type fileExpect struct {
-	Kind     string   `yaml:"kind" json:"kind"`
-	Outcomes []string `yaml:"outcomes" json:"outcomes"`
-	Silent   string   `yaml:"silent" json:"silent"`
-	Tolerate []string `yaml:"tolerate" json:"tolerate"`
+	Kind            string   `yaml:"kind" json:"kind"`
+	Outcomes        []string `yaml:"outcomes" json:"outcomes"`
+	Silent          string   `yaml:"silent" json:"silent"`
+	Tolerate        []string `yaml:"tolerate" json:"tolerate"`
+	AllowUnverified bool     `yaml:"allow_unverified" json:"allow_unverified"`
 }
 
 // fileDuration and fileSize hold the text of a duration or size (a YAML or
@@ -226,11 +244,13 @@ func (fs fileScenario) scenario() (Scenario, error) {
 			DisableKeepAlives: fs.Service.DisableKeepAlives,
 			ConnectionClose:   fs.Service.ConnectionClose,
 		},
-		Expect: Expectation{
-			Kind:     ExpectKind(fs.Expect.Kind),
-			Outcomes: fs.Expect.Outcomes,
-			Silent:   Silence(fs.Expect.Silent),
-			Tolerate: fs.Expect.Tolerate,
+		Verify: Verify{RequireEndToEnd: fs.Verify.RequireEndToEnd, ReferenceFetches: fs.Verify.ReferenceFetches},
+		Expect: results.Expectation{
+			Kind:            results.Expect(fs.Expect.Kind),
+			Outcomes:        outcomes(fs.Expect.Outcomes),
+			Silent:          results.SilentRule(fs.Expect.Silent),
+			Tolerate:        outcomes(fs.Expect.Tolerate),
+			AllowUnverified: fs.Expect.AllowUnverified,
 		},
 	}
 	if fs.Seed != nil {
@@ -244,7 +264,18 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		if err != nil {
 			return s, ferr(fmt.Sprintf("workload[%d].upload", i), err, sizeAccepted)
 		}
-		s.Workload.Requests = append(s.Workload.Requests, Request{Method: r.Method, Path: r.Path, Weight: r.Weight, Upload: up, Expect100: r.Expect100})
+		req := Request{Method: r.Method, Path: r.Path, Weight: r.Weight, Headers: r.Headers, Upload: up, Expect100: r.Expect100}
+		if w := r.Want; w != nil {
+			req.Want = &Want{Digest: w.Digest, ReferenceURL: w.ReferenceURL, ReferenceFile: w.ReferenceFile}
+			if strings.TrimSpace(string(w.Length)) != "" {
+				n, err := parseSize(string(w.Length))
+				if err != nil {
+					return s, ferr(fmt.Sprintf("workload[%d].want.length", i), err, sizeAccepted)
+				}
+				req.Want.Length = &n
+			}
+		}
+		s.Workload.Requests = append(s.Workload.Requests, req)
 	}
 	durations := []struct {
 		path string
@@ -265,6 +296,19 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		*d.dst = v
 	}
 	return s, nil
+}
+
+// outcomes converts outcome names; unknown ones are kept as they are for
+// the expectation's own validation to name.
+func outcomes(names []string) []results.Outcome {
+	if names == nil {
+		return nil
+	}
+	out := make([]results.Outcome, len(names))
+	for i, n := range names {
+		out[i] = results.Outcome(n)
+	}
+	return out
 }
 
 const (
@@ -407,6 +451,22 @@ func checkTree(v any, t reflect.Type, path string) *FieldError {
 				return &FieldError{Path: join(path, k), Problem: fmt.Sprintf("unknown field %q", k), Accepted: strings.Join(fieldNames(t), ", ")}
 			}
 			if ferr := checkTree(m[k], f.Type, join(path, k)); ferr != nil {
+				return ferr
+			}
+		}
+		return nil
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return &FieldError{Path: where, Problem: fmt.Sprintf("got %s, want a mapping of names to values", kindOf(v))}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if ferr := checkTree(m[k], t.Elem(), join(path, k)); ferr != nil {
 				return ferr
 			}
 		}

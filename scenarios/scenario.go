@@ -2,11 +2,14 @@ package scenarios
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/truncheck/truncheck/harness/digest"
+	"github.com/truncheck/truncheck/results"
 )
 
 // Scenario is one experiment as plain data: which tiers stand between the
@@ -36,8 +39,24 @@ type Scenario struct {
 	// StallTimeout is how long a response may make no progress before it is
 	// classified stalled; 0 => 10s.
 	StallTimeout time.Duration
+	// Verify says what evidence a response needs (see [Verify]).
+	Verify Verify
 
-	Expect Expectation
+	// Expect is what a run must show; results judges it (one judge for a
+	// run, a merge and a report).
+	Expect results.Expectation
+}
+
+// Verify tunes what the verifier accepts as evidence.
+type Verify struct {
+	// RequireEndToEnd makes a response whose only evidence is its own hop's
+	// framing (Content-Length, the last chunk) or agreeing fetches
+	// unverified: end-to-end evidence (the origin's digest, a reference, a
+	// stated expectation) is required for complete.
+	RequireEndToEnd bool
+	// ReferenceFetches is how many clean fetches an external target's
+	// reference is made of when nothing better is known; 0 => 3.
+	ReferenceFetches int
 }
 
 // Mode names the chain of tiers between the client and the origin.
@@ -125,14 +144,36 @@ type Workload struct {
 // Request is one kind of request against imagesvc's HTTP API (or a
 // target's), e.g. GET /images/photo-4mp?format=tiff.
 type Request struct {
-	Method string // GET or POST; "" => GET
+	Method string // GET, HEAD, POST or PUT; "" => GET
 	Path   string // path and query, starting with "/"
 	Weight int    // relative frequency; 0 => 1
+	// Headers are sent with every request of this kind (e.g. Range,
+	// Accept-Encoding: identity); Host, Content-Length and the
+	// hop-by-hop headers are refused.
+	Headers map[string]string
+	// Want, when set, is what the user states the response must be: the
+	// strongest evidence a verdict can rest on.
+	Want *Want
 	// Upload is the size of a deterministic request body sent with POST
 	// (0 => none). Expect100 adds `Expect: 100-continue`, the shape of the
 	// early-answer case (a server that answers before reading the upload).
 	Upload    int64
 	Expect100 bool
+}
+
+// Want is what a response must be, stated by the user rather than taken
+// from the server under test: its exact length, its RFC 9530 digest, or
+// the bytes of a known-good copy (a file, or a URL on another server).
+type Want struct {
+	Length        *int64 // exact body length
+	Digest        string // e.g. "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+	ReferenceURL  string // a known-good server's URL of the same content
+	ReferenceFile string // a file holding the expected body
+}
+
+// IsZero reports whether nothing is stated.
+func (w *Want) IsZero() bool {
+	return w == nil || (w.Length == nil && w.Digest == "" && w.ReferenceURL == "" && w.ReferenceFile == "")
 }
 
 // Service holds the origin service's HTTP server options.
@@ -157,52 +198,6 @@ type Restarts struct {
 	// after it are cut by closing their connections. 0 => 5s.
 	Grace time.Duration
 }
-
-// ExpectKind is what a run must show.
-type ExpectKind string
-
-// The expectation kinds.
-const (
-	// ExpectComplete: every request verifies.
-	ExpectComplete ExpectKind = "complete"
-	// ExpectDetect: the injected defect is caught (see [Expectation]).
-	ExpectDetect ExpectKind = "detect"
-)
-
-// Silence says whether the failures a detect scenario expects must be
-// silent (the server believed it sent everything).
-type Silence string
-
-// The silence rules.
-const (
-	SilentAny       Silence = ""          // not checked
-	SilentRequired  Silence = "required"  // at least one expected failure is silent
-	SilentForbidden Silence = "forbidden" // no expected failure is silent (the server knew)
-)
-
-// Expectation is what a run must show to pass.
-//
-// For ExpectComplete every request must be complete.
-//
-// For ExpectDetect at least one request must have one of Outcomes (with the
-// Silent rule applied to the requests that have them), and every request
-// must be complete, have one of Outcomes, or have one of Tolerate: any other
-// outcome is unexplained and fails the run, so a scenario cannot pass by
-// accident (a reset where a truncation was expected is a finding).
-type Expectation struct {
-	Kind     ExpectKind
-	Outcomes []string // detect: the outcomes that show the defect (results.Outcome names)
-	Silent   Silence
-	Tolerate []string // detect: other outcomes the defect may also cause
-}
-
-// Outcomes the checker can report, in results.Outcome's vocabulary (the
-// harness checks the two lists agree). "complete" is not an expected
-// outcome of a detect scenario.
-var failureOutcomes = []string{"truncated", "reset", "corrupt", "overlong", "stalled", "http-error", "transport-error"}
-
-// FailureOutcomes lists the outcome names a detect expectation accepts.
-func FailureOutcomes() []string { return append([]string(nil), failureOutcomes...) }
 
 // Defaults used when a field is zero.
 const (
@@ -257,8 +252,25 @@ func (s Scenario) WithDefaults() Scenario {
 func (s Scenario) Clone() Scenario {
 	s.Topology.Hops = append([]Hop(nil), s.Topology.Hops...)
 	s.Workload.Requests = append([]Request(nil), s.Workload.Requests...)
-	s.Expect.Outcomes = append([]string(nil), s.Expect.Outcomes...)
-	s.Expect.Tolerate = append([]string(nil), s.Expect.Tolerate...)
+	for i := range s.Workload.Requests {
+		r := &s.Workload.Requests[i]
+		if r.Headers != nil {
+			h := make(map[string]string, len(r.Headers))
+			for k, v := range r.Headers {
+				h[k] = v
+			}
+			r.Headers = h
+		}
+		if r.Want != nil {
+			w := *r.Want
+			if w.Length != nil {
+				n := *w.Length
+				w.Length = &n
+			}
+			r.Want = &w
+		}
+	}
+	s.Expect = s.Expect.Clone()
 	return s
 }
 
@@ -383,9 +395,9 @@ func (s Scenario) Validate() error {
 	for i, r := range s.Workload.Requests {
 		p := fmt.Sprintf("workload[%d]", i)
 		switch r.Method {
-		case "", "GET", "POST":
+		case "", http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut:
 		default:
-			return ferr(p+".method", fmt.Sprintf("unsupported method %q", r.Method), "GET, POST")
+			return ferr(p+".method", fmt.Sprintf("unsupported method %q", r.Method), "GET, HEAD, POST, PUT")
 		}
 		if !strings.HasPrefix(r.Path, "/") || strings.HasPrefix(r.Path, "//") {
 			return ferr(p+".path", fmt.Sprintf("path %q does not start with a single /", r.Path), "a path and query such as /images/photo-4mp?format=tiff")
@@ -399,8 +411,16 @@ func (s Scenario) Validate() error {
 		if r.Upload < 0 || r.Upload > MaxUpload {
 			return ferr(p+".upload", fmt.Sprintf("upload size %d out of range", r.Upload), "0 to 1GiB")
 		}
-		if r.Upload > 0 && r.Method != "POST" {
-			return ferr(p+".upload", "an upload needs method POST", "method: POST")
+		if r.Upload > 0 && r.Method != http.MethodPost && r.Method != http.MethodPut {
+			return ferr(p+".upload", "an upload needs method POST or PUT", "method: POST or PUT")
+		}
+		for name := range r.Headers {
+			if err := checkHeader(name, r.Headers[name]); err != nil {
+				return ferr(p+".headers."+name, err.Error(), "any header but Host, Content-Length, Transfer-Encoding, Connection, Expect, X-Request-Id (set by the harness)")
+			}
+		}
+		if err := r.Want.validate(); err != nil {
+			return &FieldError{Scenario: s.Name, Path: p + ".want." + err.Path, Problem: err.Problem, Accepted: err.Accepted}
 		}
 		if r.Expect100 && r.Upload == 0 {
 			return ferr(p+".expect_100", "Expect: 100-continue needs an upload", "upload > 0")
@@ -427,39 +447,63 @@ func (s Scenario) Validate() error {
 	if s.Restarts.Grace < 0 {
 		return ferr("restarts.grace", fmt.Sprintf("negative grace %s", s.Restarts.Grace), ">= 0 (0 => 5s)")
 	}
-	return s.Expect.validate(ferr)
+	if s.Verify.ReferenceFetches < 0 || s.Verify.ReferenceFetches > MaxReferenceFetches {
+		return ferr("verify.reference_fetches", fmt.Sprintf("%d reference fetches", s.Verify.ReferenceFetches), fmt.Sprintf("0 (=> 3) to %d", MaxReferenceFetches))
+	}
+	if err := s.Expect.Validate(); err != nil {
+		if p, ok := err.(*results.FieldProblem); ok {
+			return &FieldError{Scenario: s.Name, Path: "expect." + p.Path, Problem: p.Problem, Accepted: p.Accepted}
+		}
+		return &FieldError{Scenario: s.Name, Path: "expect", Problem: err.Error(), Err: err}
+	}
+	return nil
 }
 
-func (e Expectation) validate(ferr func(path, problem, accepted string) error) error {
-	accepted := strings.Join(failureOutcomes, ", ")
-	switch e.Kind {
-	case ExpectComplete:
-		if len(e.Outcomes) > 0 || len(e.Tolerate) > 0 || e.Silent != SilentAny {
-			return ferr("expect", "outcomes, tolerate and silent belong to kind detect", "kind: complete alone")
-		}
+// MaxReferenceFetches bounds Verify.ReferenceFetches.
+const MaxReferenceFetches = 16
+
+// checkHeader refuses what the harness sets itself or what would change
+// the framing under test.
+func checkHeader(name, value string) error {
+	switch http.CanonicalHeaderKey(name) {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Expect", "X-Request-Id", "Te", "Upgrade", "Trailer":
+		return fmt.Errorf("header %q is set by the harness or changes the framing under test", name)
+	}
+	if name == "" || strings.ContainsAny(name, " :\r\n") {
+		return fmt.Errorf("bad header name %q", name)
+	}
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("header %q: value has a line break", name)
+	}
+	return nil
+}
+
+func (w *Want) validate() *results.FieldProblem {
+	if w == nil {
 		return nil
-	case ExpectDetect:
-	default:
-		return ferr("expect.kind", fmt.Sprintf("unknown expectation %q", e.Kind), "complete, detect")
 	}
-	if len(e.Outcomes) == 0 {
-		return ferr("expect.outcomes", "a detect expectation names no outcome", accepted)
+	if w.Length != nil && *w.Length < 0 {
+		return &results.FieldProblem{Path: "length", Problem: fmt.Sprintf("negative length %d", *w.Length), Accepted: ">= 0 bytes"}
 	}
-	lists := []struct {
-		field string
-		names []string
-	}{{"expect.outcomes", e.Outcomes}, {"expect.tolerate", e.Tolerate}}
-	for _, l := range lists {
-		for i, o := range l.names {
-			if !slices.Contains(failureOutcomes, o) {
-				return ferr(fmt.Sprintf("%s[%d]", l.field, i), fmt.Sprintf("unknown outcome %q", o), accepted)
+	if w.Digest != "" {
+		ds, err := digest.Parse(w.Digest)
+		if err != nil {
+			return &results.FieldProblem{Path: "digest", Problem: err.Error(), Accepted: "an RFC 9530 field such as sha-256=:base64:"}
+		}
+		for _, d := range ds {
+			if !digest.Supported(d.Algorithm) {
+				return &results.FieldProblem{Path: "digest", Problem: fmt.Sprintf("algorithm %q cannot be computed", d.Algorithm), Accepted: digest.SupportedNames()}
 			}
 		}
 	}
-	switch e.Silent {
-	case SilentAny, SilentRequired, SilentForbidden:
-	default:
-		return ferr("expect.silent", fmt.Sprintf("unknown silence rule %q", e.Silent), "required, forbidden, or empty (not checked)")
+	if w.ReferenceURL != "" {
+		u, err := url.Parse(w.ReferenceURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &results.FieldProblem{Path: "reference_url", Problem: fmt.Sprintf("%q is not an http(s) URL", w.ReferenceURL), Accepted: "http://127.0.0.1:PORT/path of a known-good copy"}
+		}
+	}
+	if w.ReferenceURL != "" && w.ReferenceFile != "" {
+		return &results.FieldProblem{Path: "reference_file", Problem: "both a reference URL and a reference file", Accepted: "one of them"}
 	}
 	return nil
 }

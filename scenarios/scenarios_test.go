@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/truncheck/truncheck/results"
 )
 
 func TestMain(m *testing.M) {
@@ -44,7 +46,7 @@ func TestCatalogIsolation(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, "/changed", s2.Workload.Requests[0].Path, "Get must hand out copies")
 
-	require.NoError(t, a.Add(Scenario{Name: "extra", Workload: Workload{Requests: []Request{{Path: "/"}}}, Count: 1, Expect: Expectation{Kind: ExpectComplete}}))
+	require.NoError(t, a.Add(Scenario{Name: "extra", Workload: Workload{Requests: []Request{{Path: "/"}}}, Count: 1, Expect: results.Expectation{Kind: results.ExpectComplete}}))
 	_, err = b.Get("extra")
 	assert.Error(t, err, "catalogs share no state")
 
@@ -83,7 +85,7 @@ func TestLoadGood(t *testing.T) {
 	assert.Equal(t, 2*time.Second, s.StallTimeout)
 	assert.Equal(t, time.Second, s.Service.WriteTimeout)
 	assert.Equal(t, Restarts{Every: 500 * time.Millisecond, Grace: 2 * time.Second}, s.Restarts)
-	assert.Equal(t, Expectation{Kind: ExpectDetect, Outcomes: []string{"truncated"}, Silent: SilentRequired, Tolerate: []string{"reset"}}, s.Expect)
+	assert.Equal(t, detect(results.Truncated, results.SilentRequired, results.Reset), s.Expect)
 	assert.Equal(t, int64(DefaultSeed), s.Seed)
 
 	list, err = Load("testdata/good.json")
@@ -107,11 +109,11 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level field", "a.yaml", "name: x\ncolour: red\n" + base,
-			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, expect)`},
+			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, verify, expect)`},
 		{"unknown nested field", "a.yaml", "name: x\ntopology: {mode: direct, hops: [{network: tcp, server_fault: x}]}\n" + base,
 			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, server_faults, client_faults)`},
 		{"unknown field in JSON", "a.json", `{"name": "x", "workload": [{"path": "/", "wieght": 2}], "count": 1, "expect": {"kind": "complete"}}`,
-			`a.json: workload[0].wieght: unknown field "wieght" (accepted: method, path, weight, upload, expect_100)`},
+			`a.json: workload[0].wieght: unknown field "wieght" (accepted: method, path, weight, headers, upload, expect_100, want)`},
 		{"bad duration", "a.yaml", "name: x\nduration: 5 seconds\n" + base,
 			`a.yaml: scenario "x": duration: bad duration "5 seconds" (accepted: Go durations such as 250ms, 2s, 1m30s; 0 or empty for the default)`},
 		{"duration without unit", "a.yaml", "name: x\nstall_timeout: 5\n" + base,
@@ -133,7 +135,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown expectation", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: maybe}\n",
 			`a.yaml: scenario "x": expect.kind: unknown expectation "maybe" (accepted: complete, detect)`},
 		{"unknown outcome", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: detect, outcomes: [cut]}\n",
-			`a.yaml: scenario "x": expect.outcomes[0]: unknown outcome "cut" (accepted: truncated, reset, corrupt, overlong, stalled, http-error, transport-error)`},
+			`a.yaml: scenario "x": expect.outcomes[0]: unknown outcome "cut" (accepted: unverified, truncated, reset, corrupt, overlong, stalled, http-error, transport-error)`},
 		{"detect without outcomes", "a.yaml", "name: x\nworkload: [{path: /}]\ncount: 1\nexpect: {kind: detect}\n",
 			`a.yaml: scenario "x": expect.outcomes: a detect expectation names no outcome`},
 		{"never ends", "a.yaml", "name: x\nworkload: [{path: /}]\nexpect: {kind: complete}\n",
@@ -143,7 +145,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad path", "a.yaml", "name: x\nworkload: [{path: images/x}]\ncount: 1\nexpect: {kind: complete}\n",
 			`a.yaml: scenario "x": workload[0].path: path "images/x" does not start with a single /`},
 		{"upload with GET", "a.yaml", "name: x\nworkload: [{path: /u, upload: 10}]\ncount: 1\nexpect: {kind: complete}\n",
-			`a.yaml: scenario "x": workload[0].upload: an upload needs method POST (accepted: method: POST)`},
+			`a.yaml: scenario "x": workload[0].upload: an upload needs method POST or PUT (accepted: method: POST or PUT)`},
 		{"wrong type", "a.yaml", "name: x\ncount: many\n" + "workload: [{path: /}]\nexpect: {kind: complete}\n",
 			`a.yaml: count: got the string "many", want an integer`},
 		{"wrong type in JSON", "a.json", `{"name": "x", "quick": "yes", "workload": [{"path": "/"}], "count": 1, "expect": {"kind": "complete"}}`,

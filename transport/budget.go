@@ -44,7 +44,7 @@ func (s *budgetStage) before(c *conn, n int) (int, error) {
 	b.mu.Unlock()
 	if first {
 		c.rec.add(EventFault, b.f.size, 0, b.f.kind.name)
-		c.fire(b.f.String())
+		c.fire(b.f.action())
 		b.act(c)
 	}
 	op := "read"

@@ -197,18 +197,25 @@ func (f Faults) String() string {
 }
 
 func (fs faultSpec) String() string {
+	s := fs.action()
+	if fs.p > 0 {
+		s += "@p=" + spec.FormatProb(fs.p)
+	}
+	if fs.every > 0 {
+		s += fmt.Sprintf("@every=%d", fs.every)
+	}
+	return s
+}
+
+// action is the spec of what the fault does, without the selection
+// modifiers (@p, @every) that chose the conn: "close-after=300KiB".
+func (fs faultSpec) action() string {
 	s := fs.kind.name
 	if v := fs.kind.format(fs); v != "" {
 		s += "=" + v
 	}
 	if fs.setDir {
 		s += "@dir=" + fs.dir.String()
-	}
-	if fs.p > 0 {
-		s += "@p=" + spec.FormatProb(fs.p)
-	}
-	if fs.every > 0 {
-		s += fmt.Sprintf("@every=%d", fs.every)
 	}
 	return s
 }

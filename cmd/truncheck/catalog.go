@@ -12,23 +12,38 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
+// catalog is the built-in catalog plus the scenarios of the --scenarios
+// files, whose names are kept: with no names given, a command runs the
+// files' scenarios.
+type catalog struct {
+	*scenarios.Catalog
+	fromFiles []string
+}
+
 // loadCatalog is the built-in catalog plus the scenarios of the given files.
-func loadCatalog(files []string) (*scenarios.Catalog, error) {
-	cat := scenarios.Builtin()
+func loadCatalog(files []string) (catalog, error) {
+	cat := catalog{Catalog: scenarios.Builtin()}
 	for _, f := range files {
 		list, err := scenarios.Load(f)
 		if err != nil {
-			return nil, usageError{err}
+			return cat, usageError{err}
 		}
 		if err := cat.Add(list...); err != nil {
-			return nil, usageError{err}
+			return cat, usageError{err}
+		}
+		for _, s := range list {
+			cat.fromFiles = append(cat.fromFiles, s.Name)
 		}
 	}
 	return cat, nil
 }
 
-// pick returns the named scenarios, or the quick catalog when none are named.
-func pick(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) {
+// pick returns the named scenarios; with none named, the scenarios of the
+// --scenarios files, or else the quick catalog.
+func pick(cat catalog, names []string) ([]scenarios.Scenario, error) {
+	if len(names) == 0 && len(cat.fromFiles) > 0 {
+		names = cat.fromFiles
+	}
 	if len(names) == 0 {
 		return cat.Quick(), nil
 	}

@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
 
@@ -28,6 +30,14 @@ func checkCommand(stdout, stderr io.Writer) command {
 		"e.g. '/accounts/{id}?wait=2s'; JSON with at least \"complete\" and \"bytes_written\".\n"+
 		"Without it no failure is called silent (the server's view is unknown)")
 	out := fs.String("out", "", "results directory; default out/check-<timestamp>")
+	expectLength := fs.Int64("expect-length", -1, "the exact body length every checked request must return (what you know, not what the server says)")
+	expectDigest := fs.String("expect-digest", "", "the RFC 9530 digest every checked request's body must have, e.g. 'sha-256=:BASE64:'")
+	referenceURL := fs.String("reference-url", "", "a known-good server's URL of the same content (loopback); its bytes are the reference")
+	referenceFile := fs.String("reference-file", "", "a file holding the body every checked request must return")
+	referenceFetches := fs.Int("reference-fetches", 0, "without an expectation: how many clean fetches from the target make its reference (0: 3);\n"+
+		"they never make a response complete on their own, they catch a strict prefix")
+	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
+	gf := gateFlags(fs)
 	verbose := fs.Bool("v", false, "harness events and the exec'd server's output to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: truncheck check --target URL [flags] [scenario...]")
@@ -59,6 +69,10 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if *overlap && *restartEvery <= 0 {
 			return usagef("--overlap needs --exec and --restart-every")
 		}
+		gate, err := gf.gate(stderr)
+		if err != nil {
+			return err
+		}
 		cat, err := loadCatalog(files)
 		if err != nil {
 			return err
@@ -66,6 +80,35 @@ func checkCommand(stdout, stderr io.Writer) command {
 		list, err := checkScenarios(cat, args, len(argv) > 0)
 		if err != nil {
 			return err
+		}
+		want, err := statedWant(*expectLength, *expectDigest, *referenceURL, *referenceFile)
+		if err != nil {
+			return err
+		}
+		if *referenceFetches < 0 || *referenceFetches > scenarios.MaxReferenceFetches {
+			return usagef("--reference-fetches %d (accepted: 0 for 3, up to %d)", *referenceFetches, scenarios.MaxReferenceFetches)
+		}
+		for i := range list {
+			sc := &list[i]
+			if *requireE2E {
+				sc.Verify.RequireEndToEnd = true
+			}
+			if *referenceFetches > 0 {
+				sc.Verify.ReferenceFetches = *referenceFetches
+			}
+			if want == nil {
+				continue
+			}
+			if kinds := requestKinds(*sc); kinds != 1 {
+				return usagef("--expect-* and --reference-* state what one request returns; scenario %q sends %d kinds of request (give one scenario, or state it per request in a scenario file: workload[].want)", sc.Name, kinds)
+			}
+			for j := range sc.Workload.Requests {
+				w := *want
+				sc.Workload.Requests[j].Want = &w
+			}
+			if err := sc.Validate(); err != nil {
+				return usageError{err}
+			}
 		}
 		t := &harness.Target{
 			URL: *target, Exec: argv, RestartEvery: *restartEvery, Overlap: *overlap,
@@ -75,32 +118,64 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if *verbose {
 			t.Stdout, t.Stderr = stderr, stderr
 		}
-		sess, err := startSession("check", *out, stderr, *verbose)
+		sess, err := startSession("check", *out, list, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		err = sess.runAll("check", list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
+		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
 			o := sess.options()
 			o.Target = t
 			_, err := sess.runOne(ctx, sc, o)
-			return err // e.g. a target that never answered: exit 2
+			return err // e.g. a target that never answered: exit 3
 		})
 		if err != nil {
+			return envError{err}
+		}
+		rr := sess.result()
+		if err := sess.finish(stdout, rr, gate); err != nil {
 			return err
 		}
-		rr, err := sess.finish(stdout)
-		if err != nil {
-			return err
-		}
-		return metOrErr(rr)
+		return verdictErr(rr)
 	}}
+}
+
+// statedWant is what the --expect-* and --reference-* flags state, or nil.
+func statedWant(length int64, dg, refURL, refFile string) (*scenarios.Want, error) {
+	w := &scenarios.Want{Digest: dg, ReferenceURL: refURL, ReferenceFile: refFile}
+	if length < -1 {
+		return nil, usagef("--expect-length %d (accepted: a length in bytes, >= 0)", length)
+	}
+	if length >= 0 {
+		w.Length = &length
+	}
+	if refFile != "" {
+		if _, err := os.Stat(refFile); err != nil {
+			return nil, usagef("--reference-file: %v", err)
+		}
+	}
+	if w.IsZero() {
+		return nil, nil
+	}
+	return w, nil
+}
+
+// requestKinds counts the distinct requests a scenario sends.
+func requestKinds(s scenarios.Scenario) int {
+	seen := map[string]bool{}
+	for _, r := range s.Workload.Requests {
+		seen[r.Method+" "+r.Path] = true
+	}
+	return len(seen)
 }
 
 // checkScenarios is the named scenarios (direct ones only: the target is
 // the one server), or the defaults: quick, direct, expecting complete, not
 // written for another target, and restarting only when the harness runs
 // the server.
-func checkScenarios(cat *scenarios.Catalog, names []string, exec bool) ([]scenarios.Scenario, error) {
+func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Scenario, error) {
+	if len(names) == 0 && len(cat.fromFiles) > 0 {
+		names = cat.fromFiles
+	}
 	if len(names) > 0 {
 		list, err := pick(cat, names)
 		if err != nil {
@@ -115,7 +190,7 @@ func checkScenarios(cat *scenarios.Catalog, names []string, exec bool) ([]scenar
 	}
 	var list []scenarios.Scenario
 	for _, s := range cat.Quick() {
-		if s.Topology.Mode == scenarios.Direct && s.Expect.Kind == scenarios.ExpectComplete && !s.TargetOnly &&
+		if s.Topology.Mode == scenarios.Direct && s.Expect.Kind == results.ExpectComplete && !s.TargetOnly &&
 			(exec || s.Restarts.Every == 0) {
 			list = append(list, s)
 		}

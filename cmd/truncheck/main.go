@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 )
 
@@ -15,6 +16,14 @@ type command struct {
 	summary string
 	fn      func(args []string) error
 }
+
+// The exit codes, the same for every subcommand.
+const (
+	exitOK     = 0 // the run's verdict is PASS (or the command did what it was asked)
+	exitFailed = 1 // the verdict is FAIL: an expectation, a finding or the gate
+	exitUsage  = 2 // bad flags, arguments or input
+	exitEnv    = 3 // the environment: a port in use, a server that would not start, output that cannot be written
+)
 
 // usageError marks bad flags, arguments or input: exit code 2, one line, no stack.
 type usageError struct{ err error }
@@ -26,7 +35,14 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-// errExpectation marks a run whose expectations or gate failed: exit code 1. The table
+// envError marks a failure of the environment (exit code 3): what was
+// asked was fine, the machine or the server could not do it.
+type envError struct{ err error }
+
+func (e envError) Error() string { return e.err.Error() }
+func (e envError) Unwrap() error { return e.err }
+
+// errExpectation marks a run whose verdict is FAIL: exit code 1. The table
 // and reports were already printed, so it carries no text of its own.
 var errExpectation = errors.New("expectations not met")
 
@@ -74,16 +90,48 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	switch {
 	case err == nil:
-		return 0
+		return exitOK
 	case errors.Is(err, errExpectation):
-		return 1
+		return exitFailed
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "truncheck %s: %v\n", args[0], err)
-		return 2
+		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "truncheck %s: %v\n", args[0], err)
-		return 2
+		return exitEnv
 	}
+}
+
+// version is truncheck's version from the build information: the module
+// version when installed with go install, else the VCS revision, else
+// "devel".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	switch {
+	case rev == "":
+		return "devel"
+	case len(rev) > 12:
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel-" + rev
 }
 
 func commandNames(commands map[string]command) string {

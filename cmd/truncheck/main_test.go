@@ -60,7 +60,7 @@ func TestBadUsage(t *testing.T) {
 		{"missing baseline", []string{"run", "--gate", "--baseline", filepath.Join(dir, "nope.json"), "baseline"}, "--baseline"},
 		{"replay missing file", []string{"run", "--replay", filepath.Join(dir, "nope.jsonl")}, "--replay"},
 		{"replay with seed", []string{"run", "--replay", "x.jsonl", "--seed", "3"}, "--replay takes its seeds"},
-		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline needs --gate"},
+		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline and the --gate-* flags need --gate"},
 		{"soak without duration", []string{"soak"}, "--duration is required"},
 		{"soak target-only", []string{"soak", "--duration", "1s", "hyper-early-answer"}, "external target only"},
 		{"serve nothing to listen on", []string{"serve", "--tcp", ""}, "nothing to listen on"},
@@ -152,7 +152,8 @@ func TestRunWritesResults(t *testing.T) {
 		assert.Contains(t, stdout, "baseline")
 		rr, err := results.ReadJSONFile(filepath.Join(merged, results.SummaryFile))
 		require.NoError(t, err)
-		assert.Equal(t, int64(2*len(recs)), rr.Total.Requests, "two sources of the same run merge into their sum")
+		assert.Equal(t, int64(len(recs)), rr.Total.Requests, "the same run given twice counts once")
+		assert.Contains(t, stderr, "counted once")
 	})
 
 	t.Run("replay", func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestRunExpectationNotMet(t *testing.T) {
 	dir := t.TempDir()
 	code, stdout, stderr := truncheck(t, "run", "--scenarios", "testdata/undetectable.yaml", "close-after-no-faults", "--out", dir)
 	assert.Equal(t, 1, code, stdout+stderr)
-	assert.Contains(t, stdout, "NOT MET")
+	assert.Contains(t, stdout, "FAIL detect: defect not detected")
 	junit, err := os.ReadFile(filepath.Join(dir, results.JUnitFile))
 	require.NoError(t, err, "JUnit is written when the run fails too")
 	var suites results.JUnitSuites
@@ -201,7 +202,7 @@ func TestRunExpectationNotMet(t *testing.T) {
 
 func TestCheckTargetNotAnswering(t *testing.T) {
 	code, _, stderr := truncheck(t, "check", "--target", "http://127.0.0.1:1", "--out", t.TempDir(), "baseline")
-	assert.Equal(t, 2, code)
+	assert.Equal(t, exitEnv, code, "a server that is not there is the environment, not bad usage")
 	oneLine(t, stderr, "did not answer")
 }
 
@@ -360,13 +361,13 @@ func TestSplitWords(t *testing.T) {
 // started must not pass the gate on what little it ran: the scenarios it
 // planned are kept as not met.
 func TestInterruptedRunFailsGate(t *testing.T) {
-	sess, err := openSession(t.TempDir(), "interrupted", &bytes.Buffer{}, false)
-	require.NoError(t, err)
 	cat, err := loadCatalog(nil)
 	require.NoError(t, err)
 	first, err := cat.Get("baseline")
 	require.NoError(t, err)
 	second, err := cat.Get("buffered-shutdown")
+	require.NoError(t, err)
+	sess, err := startSession("run", t.TempDir(), []scenarios.Scenario{first, second}, &bytes.Buffer{}, false)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -376,8 +377,8 @@ func TestInterruptedRunFailsGate(t *testing.T) {
 	sess.interrupted([]scenarios.Scenario{second})
 
 	var out bytes.Buffer
-	rr, err := sess.finish(&out)
-	require.NoError(t, err)
+	rr := sess.result()
+	require.NoError(t, sess.finish(&out, rr, nil))
 	require.Len(t, rr.Scenarios, 2, "both planned scenarios are reported")
 	assert.False(t, rr.Met())
 	assert.True(t, results.Failed(results.Compare(rr, nil, results.DefaultTolerance())), "the gate fails")

@@ -32,7 +32,7 @@ func realworldCommand(stdout, stderr io.Writer) command {
 		if *timeline < 0 {
 			return usagef("--timeline must not be negative")
 		}
-		cat := scenarios.Builtin()
+		cat := catalog{Catalog: scenarios.Builtin()}
 		var list []scenarios.Scenario
 		if len(args) > 0 {
 			var err error
@@ -54,27 +54,29 @@ func realworldCommand(stdout, stderr io.Writer) command {
 				return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
 			}
 		}
-		sess, err := startSession("realworld", *out, stderr, *verbose)
+		sess, err := startSession("realworld", *out, list, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		err = sess.runAll("realworld", list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
+		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
 			_, err := runHyper(ctx, sess, sc, *binDir, *verbose)
 			return err
 		})
 		if err != nil {
-			return err
+			return envError{err}
 		}
-		rr, err := sess.finish(stdout)
-		if err != nil {
+		rr := sess.result()
+		if err := sess.finish(stdout, rr, nil); err != nil {
 			return err
 		}
 		for _, r := range sess.reports {
-			if r.Expect == results.ExpectDetect {
-				fmt.Fprint(stdout, firstSilent(r, *timeline))
+			if r.Expectation.Kind == results.ExpectDetect {
+				if _, err := fmt.Fprint(stdout, firstSilent(r, *timeline)); err != nil {
+					return envError{err}
+				}
 			}
 		}
-		return metOrErr(rr)
+		return verdictErr(rr)
 	}}
 }
 
@@ -150,7 +152,7 @@ func firstSilent(r harness.Report, events int) string {
 		return ""
 	}
 	for _, f := range r.Summary.Failures {
-		if !f.Silent || f.Outcome != results.Truncated {
+		if !f.Silent() || f.Outcome != results.Truncated {
 			continue
 		}
 		var b strings.Builder

@@ -13,9 +13,20 @@ func reportCommand(stdout, stderr io.Writer) command {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	html := fs.String("html", "", "write the merged HTML report to this file")
 	out := fs.String("out", "", "write summary.json, junit.xml and report.html of the merge into this directory")
-	return command{fs: fs, summary: "re-render and merge stored results (directories, .jsonl or summary .json)", fn: func(args []string) error {
+	gf := gateFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: truncheck report [flags] RESULTS...")
+		fmt.Fprintln(fs.Output(), "Judges stored results again from their records (a run killed before its summary included)")
+		fmt.Fprintln(fs.Output(), "and merges several: the same run given twice counts once. Exit 1 when the verdict is FAIL.")
+		fs.PrintDefaults()
+	}
+	return command{fs: fs, summary: "judge again and merge stored results (directories, .jsonl or summary .json)", fn: func(args []string) error {
 		if len(args) == 0 {
 			return usagef("give at least one results directory or file")
+		}
+		gate, err := gf.gate(stderr)
+		if err != nil {
+			return err
 		}
 		for _, a := range args {
 			if _, err := os.Stat(a); err != nil {
@@ -27,21 +38,28 @@ func reportCommand(stdout, stderr io.Writer) command {
 			return usagef("%v", err)
 		}
 		printWarnings(stderr, warnings)
-		if err := results.WriteText(stdout, rr); err != nil {
+		if gate != nil {
+			gate(rr)
+		}
+		if err := printRun(stdout, rr, "", 0); err != nil {
 			return err
 		}
 		if *html != "" {
 			if err := results.WriteFileAtomic(*html, func(w io.Writer) error { return results.WriteHTML(w, rr) }); err != nil {
-				return err
+				return envError{err}
 			}
-			fmt.Fprintf(stdout, "html report: %s\n", *html)
+			if _, err := fmt.Fprintf(stdout, "html report: %s\n", *html); err != nil {
+				return envError{err}
+			}
 		}
 		if *out != "" {
 			if err := results.WriteReports(*out, rr); err != nil {
-				return err
+				return envError{err}
 			}
-			fmt.Fprintf(stdout, "reports in %s\n", *out)
+			if _, err := fmt.Fprintf(stdout, "reports in %s\n", *out); err != nil {
+				return envError{err}
+			}
 		}
-		return nil
+		return verdictErr(rr)
 	}}
 }

@@ -24,33 +24,24 @@ func runCommand(stdout, stderr io.Writer) command {
 		"Reproduces the same request sequence (which request each seq sends) and the same seeded fault choices;\n"+
 		"timing, and so which connection serves which request, may differ: a timing-dependent cut may land\n"+
 		"elsewhere or not recur (run it a few times)")
-	gate := fs.Bool("gate", false, "also gate the run (results.Compare): fail on any silent failure, expectation not met,\n"+
-		"or regression against --baseline beyond the default tolerance")
-	baseline := fs.String("baseline", "", "baseline for --gate: a summary.json or a results directory (optional)")
+	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
+	gf := gateFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: truncheck run [flags] [scenario...|all]   (default: the quick catalog)")
+		fmt.Fprintln(fs.Output(), "usage: truncheck run [flags] [scenario...|all]   (default: the --scenarios files' scenarios, else the quick catalog)")
 		fs.PrintDefaults()
 	}
 	return command{fs: fs, summary: "run scenarios, print the table, write results (exit 1 if an expectation fails)", fn: func(args []string) error {
-		if *baseline != "" && !*gate {
-			return usagef("--baseline needs --gate")
-		}
 		if *count < 0 || *duration < 0 {
 			return usagef("--count and --duration must not be negative")
+		}
+		gate, err := gf.gate(stderr)
+		if err != nil {
+			return err
 		}
 		cat, err := loadCatalog(files)
 		if err != nil {
 			return err
-		}
-		var base *results.RunResult
-		if *baseline != "" {
-			b, warnings, err := results.Load(*baseline)
-			if err != nil {
-				return usagef("--baseline: %v", err)
-			}
-			printWarnings(stderr, warnings)
-			base = b
 		}
 		type job struct {
 			s    scenarios.Scenario
@@ -99,16 +90,22 @@ func runCommand(stdout, stderr io.Writer) command {
 				jobs = append(jobs, job{s, o})
 			}
 		}
+		list := make([]scenarios.Scenario, len(jobs))
+		for i := range jobs {
+			if *requireE2E {
+				jobs[i].s.Verify.RequireEndToEnd = true
+			}
+			list[i] = jobs[i].s
+			if o := jobs[i].opts; o.Seed != nil {
+				list[i].Seed = *o.Seed
+			}
+		}
 
-		sess, err := startSession("run", *out, stderr, *verbose)
+		sess, err := startSession("run", *out, list, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		list := make([]scenarios.Scenario, len(jobs))
-		for i, j := range jobs {
-			list[i] = j.s
-		}
-		err = sess.runAll("run", list, func(ctx context.Context, i int, sc scenarios.Scenario) error {
+		err = sess.runAll(list, func(ctx context.Context, i int, sc scenarios.Scenario) error {
 			o := sess.options()
 			o.Seed, o.Count, o.Duration = jobs[i].opts.Seed, jobs[i].opts.Count, jobs[i].opts.Duration
 			_, err := sess.runOne(ctx, sc, o)
@@ -117,28 +114,60 @@ func runCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		rr, err := sess.finish(stdout)
-		if err != nil {
+		rr := sess.result()
+		if err := sess.finish(stdout, rr, gate); err != nil {
 			return err
 		}
-		if *gate {
-			findings := results.Compare(rr, base, results.DefaultTolerance())
-			fmt.Fprintln(stdout)
-			if len(findings) == 0 {
-				fmt.Fprintln(stdout, "gate: no findings")
-			}
-			for _, f := range findings {
-				fmt.Fprintf(stdout, "gate: %s\n", f)
-			}
-			if results.Failed(findings) {
-				fmt.Fprintln(stdout, "gate: FAIL")
-				return errExpectation
-			}
-			fmt.Fprintln(stdout, "gate: pass")
-			return nil
-		}
-		return metOrErr(rr)
+		return verdictErr(rr)
 	}}
+}
+
+// gateOptions are the --gate flags every gating subcommand shares.
+type gateOptions struct {
+	on              *bool
+	baseline        *string
+	p99, throughput *float64
+	minRequests     *int64
+	requireAll      *bool
+}
+
+func gateFlags(fs *flag.FlagSet) gateOptions {
+	return gateOptions{
+		on: fs.Bool("gate", false, "gate the run (results.Compare): fail on any silent failure, expectation not met, or a\n"+
+			"regression against --baseline; the findings go into the table, summary.json, JUnit and HTML"),
+		baseline:    fs.String("baseline", "", "baseline for --gate: a summary.json or a results directory (optional)"),
+		p99:         fs.Float64("gate-p99", 0, "with --baseline: fail when p99 latency exceeds this ratio of the baseline's (0: not checked)"),
+		throughput:  fs.Float64("gate-throughput", 0, "with --baseline: fail when verified MB/s falls below this ratio of the baseline's (0: not checked)"),
+		minRequests: fs.Int64("gate-min-requests", 0, "latency and throughput are compared only with at least this many requests on both sides (0: 100)"),
+		requireAll:  fs.Bool("gate-require-all", false, "fail when a baseline scenario is missing from the run"),
+	}
+}
+
+// gate returns the gate these flags ask for (nil: none).
+func (g gateOptions) gate(stderr io.Writer) (func(*results.RunResult), error) {
+	if !*g.on {
+		if *g.baseline != "" || *g.p99 != 0 || *g.throughput != 0 || *g.minRequests != 0 || *g.requireAll {
+			return nil, usagef("--baseline and the --gate-* flags need --gate")
+		}
+		return nil, nil
+	}
+	if *g.p99 < 0 || *g.throughput < 0 || *g.minRequests < 0 {
+		return nil, usagef("--gate-p99, --gate-throughput and --gate-min-requests must not be negative")
+	}
+	if (*g.p99 > 0 || *g.throughput > 0) && *g.baseline == "" {
+		return nil, usagef("--gate-p99 and --gate-throughput compare with a baseline: add --baseline")
+	}
+	var base *results.RunResult
+	if *g.baseline != "" {
+		b, warnings, err := results.Load(*g.baseline)
+		if err != nil {
+			return nil, usagef("--baseline: %v", err)
+		}
+		printWarnings(stderr, warnings)
+		base = b
+	}
+	tol := results.Tolerance{P99Ratio: *g.p99, ThroughputRatio: *g.throughput, MinRequests: *g.minRequests, RequireAll: *g.requireAll}
+	return gateWith(base, tol), nil
 }
 
 // replay is one scenario run found in a records file.

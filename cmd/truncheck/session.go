@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,57 +18,79 @@ import (
 	"github.com/truncheck/truncheck/scenarios"
 )
 
-// session is one invocation's results directory (run, check, realworld):
-// records appended to records.jsonl as requests finish, the reports
-// written at the end. It only wires harness to results; the deciding is
-// theirs.
+// session is one invocation's results directory (run, check, soak,
+// realworld): a plan (run.json) written before the first request, records
+// appended to records.jsonl as requests finish, the reports written at the
+// end. It only wires harness to results; the deciding is theirs.
 type session struct {
+	kind    string
 	dir     string
 	run     string
+	started time.Time
 	w       *results.Writer
 	reports []harness.Report
 	stderr  io.Writer
 	verbose bool
 }
 
-// openSession creates dir and a fresh records.jsonl in it: a results
-// directory holds one run, so the files of an earlier run there are replaced.
-func openSession(dir, run string, stderr io.Writer, verbose bool) (*session, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, usagef("--out %s: %v", dir, err)
+// startSession opens the results directory of a `kind` invocation: out, or
+// out/<kind>-<timestamp> when out is "". The files of an earlier run there
+// are removed first, so a run killed before its end never leaves another
+// run's summary looking current; the plan (every scenario with its
+// expectation and seed) is written before the first request, so the
+// records alone can be judged after a kill.
+func startSession(kind, out string, planned []scenarios.Scenario, stderr io.Writer, verbose bool) (*session, error) {
+	start := time.Now()
+	run := runID(kind, start)
+	if out == "" {
+		out = filepath.Join("out", run)
 	}
-	path := filepath.Join(dir, results.RecordsFile)
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, usagef("--out %s: %v", dir, err)
+	if err := results.PrepareDir(out); err != nil {
+		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	w, err := results.NewWriter(path, results.WriterConfig{})
+	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose}
+	if err := s.replan(planned); err != nil {
+		return nil, err
+	}
+	w, err := results.NewWriter(filepath.Join(out, results.RecordsFile), results.WriterConfig{})
 	if err != nil {
-		return nil, usagef("--out %s: %v", dir, err)
+		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	return &session{dir: dir, run: run, w: w, stderr: stderr, verbose: verbose}, nil
+	s.w = w
+	return s, nil
 }
 
-// startSession opens the results directory of a `kind` invocation (run,
-// check, realworld): out, or out/<kind>-<timestamp> when out is "".
-func startSession(kind, out string, stderr io.Writer, verbose bool) (*session, error) {
-	start := time.Now()
-	if out == "" {
-		out = filepath.Join("out", runID(kind, start))
+// replan writes the plan: the session's scenarios with their expectations.
+func (s *session) replan(planned []scenarios.Scenario) error {
+	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind}
+	for _, sc := range planned {
+		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
-	return openSession(out, runID(kind, start), stderr, verbose)
+	if err := results.WritePlan(s.dir, plan); err != nil {
+		return envError{fmt.Errorf("--out %s: %w", s.dir, err)}
+	}
+	return nil
+}
+
+// plannedScenario is what the plan keeps of a scenario: its expectation
+// and seed for judging, and the scenario itself for a replay.
+func plannedScenario(s scenarios.Scenario) results.PlannedScenario {
+	d := s.WithDefaults()
+	spec, _ := json.Marshal(d) // plain data: it always marshals
+	return results.PlannedScenario{Name: s.Name, Expectation: s.Expect.Clone(), Seed: s.Seed, Hops: d.HopLayout(), Spec: spec}
 }
 
 // runAll runs each scenario of list with run, under a context that SIGINT
 // and SIGTERM cancel. An interrupt stops the loop and keeps the scenarios
-// not reached as not run (finish still writes everything); any other error
-// closes the session and is returned.
-func (s *session) runAll(kind string, list []scenarios.Scenario, run func(ctx context.Context, i int, sc scenarios.Scenario) error) error {
+// not reached as not run (finish still writes everything, and the run
+// fails); any other error closes the session and is returned.
+func (s *session) runAll(list []scenarios.Scenario, run func(ctx context.Context, i int, sc scenarios.Scenario) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for i, sc := range list {
 		if err := run(ctx, i, sc); err != nil {
 			if ctx.Err() != nil {
-				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", kind, sc.Name)
+				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", s.kind, sc.Name)
 				s.interrupted(list[i+1:])
 				return nil
 			}
@@ -91,7 +113,7 @@ func (s *session) options() harness.Options {
 // runOne runs one scenario and keeps its report. A scenario that could not
 // start at all (no summary: a bad scenario, a target that never answered)
 // is returned as the error; one that started and was cut short (ctx ended)
-// is kept, not met, and the error returned too.
+// is kept with a failing finding, and the error returned too.
 func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harness.Options) (harness.Report, error) {
 	if isTerminal(s.stderr) {
 		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name)
@@ -106,8 +128,9 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 		return rep, err
 	}
 	if err != nil {
-		rep.Met = false
-		rep.Reason = fmt.Sprintf("run cut short after %d requests: %v", rep.Summary.Requests, err)
+		rep.Findings = append(rep.Findings, results.Finding{Scenario: sc.Name, Check: results.CheckInterrupted, Fail: true,
+			Message: fmt.Sprintf("run cut short after %d requests: %v", rep.Summary.Requests, err)})
+		rep.Judge()
 	}
 	s.reports = append(s.reports, rep)
 	return rep, err
@@ -117,11 +140,11 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 // interrupted) as not met, so the table, JUnit and the exit code show it.
 func (s *session) notRun(sc scenarios.Scenario, reason string) {
 	var rep harness.Report
-	rep.Scenario = sc.Name
-	rep.Expect = results.Expect(sc.Expect.Kind)
-	rep.Met = false
-	rep.Reason = reason
+	rep.Scenario, rep.Seed = sc.Name, sc.Seed
+	rep.Expectation = sc.Expect.Clone()
 	rep.Summary = results.NewSummary(sc.Name)
+	rep.Findings = []results.Finding{{Scenario: sc.Name, Check: results.CheckInterrupted, Fail: true, Message: reason}}
+	rep.Judge()
 	s.reports = append(s.reports, rep)
 }
 
@@ -132,32 +155,52 @@ func (s *session) interrupted(rest []scenarios.Scenario) {
 	}
 }
 
-// finish closes the records file, writes summary, JUnit and HTML, prints
-// the table, the details of every scenario that did not meet its
-// expectation and the report paths. It returns the run.
-func (s *session) finish(stdout io.Writer) (*results.RunResult, error) {
-	werr := s.w.Close()
+// result is the run as results judges it, from the session's reports.
+func (s *session) result() *results.RunResult {
 	srs := make([]results.ScenarioResult, len(s.reports))
 	for i, r := range s.reports {
 		srs[i] = r.ScenarioResult
 	}
 	rr := results.NewRunResult(s.run, srs)
-	fmt.Fprint(stdout, harness.Table(s.reports))
-	for _, r := range s.reports {
-		if !r.Met {
-			fmt.Fprintf(stdout, "\n%s", r.Details())
-		}
+	rr.Version = version()
+	return rr
+}
+
+// finish closes the records file, gates the run when gate is set, writes
+// summary, JUnit and HTML, and prints the table, the details of every
+// scenario that did not meet its expectation and the report paths. A
+// table that cannot be printed is an error (exit 3), never a silent 0.
+func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*results.RunResult)) error {
+	werr := s.w.Close()
+	if gate != nil {
+		gate(rr)
 	}
+	rr.Created = time.Now().UTC()
 	if err := results.WriteReports(s.dir, rr); err != nil {
-		return rr, fmt.Errorf("writing reports: %w", err)
+		return envError{fmt.Errorf("writing reports: %w", err)}
 	}
 	if werr != nil {
-		return rr, fmt.Errorf("writing records: %w", werr)
+		return envError{fmt.Errorf("writing records: %w", werr)}
 	}
-	fmt.Fprintf(stdout, "\nrecords: %s (%d)\nreport:  %s\njunit:   %s\n",
-		filepath.Join(s.dir, results.RecordsFile), s.w.Count(),
-		filepath.Join(s.dir, results.HTMLFile), filepath.Join(s.dir, results.JUnitFile))
-	return rr, nil
+	return printRun(stdout, rr, s.dir, s.w.Count())
+}
+
+// printRun prints the table, the failing scenarios' details and where the
+// files are.
+func printRun(stdout io.Writer, rr *results.RunResult, dir string, records int64) error {
+	err := results.WriteText(stdout, rr)
+	if err == nil {
+		err = results.WriteDetails(stdout, rr, 3)
+	}
+	if err == nil && dir != "" {
+		_, err = fmt.Fprintf(stdout, "\nrecords: %s (%d)\nreport:  %s\njunit:   %s\n",
+			filepath.Join(dir, results.RecordsFile), records,
+			filepath.Join(dir, results.HTMLFile), filepath.Join(dir, results.JUnitFile))
+	}
+	if err != nil {
+		return envError{fmt.Errorf("writing the table: %w", err)}
+	}
+	return nil
 }
 
 // close releases the records file when finish was not reached.
@@ -174,10 +217,20 @@ func runID(kind string, t time.Time) string {
 	return kind + "-" + t.UTC().Format("20060102-150405")
 }
 
-// metOrErr maps a run's verdict to the exit code's error.
-func metOrErr(rr *results.RunResult) error {
+// verdictErr maps a run's verdict to the exit code's error.
+func verdictErr(rr *results.RunResult) error {
 	if rr.Met() {
 		return nil
 	}
 	return errExpectation
+}
+
+// gateWith returns the gate of a run against base (nil: the run's own
+// checks only) with tol, storing its findings in the run.
+func gateWith(base *results.RunResult, tol results.Tolerance) func(*results.RunResult) {
+	return func(rr *results.RunResult) {
+		rr.Gated = true
+		rr.Findings = results.Compare(rr, base, tol)
+		rr.Rejudge()
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -52,17 +51,17 @@ func soakCommand(stdout, stderr io.Writer) command {
 		}
 		start := time.Now()
 		// A soak keeps no reports (memory stays flat): the session is used
-		// for its records file only; summaries come from an Aggregator.
-		sess, err := startSession("soak", *out, stderr, *verbose)
+		// for its plan and records file only; summaries come from an
+		// Aggregator, judged at the end with results' one judge.
+		sess, err := startSession("soak", *out, mix, stderr, *verbose)
 		if err != nil {
 			return err
 		}
-		dir := sess.dir
 		defer sess.close()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 
-		st := &soakState{agg: results.NewAggregator(0), verdicts: map[string]*soakVerdict{}}
+		st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}}
 		names := make([]string, len(mix))
 		for i, s := range mix {
 			names[i] = s.Name
@@ -97,7 +96,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 				partial = false
 			}
-			st.judge(s, rep, err, partial, ctx.Err() != nil)
+			st.round(s, round/len(mix), rep, err, partial, ctx.Err() != nil)
 			if err != nil && ctx.Err() == nil {
 				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
 				if rep.Summary == nil {
@@ -113,25 +112,25 @@ func soakCommand(stdout, stderr io.Writer) command {
 		close(progressDone.stop)
 		<-progressDone.done
 
-		if err := sess.w.Close(); err != nil {
-			return fmt.Errorf("writing records: %w", err)
-		}
 		rr := st.result(sess.run)
-		if err := results.WriteReports(dir, rr); err != nil {
-			return fmt.Errorf("writing reports: %w", err)
+		// The soak judges the scenarios it reached: the plan says so now
+		// (killed before this, the plan still lists every scenario, and a
+		// scenario never reached fails when the records are judged).
+		if err := sess.replan(st.reached(mix)); err != nil {
+			return err
 		}
 		fmt.Fprintln(stdout)
-		if err := results.WriteText(stdout, rr); err != nil {
+		if err := sess.finish(stdout, rr, nil); err != nil {
 			return err
 		}
 		how := "time up"
 		if time.Now().Before(deadline) {
 			how = "stopped by signal"
 		}
-		fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\nrecords: %s (%d)\nreport:  %s\njunit:   %s\n",
-			how, time.Since(start).Round(time.Second), *duration, sess.w.Path(), sess.w.Count(),
-			filepath.Join(dir, results.HTMLFile), filepath.Join(dir, results.JUnitFile))
-		return metOrErr(rr)
+		if _, err := fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\n", how, time.Since(start).Round(time.Second), *duration); err != nil {
+			return envError{err}
+		}
+		return verdictErr(rr)
 	}}
 }
 
@@ -139,7 +138,10 @@ func soakCommand(stdout, stderr io.Writer) command {
 // scenarios that expect every response to verify (a soak hunts for rare
 // truncations where none should be), plus buffered-shutdown, whose
 // detection must keep working for hours.
-func soakMix(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, error) {
+func soakMix(cat catalog, names []string) ([]scenarios.Scenario, error) {
+	if len(names) == 0 && len(cat.fromFiles) > 0 {
+		names = cat.fromFiles
+	}
 	if len(names) > 0 {
 		list, err := pick(cat, names)
 		if err != nil {
@@ -150,7 +152,7 @@ func soakMix(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, erro
 	}
 	var mix []scenarios.Scenario
 	for _, s := range cat.Quick() {
-		if s.Expect.Kind == scenarios.ExpectComplete && !s.TargetOnly {
+		if s.Expect.Kind == results.ExpectComplete && !s.TargetOnly {
 			mix = append(mix, s)
 		}
 	}
@@ -163,31 +165,32 @@ func soakMix(cat *scenarios.Catalog, names []string) ([]scenarios.Scenario, erro
 	return mix, nil
 }
 
-// soakState is what a soak keeps: an aggregator (constant memory), a verdict
-// per scenario and the counters of the progress display.
+// soakState is what a soak keeps: an aggregator (constant memory), what
+// each scenario's rounds said besides their records, and the counters of
+// the progress display.
 type soakState struct {
 	agg                        *results.Aggregator
 	requests, silent, failures atomic.Int64
 	current                    atomic.Value // scenario name
 
-	mu       sync.Mutex
-	verdicts map[string]*soakVerdict
+	mu   sync.Mutex
+	info map[string]*soakInfo
 }
 
-type soakVerdict struct {
-	sr         results.ScenarioResult // expectation fields of the last round
-	rounds     int                    // rounds judged in full
-	partial    int                    // rounds cut short (last one, a signal)
-	notStarted int                    // rounds that failed before they started
-	notMet     int
-	firstWhy   string
-	lastReason string
+// soakInfo is what a soak learns of a scenario beyond its records.
+type soakInfo struct {
+	s        scenarios.Scenario
+	rounds   int
+	partial  int // rounds cut short (the last one, a signal)
+	restarts int
+	notes    []string
+	findings []results.Finding
 }
 
 func (st *soakState) add(r *results.Record) {
 	st.agg.Add(r)
 	st.requests.Add(1)
-	if r.Silent {
+	if r.Silent() {
 		st.silent.Add(1)
 	}
 	if r.Outcome.Failed() {
@@ -195,47 +198,59 @@ func (st *soakState) add(r *results.Record) {
 	}
 }
 
-// judge folds one round's verdict into its scenario's. A round cut short
-// (the soak's end, a signal) may not have had the requests a detect
-// expectation needs, so it fails only on failures nobody can explain
-// (harness.Report.Unexplained); a full round counts with its own verdict.
-// A round that could not start fails, unless the soak itself was stopping.
-func (st *soakState) judge(s scenarios.Scenario, rep harness.Report, err error, partial, stopping bool) {
+// round notes one round of a scenario. A round that could not start is a
+// failing finding (unless the soak itself was stopping); one cut short by
+// the soak's end is counted as such: the verdict over all rounds comes
+// from the records, judged once at the end.
+func (st *soakState) round(s scenarios.Scenario, k int, rep harness.Report, err error, partial, stopping bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	v := st.verdicts[s.Name]
-	if v == nil {
-		v = &soakVerdict{}
-		st.verdicts[s.Name] = v
+	if stopping && (rep.Summary == nil || rep.Summary.Requests == 0) {
+		return // the soak ended before this round sent anything
 	}
-	v.sr = rep.ScenarioResult
-	failed, why := !rep.Met, rep.Reason
+	in := st.info[s.Name]
+	if in == nil {
+		in = &soakInfo{s: s}
+		st.info[s.Name] = in
+	}
 	switch {
-	case err != nil && rep.Summary == nil && stopping:
-		return // interrupted before it began
 	case err != nil && rep.Summary == nil:
-		v.notStarted++
-		failed, why = true, err.Error()
-		if v.sr.Scenario == "" {
-			v.sr.Scenario, v.sr.Expect = s.Name, results.Expect(s.Expect.Kind)
-		}
+		in.findings = append(in.findings, results.Finding{Scenario: s.Name, Check: results.CheckInterrupted, Fail: true,
+			Message: fmt.Sprintf("round %d (seed %d) could not start: %v", k, s.Seed+int64(k), err)})
+		return
 	case partial:
-		v.partial++
-		failed = len(rep.Unexplained) > 0
+		in.partial++
 	default:
-		v.rounds++
+		in.rounds++
 	}
-	v.lastReason = why
-	if failed {
-		v.notMet++
-		if v.firstWhy == "" {
-			v.firstWhy = fmt.Sprintf("seed %d: %s", rep.Seed, why)
+	in.restarts += rep.Restarts
+	for _, n := range rep.Notes {
+		if !slices.Contains(in.notes, n) {
+			in.notes = append(in.notes, n)
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Check != results.CheckInterrupted && !slices.Contains(in.findings, f) {
+			in.findings = append(in.findings, f)
 		}
 	}
 }
 
-// result is the soak's run: the aggregator's summaries with each
-// scenario's expectation and verdict over all its rounds.
+// reached is the part of the mix the soak ran.
+func (st *soakState) reached(mix []scenarios.Scenario) []scenarios.Scenario {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []scenarios.Scenario
+	for _, s := range mix {
+		if st.info[s.Name] != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// result is the soak's run: the aggregator's summaries of every round,
+// each judged with its scenario's expectation.
 func (st *soakState) result(run string) *results.RunResult {
 	rr := st.agg.Close(run)
 	st.mu.Lock()
@@ -244,34 +259,31 @@ func (st *soakState) result(run string) *results.RunResult {
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
 		seen[sr.Scenario] = true
-		if v := st.verdicts[sr.Scenario]; v != nil {
-			v.apply(sr)
+		if in := st.info[sr.Scenario]; in != nil {
+			in.apply(sr)
 		}
 	}
 	// A scenario whose rounds never started has no records, so the
 	// aggregator does not know it; its verdict must still be reported.
-	for _, name := range slices.Sorted(maps.Keys(st.verdicts)) {
+	for _, name := range slices.Sorted(maps.Keys(st.info)) {
 		if !seen[name] {
 			sr := results.ScenarioResult{Scenario: name, Summary: results.NewSummary(name)}
-			st.verdicts[name].apply(&sr)
+			st.info[name].apply(&sr)
 			rr.Scenarios = append(rr.Scenarios, sr)
 		}
 	}
-	rr.Retotal()
+	rr.Version = version()
+	rr.Rejudge()
 	return rr
 }
 
-// apply writes the verdict over all of a scenario's rounds into sr.
-func (v *soakVerdict) apply(sr *results.ScenarioResult) {
-	sr.Expect, sr.ExpectOutcome, sr.ExpectSilent = v.sr.Expect, v.sr.ExpectOutcome, v.sr.ExpectSilent
-	sr.Faults, sr.Seed = v.sr.Faults, v.sr.Seed
-	sr.Met = v.notMet == 0
-	switch {
-	case v.notMet > 0:
-		sr.Reason = fmt.Sprintf("%d of %d rounds not met; first: %s", v.notMet, v.rounds+v.partial+v.notStarted, v.firstWhy)
-	default:
-		sr.Reason = fmt.Sprintf("%d rounds met (%d cut short by the end); last: %s", v.rounds+v.partial, v.partial, v.lastReason)
-	}
+// apply writes what the rounds said into sr.
+func (in *soakInfo) apply(sr *results.ScenarioResult) {
+	sr.Expectation = in.s.Expect.Clone()
+	sr.Seed, sr.Hops = in.s.Seed, in.s.HopLayout()
+	sr.Restarts = in.restarts
+	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), seeds from %d", in.rounds+in.partial, in.partial, in.s.Seed))
+	sr.Findings = slices.Clone(in.findings)
 }
 
 type progressLoop struct{ stop, done chan struct{} }

@@ -47,7 +47,7 @@ func TestExpectContinue(t *testing.T) {
 
 		req, err = newRequest(t.Context(), srv.URL, scenarios.Request{Method: "POST", Path: "/up" + tt.query, Upload: 100_000, Expect100: true}, "x2")
 		require.NoError(t, err)
-		vd := NewVerifier(5*time.Second, DefaultWantDigest).DoWith(context.Background(), ExpectContinue(dial), req, nil, false)
+		vd := NewVerifier(5*time.Second, DefaultWantDigest).Verify(context.Background(), ExpectContinue(dial), req, Check{})
 		assert.Equal(t, results.Complete, vd.Outcome, "%v", vd.Err)
 		assert.Equal(t, int64(len(body)), vd.Received)
 	}

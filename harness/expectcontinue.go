@@ -9,14 +9,23 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"strconv"
 	"sync"
+	"time"
 )
+
+// ExpectContinueTimeout is how long [ExpectContinue] waits for `100
+// Continue` before it sends the body anyway, as Go's own client does
+// (http.Transport.ExpectContinueTimeout) and RFC 9110 allows: a server
+// that ignores the expectation must still get the body.
+const ExpectContinueTimeout = time.Second
 
 // ExpectContinue returns a round trip for uploads sent with `Expect:
 // 100-continue`: a minimal HTTP/1.1 client on one new connection from
-// dial that sends the body only after `100 Continue` and never after a
-// final answer, then hands the response (framing parsed by
+// dial that sends the body after `100 Continue` (or after
+// [ExpectContinueTimeout] without an answer), stops sending the moment a
+// final answer comes, then hands the response (framing parsed by
 // http.ReadResponse) to the verifier. Closing the body closes the
 // connection.
 //
@@ -38,11 +47,13 @@ func ExpectContinue(dial func(ctx context.Context, network, addr string) (net.Co
 		if trace != nil && trace.GotConn != nil {
 			trace.GotConn(httptrace.GotConnInfo{Conn: conn})
 		}
+		up := &uploader{conn: conn, body: req.Body, done: make(chan struct{})}
 		// The context ends the exchange by closing the connection.
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		fail := func(err error) (*http.Response, error) {
 			stop()
 			conn.Close()
+			up.stop()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w (%w)", ctx.Err(), err)
 			}
@@ -67,6 +78,16 @@ func ExpectContinue(dial func(ctx context.Context, network, addr string) (net.Co
 			return fail(err)
 		}
 		br := bufio.NewReaderSize(conn, 64<<10)
+		if req.Body != nil {
+			// Wait a while for an answer; a server that sends none gets the
+			// body anyway, while the response is read.
+			_ = conn.SetReadDeadline(time.Now().Add(ExpectContinueTimeout))
+			_, perr := br.Peek(1)
+			_ = conn.SetReadDeadline(time.Time{})
+			if errors.Is(perr, os.ErrDeadlineExceeded) {
+				up.start()
+			}
+		}
 		first := true
 		for {
 			if first && trace != nil && trace.GotFirstResponseByte != nil {
@@ -83,19 +104,55 @@ func ExpectContinue(dial func(ctx context.Context, network, addr string) (net.Co
 				return fail(err)
 			}
 			if resp.StatusCode == http.StatusContinue {
-				if req.Body != nil {
-					if _, err := io.Copy(conn, req.Body); err != nil {
-						return fail(fmt.Errorf("upload after 100 Continue: %w", err))
-					}
-				}
+				up.start()
 				continue
 			}
 			if resp.StatusCode >= 100 && resp.StatusCode < 200 {
 				continue // other informational answers
 			}
+			// A final answer: stop sending what was not asked for.
+			up.stop()
 			resp.Body = &connBody{ReadCloser: resp.Body, conn: conn, stop: stop}
 			return resp, nil
 		}
+	}
+}
+
+// uploader sends a request body once, in the background, and can be
+// stopped mid-way (a final answer came).
+type uploader struct {
+	conn    net.Conn
+	body    io.Reader
+	once    sync.Once
+	started bool
+	done    chan struct{}
+}
+
+func (u *uploader) start() {
+	if u.body == nil {
+		return
+	}
+	u.once.Do(func() {
+		u.started = true
+		go func() {
+			defer close(u.done)
+			_, _ = io.Copy(u.conn, u.body)
+		}()
+	})
+}
+
+// stop ends a send in flight (a write deadline in the past) and waits for
+// it; the connection's read side is untouched.
+func (u *uploader) stop() {
+	u.once.Do(func() {}) // never start after a stop
+	if !u.started {
+		return
+	}
+	select {
+	case <-u.done:
+	default:
+		_ = u.conn.SetWriteDeadline(time.Unix(1, 0))
+		<-u.done
 	}
 }
 

@@ -1,0 +1,448 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
+)
+
+// accountsKept bounds each in-process service's account store. The harness
+// reads a request's account right after its response, so a few thousand
+// (far more than MaxConcurrency requests in flight) suffice; imagesvc's
+// default of 100,000 (~60 MB) made hour-long soaks look like leaks.
+const accountsKept = 8192
+
+// stack is an in-process topology: the tiers of the scenario on loopback
+// sockets, from the origin outward, plus a clean twin of the content path
+// (no faults) to fetch references from.
+//
+//	client ─hop 0─> [gateway ─hop 1─>] origin            (direct, gateway)
+//	client ─hop 0─> outer ─hop 1─> gateway ─hop 2─> inner (nested)
+//	reference client ──> clean twin of the origin (and of the outer tier)
+type stack struct {
+	s      scenarios.Scenario
+	record int
+	dir    string // socket directory
+
+	svc     *imagesvc.Service // the origin service
+	acctSvc *imagesvc.Service // whose accounts the client's request ids are in
+
+	// The origin's listening socket outlives its server generations (a
+	// restart hands it over, as a zero-downtime deploy passes its socket).
+	originL *transport.Listener // wrapped with the last hop's server faults
+	socket  *transport.Handover
+	mu      sync.Mutex
+	gen     *generation // guarded by mu
+
+	// Where a client's request can be cut, for attribution: the listener
+	// the client reaches (front), the gateway's upstream conns (upConns).
+	front       *transport.Listener
+	frontName   string
+	frontInside bool
+	upConns     *connIndex
+	upName      string
+	listeners   []*transport.Listener
+
+	cl        *http.Client
+	cldial    dialFunc
+	base      string
+	cleanPath cleanPath
+
+	closers []func() error // in reverse order of creation
+	trs     []*http.Transport
+}
+
+// generation is one origin server on the shared socket.
+type generation struct {
+	hs   *http.Server
+	view *transport.HandoverView
+	done chan struct{}
+}
+
+var quietLog = log.New(io.Discard, "", 0)
+
+// buildStack starts the scenario's tiers from the origin outward.
+func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
+	dir, err := os.MkdirTemp("", "tc")
+	if err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
+	}
+	st = &stack{s: s, record: record, dir: dir, base: "http://svc"}
+	defer func() {
+		if err != nil {
+			st.close()
+			st = nil
+		}
+	}()
+	hops := s.Topology.Hops
+	last := len(hops) - 1
+	seed := func(i int) int64 { return s.Seed*1_000_003 + int64(i) }
+	hopName := func(i int, side string) string { return fmt.Sprintf("hop%d-%s", i, side) }
+
+	if st.svc, err = imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept}); err != nil {
+		return nil, fmt.Errorf("origin service: %w", err)
+	}
+	st.acctSvc = st.svc
+
+	// The origin, on its hop's socket kind, with its server-side faults.
+	l, err := st.listen(hops[last].Network, "svc.sock")
+	if err != nil {
+		return nil, fmt.Errorf("origin listener: %w", err)
+	}
+	st.originL = st.wrap(l, hops[last].ServerFaults, seed(last), "svc")
+	st.socket = transport.NewHandover(st.originL)
+	st.startGeneration()
+	upNet, upAddr := l.Addr().Network(), l.Addr().String()
+	st.front, st.frontName, st.frontInside = st.originL, hopName(last, "server"), true
+
+	// Its clean twin, for references: the same service on its own socket.
+	refNet, refAddr, err := st.serveClean(st.svc.Handler(), "ref.sock")
+	if err != nil {
+		return nil, err
+	}
+
+	if s.Topology.Mode == scenarios.Gateway || s.Topology.Mode == scenarios.Nested {
+		gi := last - 1 // the hop that reaches the gateway
+		st.upConns = newConnIndex(4096)
+		st.upName = hopName(last, "client")
+		upDial := st.upConns.dialer(hopDialer(st.opts(hops[last].ClientFaults, seed(last)+500, "gw-up"), upNet, upAddr))
+		upTr := newTransport(upDial, 64, false)
+		st.trs = append(st.trs, upTr)
+		gl, err := st.listen(hops[gi].Network, "gw.sock")
+		if err != nil {
+			return nil, fmt.Errorf("gateway listener: %w", err)
+		}
+		wl := st.wrap(gl, hops[gi].ServerFaults, seed(gi), "gw")
+		st.serve(&http.Server{Handler: newGateway(s.Topology.Gateway, upTr), ErrorLog: quietLog, ReadHeaderTimeout: 10 * time.Second}, wl)
+		upNet, upAddr = gl.Addr().Network(), gl.Addr().String()
+		st.front, st.frontName, st.frontInside = wl, hopName(gi, "server"), false
+	}
+	if s.Topology.Mode == scenarios.Nested {
+		// The outer tier: a second imagesvc fetching its source through the
+		// gateway; its account is the one the client's request ids are in.
+		upTr := newTransport(hopDialer(st.opts(hops[1].ClientFaults, seed(1)+500, "outer-up"), upNet, upAddr), 64, false)
+		st.trs = append(st.trs, upTr)
+		outer, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: upTr}, BaseURL: "http://gw"}})
+		if err != nil {
+			return nil, fmt.Errorf("outer service: %w", err)
+		}
+		st.acctSvc = outer
+		ol, err := st.listen(hops[0].Network, "outer.sock")
+		if err != nil {
+			return nil, fmt.Errorf("outer listener: %w", err)
+		}
+		wl := st.wrap(ol, hops[0].ServerFaults, seed(0), "outer")
+		st.serve(originServer(outer.Handler(), s.Service), wl)
+		upNet, upAddr = ol.Addr().Network(), ol.Addr().String()
+		st.front, st.frontName, st.frontInside = wl, hopName(0, "server"), true
+		st.upConns = nil // the account is the outer tier's: cuts beyond it show as its 502
+
+		// Its clean twin for references, fetching from the clean origin.
+		refTr := newTransport(hopDialer(transport.Options{}, refNet, refAddr), 8, false)
+		st.trs = append(st.trs, refTr)
+		refOuter, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: refTr}, BaseURL: "http://ref"}})
+		if err != nil {
+			return nil, fmt.Errorf("reference outer service: %w", err)
+		}
+		if refNet, refAddr, err = st.serveClean(refOuter.Handler(), "refo.sock"); err != nil {
+			return nil, err
+		}
+	}
+
+	st.cldial = hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
+	tr := newTransport(st.cldial, s.Concurrency, s.Service.ConnectionClose)
+	st.trs = append(st.trs, tr)
+	st.cl = &http.Client{Transport: tr}
+	cleanDial := hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr)
+	cleanTr := newTransport(cleanDial, 4, true)
+	st.trs = append(st.trs, cleanTr)
+	st.cleanPath = cleanPath{client: &http.Client{Transport: cleanTr}, dial: cleanDial, base: "http://ref", trusted: true}
+	return st, nil
+}
+
+// listen opens a loopback TCP port or a Unix socket in the stack's directory.
+func (st *stack) listen(network scenarios.Network, sock string) (net.Listener, error) {
+	if network == scenarios.Unix {
+		return net.Listen("unix", filepath.Join(st.dir, sock))
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// opts builds transport options from a fault spec (validated with the
+// scenario).
+func (st *stack) opts(spec string, seed int64, name string) transport.Options {
+	f, err := transport.ParseFaults(spec)
+	if err != nil {
+		// Validate ran before; a spec that parsed then must parse now.
+		panic(fmt.Sprintf("harness: fault spec %q: %v", spec, err))
+	}
+	return transport.Options{Faults: f, Seed: seed, Record: st.record, Name: name}
+}
+
+// wrap wraps a listener with a hop's server-side faults and keeps it, so
+// its conns' timelines and faults can be looked up.
+func (st *stack) wrap(l net.Listener, spec string, seed int64, name string) *transport.Listener {
+	wl := transport.WrapListener(l, st.opts(spec, seed, name))
+	st.mu.Lock()
+	st.listeners = append(st.listeners, wl)
+	st.mu.Unlock()
+	return wl
+}
+
+// originServer is the http.Server of an in-process origin: the scenario's
+// timeouts and keep-alive setting, the accepted conn in the request
+// context (accounts record its ID).
+func originServer(h http.Handler, svc scenarios.Service) *http.Server {
+	pick := func(v, def time.Duration) time.Duration {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ConnContext:       imagesvc.ConnContext,
+		ErrorLog:          quietLog,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      pick(svc.WriteTimeout, 10*time.Minute),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	hs.SetKeepAlivesEnabled(!svc.DisableKeepAlives)
+	return hs
+}
+
+// serve runs hs on l until the stack closes.
+func (st *stack) serve(hs *http.Server, l net.Listener) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(l)
+	}()
+	st.closers = append(st.closers, func() error {
+		err := hs.Close()
+		<-done
+		return err
+	})
+}
+
+// serveClean serves h without faults on a Unix socket of its own.
+func (st *stack) serveClean(h http.Handler, sock string) (string, string, error) {
+	l, err := net.Listen("unix", filepath.Join(st.dir, sock))
+	if err != nil {
+		return "", "", fmt.Errorf("reference server: %w", err)
+	}
+	st.serve(originServer(h, scenarios.Service{}), l)
+	return "unix", l.Addr().String(), nil
+}
+
+// startGeneration starts an origin server on a new view of the shared
+// socket; from now on it takes the socket's connections.
+func (st *stack) startGeneration() *generation {
+	g := &generation{hs: originServer(st.svc.Handler(), st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		_ = g.hs.Serve(g.view)
+	}()
+	st.mu.Lock()
+	st.gen = g
+	st.mu.Unlock()
+	return g
+}
+
+func (st *stack) client() *http.Client { return st.cl }
+func (st *stack) dial() dialFunc       { return st.cldial }
+func (st *stack) baseURL() string      { return st.base }
+func (st *stack) clean() cleanPath     { return st.cleanPath }
+func (st *stack) layout() string       { return st.s.HopLayout() }
+func (st *stack) notes() []string      { return nil }
+
+func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
+	if id == "" {
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	acc, ok := st.acctSvc.WaitAccount(wctx, id)
+	if !ok {
+		return nil, nil
+	}
+	ra := &results.Account{Status: acc.Status, ContentLength: acc.ContentLength, BytesWritten: acc.BytesWritten,
+		Complete: acc.Complete, WriteError: acc.WriteError, ConnID: acc.ConnID, Finished: !acc.Finished.IsZero()}
+	if acc.ConnID == "" {
+		return ra, nil
+	}
+	st.mu.Lock()
+	ls := append([]*transport.Listener(nil), st.listeners...)
+	st.mu.Unlock()
+	for _, l := range ls {
+		if tl, ok := l.Timeline(acc.ConnID); ok {
+			return ra, convertTimeline(acc.ConnID, tl)
+		}
+	}
+	return ra, nil
+}
+
+func (st *stack) cutBy(conn net.Conn, acc *results.Account) (string, string, bool) {
+	if conn == nil {
+		return "", "", false
+	}
+	if f, ok := transport.Fired(conn); ok {
+		return f, "hop0-client", false
+	}
+	if info, ok := st.front.ConnFrom(transport.PeerKey(conn)); ok && info.Fired != "" {
+		return info.Fired, st.frontName, st.frontInside
+	}
+	if acc == nil || acc.ConnID == "" {
+		return "", "", false
+	}
+	// Gateway: the origin's conn of this request (from its account) has the
+	// gateway's upstream conn as its peer.
+	in, ok := st.originL.Conn(acc.ConnID)
+	if !ok {
+		return "", "", false
+	}
+	if st.upConns != nil {
+		if up, ok := st.upConns.get(in.Peer); ok {
+			if f, ok := transport.Fired(up); ok {
+				return f, st.upName, false
+			}
+		}
+	}
+	if in.Fired != "" && st.front != st.originL {
+		return in.Fired, fmt.Sprintf("hop%d-server", len(st.s.Topology.Hops)-1), true
+	}
+	return "", "", false
+}
+
+func convertTimeline(conn string, tl transport.Timeline) []results.Event {
+	out := make([]results.Event, 0, len(tl))
+	for _, e := range tl {
+		out = append(out, results.Event{At: e.At, Conn: conn, Kind: e.Kind.String(), N: e.N, Of: e.Of, Note: e.Note})
+	}
+	return out
+}
+
+// restart replaces the origin like a zero-downtime deploy: the new
+// generation takes over the shared listening socket first, so no
+// connection ever meets a closed socket; then the old one, once every
+// connection it took has been answered, shuts down gracefully (cut at
+// grace).
+func (st *stack) restart(ctx context.Context, grace time.Duration) error {
+	st.mu.Lock()
+	old := st.gen
+	st.mu.Unlock()
+	st.startGeneration()
+	sctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	old.view.WaitAnswered(sctx)
+	err := old.hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = old.hs.Close() // responses still in flight at the deadline are cut
+	}
+	<-old.done
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("origin shutdown: %w", err)
+	}
+	return nil
+}
+
+func (st *stack) close() error {
+	var errs []error
+	st.mu.Lock()
+	g := st.gen
+	st.mu.Unlock()
+	if g != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		if err := g.hs.Shutdown(ctx); err != nil {
+			_ = g.hs.Close()
+		}
+		cancel()
+		<-g.done
+	}
+	if st.socket != nil {
+		// Last, after the final generation: the socket outlives them all.
+		if err := st.socket.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		if err := st.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for _, tr := range st.trs {
+		tr.CloseIdleConnections()
+	}
+	if st.dir != "" {
+		errs = append(errs, os.RemoveAll(st.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// connIndex keeps the most recent conns a dialer made, by their local
+// address, so the far end's accepted conn (whose peer that address is)
+// leads back to them.
+type connIndex struct {
+	mu    sync.Mutex
+	max   int
+	byKey map[string]net.Conn
+	order []string
+	next  int
+}
+
+func newConnIndex(max int) *connIndex {
+	return &connIndex{max: max, byKey: make(map[string]net.Conn)}
+}
+
+// dialer records every conn d makes.
+func (x *connIndex) dialer(d dialFunc) dialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d(ctx, network, addr)
+		if err == nil {
+			x.add(c)
+		}
+		return c, err
+	}
+}
+
+func (x *connIndex) add(c net.Conn) {
+	key := transport.PeerKey(c)
+	if key == "" {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.order) < x.max {
+		x.order = append(x.order, key)
+	} else {
+		delete(x.byKey, x.order[x.next])
+		x.order[x.next] = key
+		x.next = (x.next + 1) % x.max
+	}
+	x.byKey[key] = c
+}
+
+func (x *connIndex) get(key string) (net.Conn, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	c, ok := x.byKey[key]
+	return c, ok
+}
