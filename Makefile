@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFaults$$' -fuzztime=$(FUZZTIME) ./transport
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scenarios
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./results
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./harness/digest
 
 ## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
 demo: setup
@@ -67,9 +68,11 @@ bench: setup
 bench-transport: setup
 	bash transport/bench.sh
 
-## realworld: reproduce hyper #4022 on Debian's hyper 0.14.19 and prove the fix.
+## realworld: reproduce hyper #4022 on Debian's hyper 0.14.19 and prove the fix; the
+## hyper target's accounts checked against the account protocol.
 realworld: setup
 	bash targets/hyper/build.sh
+	TRUNCHECK_HYPER=1 $(GO) test -count=1 -run '^TestHyperConforms$$' ./harness
 	$(GO) run ./cmd/truncheck realworld --out $(OUT)/realworld
 
 clean:

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -51,4 +53,38 @@ func TestExpectContinue(t *testing.T) {
 		assert.Equal(t, results.Complete, vd.Outcome, "%v", vd.Err)
 		assert.Equal(t, int64(len(body)), vd.Received)
 	}
+}
+
+// TestExpectContinueWithoutAnAnswer: a server that ignores Expect:
+// 100-continue and waits for the body gets it after the timeout, as Go's
+// own client would send it, and its answer verifies.
+func TestExpectContinueWithoutAnAnswer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br) // never answers 100: reads the body as a plain server
+		if err != nil {
+			got <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, req.Body)
+		got <- n
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+	}()
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
+	}
+	req, err := newRequest(t.Context(), "http://"+l.Addr().String(), scenarios.Request{Method: "POST", Path: "/up", Upload: 300_000, Expect100: true}, "x3")
+	require.NoError(t, err)
+	vd := NewVerifier(5*time.Second, "").Verify(context.Background(), ExpectContinue(dial), req, Check{})
+	assert.Equal(t, results.Complete, vd.Outcome, "%v", vd.Err)
+	assert.Equal(t, int64(300_000), <-got, "the body was sent without a 100 Continue")
 }

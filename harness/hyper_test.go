@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,7 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truncheck/truncheck/harness/account"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // TestHyperTarget runs the hyper scenarios against the real hyper 0.14.19
@@ -49,4 +52,28 @@ func TestHyperTarget(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestHyperConforms: the hyper target publishes its accounts by the
+// account protocol, checked by the same checker as every origin.
+func TestHyperConforms(t *testing.T) {
+	if os.Getenv("TRUNCHECK_HYPER") != "1" {
+		t.Skip("set TRUNCHECK_HYPER=1 (after targets/hyper/build.sh) to run against real hyper")
+	}
+	exe, err := filepath.Abs(filepath.Join("..", "targets", "hyper", "bin", "hyper-stock"))
+	require.NoError(t, err)
+	if _, err := os.Stat(exe); err != nil {
+		t.Skipf("%s not built: %v", exe, err)
+	}
+	dir := shortSockDir(t)
+	sock := filepath.Join(dir, "h.sock")
+	r := &remote{t: &Target{URL: "unix:" + sock, Exec: []string{exe, "--unix", sock, "--accounts", filepath.Join(dir, "acc.jsonl")}, ReadyPath: "/healthz"},
+		network: "unix", addr: sock, logf: t.Logf}
+	p, err := r.start(t.Context(), nil)
+	require.NoError(t, err)
+	r.proc = p
+	defer func() { assert.NoError(t, r.stop()) }()
+	c := &http.Client{Transport: newTransport(hopDialer(transport.Options{}, "unix", sock), 2, false)}
+	defer c.CloseIdleConnections()
+	assert.NoError(t, account.Conform(t.Context(), c, "http://target", "/bytes/1000000", "/accounts/{id}"))
 }

@@ -145,7 +145,7 @@ type cleanFetch struct {
 // body reports whether the fetch got a 2xx head (its body, whole or cut,
 // is on disk).
 func (f cleanFetch) body() bool {
-	return f.vd.Status >= 200 && f.vd.Status <= 299 && f.vd.Outcome != results.TransportError
+	return f.vd.Status >= 200 && f.vd.Status <= 299 && f.vd.Outcome != results.TransportError || f.vd.Status == http.StatusNotModified
 }
 
 // agreeingFetches fetches a request kind k times (more while they
@@ -226,6 +226,7 @@ func judgeFetches(fs []cleanFetch) (*Expected, []string, []string, error) {
 		}
 	}
 	agree := 0
+	var cut []cleanFetch
 	for _, f := range withBody {
 		switch rel, err := relation(f.path, longest.path); {
 		case err != nil:
@@ -233,14 +234,25 @@ func judgeFetches(fs []cleanFetch) (*Expected, []string, []string, error) {
 		case rel == same:
 			agree++
 		case rel == prefix:
-			findings = append(findings, fmt.Sprintf("clean reference fetch %d of %d returned %d of the %d bytes fetch %d returned, a strict prefix (%s by its own framing): the target cut a response with no fault injected",
-				f.n, len(fs), f.vd.Received, longest.vd.Received, longest.n, f.vd.Framing))
+			cut = append(cut, f)
 		default:
 			reason := fmt.Sprintf("clean reference fetches disagree: fetch %d returned %d bytes that are not a prefix of fetch %d's %d bytes; "+
 				"the content is not stable, so only end-to-end evidence (a digest, an expectation) can verify it", f.n, f.vd.Received, longest.n, longest.vd.Received)
 			notes = append(notes, reason)
 			return &Expected{Length: -1, Unverifiable: reason}, notes, findings, nil
 		}
+	}
+	if len(cut) > 0 {
+		lo, hi := cut[0].vd.Received, cut[0].vd.Received
+		for _, f := range cut {
+			lo, hi = min(lo, f.vd.Received), max(hi, f.vd.Received)
+		}
+		span := fmt.Sprint(lo)
+		if hi != lo {
+			span = fmt.Sprintf("%d..%d", lo, hi)
+		}
+		findings = append(findings, fmt.Sprintf("%d of %d clean reference fetches were cut by the target with no fault injected: strict prefixes (%s bytes) of the %d bytes fetch %d returned (%s by their own framing)",
+			len(cut), len(fs), span, longest.vd.Received, longest.n, cut[0].vd.Outcome))
 	}
 	// The longest must stand by its own promise: a cut one is no reference.
 	if o := longest.vd.Outcome; o != results.Complete && o != results.Unverified {

@@ -284,8 +284,7 @@ func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*r
 	if !ok {
 		return nil, nil
 	}
-	ra := &results.Account{Status: acc.Status, ContentLength: acc.ContentLength, BytesWritten: acc.BytesWritten,
-		Complete: acc.Complete, WriteError: acc.WriteError, ConnID: acc.ConnID, Finished: !acc.Finished.IsZero()}
+	ra := &acc
 	if acc.ConnID == "" {
 		return ra, nil
 	}

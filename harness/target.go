@@ -66,10 +66,10 @@ type Target struct {
 	ReadyPath string
 	// AccountPath, when set, is where the server publishes its account of
 	// a request: "{id}" is replaced by the request id, e.g.
-	// "/accounts/{id}". The body is a JSON object with at least
-	// "complete" (bool) and "bytes_written" (number); "write_error",
-	// "status", "content_length" and "conn_id" are read when present.
-	// Without it, silence cannot be established and is never claimed.
+	// "/accounts/{id}?wait=2s". The answer follows the account protocol
+	// (package harness/account documents it; its Store implements it for
+	// any Go handler). Without it, silence cannot be established and is
+	// never claimed: it is shown as unknown.
 	AccountPath string
 	// Stdout and Stderr receive the process's output; nil => discarded.
 	Stdout, Stderr io.Writer
@@ -437,9 +437,9 @@ func (r *remote) account(ctx context.Context, id string, wait time.Duration) (*r
 	}
 }
 
-// fetchAccount reads one account; finished is false while the server
-// says the response is still being written (a "finished" field that is
-// empty), true otherwise.
+// fetchAccount reads one account in the account protocol's JSON (package
+// harness/account); finished is false while the server says the response
+// is still being written.
 func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Account, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://target"+path, nil)
 	if err != nil {
@@ -453,38 +453,11 @@ func (r *remote) fetchAccount(ctx context.Context, path string) (*results.Accoun
 	if resp.StatusCode != http.StatusOK {
 		return nil, false
 	}
-	var raw map[string]json.RawMessage
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&raw); err != nil {
+	var acc results.Account
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&acc); err != nil || acc.RequestID == "" {
 		return nil, false
 	}
-	get := func(dst any, names ...string) bool {
-		for k, v := range raw {
-			norm := strings.ToLower(strings.ReplaceAll(k, "_", ""))
-			for _, n := range names {
-				if norm == n && json.Unmarshal(v, dst) == nil {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	acc := &results.Account{}
-	if !get(&acc.Complete, "complete") {
-		return nil, false
-	}
-	get(&acc.BytesWritten, "byteswritten")
-	get(&acc.WriteError, "writeerror")
-	get(&acc.Status, "status")
-	get(&acc.ContentLength, "contentlength")
-	get(&acc.ConnID, "connid")
-	// imagesvc's shape: "started" always, "finished" once the handler returned.
-	var fin, started string
-	finished := !get(&started, "started")
-	if get(&fin, "finished") {
-		finished = fin != "" && !strings.HasPrefix(fin, "0001-01-01")
-	}
-	acc.Finished = finished
-	return acc, finished
+	return &acc, acc.Finished
 }
 
 func (r *remote) close() error {

@@ -260,7 +260,7 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	default:
 		vd.Framing = "close"
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if (resp.StatusCode < 200 || resp.StatusCode > 299) && resp.StatusCode != http.StatusNotModified {
 		vd.Outcome = results.HTTPError
 		n, _ := io.ReadFull(io.LimitReader(resp.Body, 512), v.buf[:512])
 		vd.Received = int64(n)
@@ -287,6 +287,7 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 		vd.Expected = n
 	}
 	if noBody {
+		want = nil // no body to hold against anything: the protocol says so
 		vd.Expected = 0
 	} else if want.endToEnd() && want.Length >= 0 {
 		vd.Expected = want.Length

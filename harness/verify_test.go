@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
 )
 
@@ -290,4 +291,129 @@ func TestVerifierAbortedByCaller(t *testing.T) {
 	require.NoError(t, err)
 	vd := NewVerifier(10*time.Second, "").Do(ctx, client, req, nil, false)
 	assert.True(t, vd.Aborted)
+}
+
+// TestVerifierAgainstExpected: the same bodies judged against each kind of
+// independent evidence: what the user stated (length, digest, bytes),
+// agreeing fetches (consistency: a strict prefix is a cut, anything else
+// proves nothing), and framing only with end-to-end evidence required.
+func TestVerifierAgainstExpected(t *testing.T) {
+	const n = 5*BlockSize + 777
+	body := testBody(n)
+	ref := FingerprintBytes(body)
+	longer := append(append([]byte(nil), body...), testBody(2*BlockSize)...)
+	other := testBody(n)
+	other[0] ^= 1
+	routes := map[string][]byte{
+		"/whole": body, "/prefix": body[:2*BlockSize+10], "/prefix-aligned": body[:3*BlockSize],
+		"/longer": longer, "/other": other, "/short-other": other[:BlockSize*2],
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := routes[r.URL.Path]
+		if r.URL.Query().Get("digest") == "1" {
+			w.Header().Set("Content-Digest", crcDigest(b))
+		}
+		_, _ = w.Write(b) // chunked: framing is the last chunk, a laundered cut looks whole
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+
+	nn := int64(n)
+	stated := func(e Expected) *Expected { e.Source = results.EvidenceExpectation; return &e }
+	sum := digest.Sum(digest.SHA256, body)
+	agreeing := &Expected{Source: results.AgreeingFetches(3), Ref: &ref, Length: ref.Length}
+	tests := []struct {
+		name    string
+		path    string
+		want    *Expected
+		e2e     bool
+		outcome results.Outcome
+		offset  int64
+		first   results.Evidence
+	}{
+		{"stated length, whole", "/whole", stated(Expected{Length: nn}), false, results.Complete, n, results.EvidenceExpectation},
+		{"stated length, cut", "/prefix", stated(Expected{Length: nn}), false, results.Truncated, 2*BlockSize + 10, results.EvidenceExpectation},
+		{"stated length, longer", "/longer", stated(Expected{Length: nn}), false, results.Overlong, n, results.EvidenceExpectation},
+		{"stated digest, whole", "/whole", stated(Expected{Length: -1, Digests: []digest.Digest{{Algorithm: digest.SHA256, Value: sum}}}), false, results.Complete, n, results.EvidenceExpectation},
+		{"stated digest, other bytes", "/other", stated(Expected{Length: -1, Digests: []digest.Digest{{Algorithm: digest.SHA256, Value: sum}}}), false, results.Corrupt, n, results.EvidenceExpectation},
+		{"stated bytes, other bytes", "/other", stated(Expected{Ref: &ref, Length: nn}), false, results.Corrupt, 0, results.EvidenceExpectation},
+		{"agreeing fetches, whole", "/whole", agreeing, false, results.Complete, n, results.AgreeingFetches(3)},
+		{"agreeing fetches, strict prefix", "/prefix", agreeing, false, results.Truncated, 2*BlockSize + 10, results.AgreeingFetches(3)},
+		{"agreeing fetches, prefix on a block boundary", "/prefix-aligned", agreeing, false, results.Truncated, 3 * BlockSize, results.AgreeingFetches(3)},
+		{"agreeing fetches, other bytes", "/other", agreeing, false, results.Unverified, 0, results.AgreeingFetches(3)},
+		{"agreeing fetches, shorter other bytes", "/short-other", agreeing, false, results.Unverified, 0, results.AgreeingFetches(3)},
+		{"agreeing fetches, extended: the fetches were cut", "/longer", agreeing, false, results.Unverified, n, results.AgreeingFetches(3)},
+		{"agreeing fetches, extended, but its own digest vouches", "/longer?digest=1", agreeing, false, results.Complete, int64(len(longer)), results.DigestEvidence(digest.CRC32C)},
+		{"framing only", "/whole", nil, false, results.Complete, n, results.EvidenceChunked},
+		{"framing only, end to end required", "/whole", nil, true, results.Unverified, n, results.EvidenceChunked},
+		{"digest, end to end required", "/whole?digest=1", nil, true, results.Complete, n, results.DigestEvidence(digest.CRC32C)},
+		{"unverifiable kind", "/whole", &Expected{Length: -1, Unverifiable: "reference fetches disagree"}, false, results.Unverified, n, results.EvidenceChunked},
+		{"unverifiable kind, own digest", "/whole?digest=1", &Expected{Length: -1, Unverifiable: "reference fetches disagree"}, false, results.Complete, n, results.DigestEvidence(digest.CRC32C)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+			require.NoError(t, err)
+			vd := NewVerifier(5*time.Second, DefaultWantDigest).Verify(context.Background(), client.Do, req, Check{Want: tt.want, RequireEndToEnd: tt.e2e})
+			assert.Equal(t, tt.outcome, vd.Outcome, "err: %v", vd.Err)
+			assert.Equal(t, tt.offset, vd.Offset)
+			require.NotEmpty(t, vd.CheckedBy)
+			assert.Equal(t, tt.first, vd.CheckedBy[0], vd.CheckedBy)
+			if tt.outcome == results.Complete {
+				assert.NoError(t, vd.Err)
+			} else {
+				assert.Error(t, vd.Err)
+			}
+		})
+	}
+}
+
+// TestVerifierDigestsItCannotCheck: an unknown or malformed digest is
+// recorded and is not evidence; a sha-512 trailer is checked like a header.
+func TestVerifierDigestsItCannotCheck(t *testing.T) {
+	body := testBody(100_000)
+	corrupt := append([]byte(nil), body...)
+	corrupt[50_000] ^= 1
+	sha512 := digest.Digest{Algorithm: digest.SHA512, Value: digest.Sum(digest.SHA512, body)}.String()
+	tests := []struct {
+		name, header, trailer string
+		send                  []byte
+		want                  results.Outcome
+		digestErr             string
+		first                 results.Evidence
+	}{
+		{name: "sha-384", header: "sha-384=:AAAA:", send: body, want: results.Complete, digestErr: "no algorithm that can be computed (sent: sha-384", first: results.EvidenceChunked},
+		{name: "md5 and sha-384", header: "md5=:AAAA:, sha-384=:AAAA:", send: body, want: results.Complete, digestErr: "sent: md5, sha-384", first: results.EvidenceChunked},
+		{name: "malformed", header: "sha-256=abc", send: body, want: results.Complete, digestErr: "malformed digest field", first: results.EvidenceChunked},
+		{name: "sha-512 trailer, whole", trailer: sha512, send: body, want: results.Complete, first: results.DigestEvidence(digest.SHA512)},
+		{name: "sha-512 trailer, corrupt", trailer: sha512, send: corrupt, want: results.Corrupt, first: results.DigestEvidence(digest.SHA512)},
+		{name: "sha-384 trailer", trailer: "sha-384=:AAAA:", send: body, want: results.Complete, digestErr: "no algorithm", first: results.EvidenceChunked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.header != "" {
+					w.Header().Set("Content-Digest", tt.header)
+				}
+				if tt.trailer != "" {
+					w.Header().Set("Trailer", "Content-Digest")
+				}
+				_, _ = w.Write(tt.send)
+				if tt.trailer != "" {
+					w.Header().Set("Content-Digest", tt.trailer)
+				}
+			}))
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			vd := NewVerifier(5*time.Second, DefaultWantDigest).Verify(context.Background(), srv.Client().Do, req, Check{})
+			assert.Equal(t, tt.want, vd.Outcome, "err: %v", vd.Err)
+			assert.Equal(t, tt.first, vd.CheckedBy[0])
+			if tt.digestErr == "" {
+				assert.Empty(t, vd.DigestError)
+			} else {
+				assert.Contains(t, vd.DigestError, tt.digestErr)
+			}
+		})
+	}
 }

@@ -4,26 +4,16 @@ import (
 	"context"
 	"net"
 	"sync"
-	"time"
+
+	"github.com/truncheck/truncheck/results"
 )
 
 // Account is the server's own record of one response: what the handler promised,
 // what its Writes reported, and whether it believes it sent everything. A client
 // that got fewer bytes while Complete is true has found a silent truncation below
-// the handler (HTTP library, kernel, a proxy).
-type Account struct {
-	RequestID     string    `json:"request_id"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	Status        int       `json:"status"`
-	ContentLength int64     `json:"content_length"` // promised in the head; -1 when streamed (chunked)
-	BytesWritten  int64     `json:"bytes_written"`  // sum of what the handler's Writes returned
-	WriteError    string    `json:"write_error,omitempty"`
-	Complete      bool      `json:"complete"` // every body byte written without error
-	ConnID        string    `json:"conn_id,omitempty"`
-	Started       time.Time `json:"started"`
-	Finished      time.Time `json:"finished,omitzero"`
-}
+// the handler (HTTP library, kernel, a proxy). It is the account protocol's type
+// (package harness/account documents the protocol; GET /accounts/{id} serves it).
+type Account = results.Account
 
 // DefaultMaxAccounts bounds the account store when Config.MaxAccounts is 0.
 const DefaultMaxAccounts = 100_000

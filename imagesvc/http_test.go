@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/truncheck/truncheck/harness/account"
 )
 
 func get(t testing.TB, c *http.Client, url string, hdr map[string]string) (*http.Response, []byte) {
@@ -157,7 +159,8 @@ func TestAccount(t *testing.T) {
 	assert.Equal(t, int64(len(body)), acc.BytesWritten)
 	assert.True(t, acc.Complete)
 	assert.Empty(t, acc.WriteError)
-	assert.False(t, acc.Finished.Before(acc.Started))
+	assert.True(t, acc.Finished)
+	assert.False(t, acc.Ended.Before(acc.Started))
 
 	// over HTTP too
 	resp, js := get(t, e.tcp, e.tcpBase+"/accounts/acct-1?wait=5s", nil)
@@ -194,6 +197,14 @@ func TestAccount(t *testing.T) {
 	assert.Positive(t, acc.ContentLength)
 	assert.Equal(t, acc.ContentLength, acc.BytesWritten)
 	assert.True(t, acc.Complete)
+}
+
+// TestAccountConforms: the image service publishes its accounts by the
+// account protocol the harness documents, checked by the same checker as
+// every origin.
+func TestAccountConforms(t *testing.T) {
+	e := newEnv(t, Config{}, ServerConfig{})
+	assert.NoError(t, account.Conform(t.Context(), e.tcp, e.tcpBase, "/images/photo-small?format=png", "/accounts/{id}"))
 }
 
 func TestAccountStoreBounded(t *testing.T) {

@@ -84,7 +84,7 @@ func TestWriteFailureAccounted(t *testing.T) {
 			defer cancel()
 			acc, ok := e.svc.WaitAccount(ctx, id)
 			require.True(t, ok)
-			require.False(t, acc.Finished.IsZero(), "handler finished")
+			require.True(t, acc.Finished, "handler finished")
 			assert.False(t, acc.Complete)
 			assert.Equal(t, resp.ContentLength, acc.ContentLength)
 			assert.Less(t, acc.BytesWritten, acc.ContentLength)

@@ -333,7 +333,7 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 				a.WriteError = "write failed: " + werr.Error()
 			}
 			a.Complete = werr == nil && (a.ContentLength < 0 || n == a.ContentLength || r.Method == http.MethodHead)
-			a.Finished = time.Now()
+			a.Finished, a.Ended = true, time.Now().UTC()
 		})
 	}
 }

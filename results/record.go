@@ -138,18 +138,31 @@ const CauseSystemUnderTest = "system-under-test"
 // "injected:close-after=300KiB at proxy".
 func InjectedCause(fault, where string) string { return "injected:" + fault + " at " + where }
 
-// Account is the server's own account of one response, copied from the
-// origin service: did it believe it sent everything?
+// Account is a server's own account of one response: did it believe it
+// sent everything? It is the JSON of the account protocol every origin
+// publishes (package harness/account implements it for any http.Handler
+// and documents it; imagesvc and the hyper target follow the same
+// document), and what a record keeps of it.
 type Account struct {
-	Status        int    `json:"status,omitempty"`
-	ContentLength int64  `json:"content_length,omitempty"` // what the head promised; -1 streamed
-	BytesWritten  int64  `json:"bytes_written"`
-	Complete      bool   `json:"complete"`
+	RequestID     string `json:"request_id"`
+	Method        string `json:"method,omitempty"`
+	Path          string `json:"path,omitempty"`
+	Status        int    `json:"status"`
+	ContentLength int64  `json:"content_length"` // what the head promised; -1 none (chunked, close-delimited)
+	BytesWritten  int64  `json:"bytes_written"`  // body bytes the handler's writes accepted
 	WriteError    string `json:"write_error,omitempty"`
-	ConnID        string `json:"conn_id,omitempty"`
-	// Finished is false when the handler was still running when the account
-	// was read (a stalled response).
-	Finished bool `json:"finished,omitempty"`
+	// Complete: the handler finished, and every byte it promised (or wrote,
+	// when it promised no length) was accepted without a write error.
+	Complete bool `json:"complete"`
+	// Finished is false while the handler still runs (a stalled response).
+	Finished bool   `json:"finished"`
+	ConnID   string `json:"conn_id,omitempty"`
+	// ConnEnd is how the request's connection stood when the account was
+	// read: "open", "closed", "error: ..." (a socket write failed below the
+	// handler), or "" when the server does not track its connections.
+	ConnEnd string    `json:"conn_end,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+	Ended   time.Time `json:"ended,omitzero"`
 }
 
 // Event is one flight-recorder entry: what happened on a connection, when.

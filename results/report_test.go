@@ -317,3 +317,47 @@ func TestUnjudgedSilentFails(t *testing.T) {
 	assert.True(t, rr.Met())
 	assert.Nil(t, JUnit(rr).Suites[0].Cases[0].Failure)
 }
+
+// TestLoadJudgesRecordsWithThePlan: a run killed before its summary is
+// judged from its records with its plan's expectations; a summary left by
+// another run in the same directory is ignored (with a warning), never
+// shown as this run's; a planned scenario with no record is not met.
+func TestLoadJudgesRecordsWithThePlan(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, WriteReports(dir, judged(sample()))) // an earlier run's summary, run "r1"
+	require.NoError(t, PrepareDir(dir))
+	for _, f := range []string{SummaryFile, JUnitFile, HTMLFile} {
+		_, err := os.Stat(filepath.Join(dir, f))
+		assert.ErrorIs(t, err, os.ErrNotExist, "PrepareDir removed the earlier run's %s", f)
+	}
+	require.NoError(t, WriteReports(dir, judged(sample()))) // and again, as if left behind
+	plan := &Plan{Run: "r2", Scenarios: []PlannedScenario{
+		{Name: "clean", Expectation: Expectation{Kind: ExpectComplete}},
+		{Name: "cut", Expectation: Expectation{Kind: ExpectComplete}}, // this run expects cut to be clean
+		{Name: "never-ran", Expectation: Expectation{Kind: ExpectComplete}},
+	}}
+	require.NoError(t, WritePlan(dir, plan))
+	w, err := NewWriter(filepath.Join(dir, RecordsFile), WriterConfig{})
+	require.NoError(t, err)
+	for _, r := range sample() {
+		r.Run = "r2"
+		require.NoError(t, w.Write(&r))
+	}
+	require.NoError(t, w.Close())
+
+	rr, warns, err := Load(dir)
+	require.NoError(t, err)
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0].Msg, `summary of run "r1", records of run "r2": the summary is ignored`)
+	assert.Equal(t, "r2", rr.Run)
+	require.Len(t, rr.Scenarios, 3)
+	assert.True(t, rr.Scenarios[0].Met, rr.Scenarios[0].Reason)
+	assert.False(t, rr.Scenarios[1].Met, "judged with this run's expectation, from its records")
+	assert.Contains(t, rr.Scenarios[1].Reason, "did not verify")
+	assert.False(t, rr.Scenarios[2].Met)
+	assert.Equal(t, "no requests were made", rr.Scenarios[2].Reason)
+	assert.Equal(t, "FAIL", rr.Verdict)
+
+	_, err = ReadPlan(t.TempDir())
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -43,7 +43,9 @@ func (c *Catalog) Add(list ...Scenario) error {
 		seen[s.Name] = true
 	}
 	for _, s := range list {
-		c.byName[s.Name] = s.Clone()
+		// Defaults first: whoever asks the catalog sees the scenario as it
+		// will run (a missing mode is direct everywhere, not only in the harness).
+		c.byName[s.Name] = s.WithDefaults()
 		c.order = append(c.order, s.Name)
 	}
 	return nil

@@ -118,7 +118,7 @@ func Parse(name string, data []byte) ([]Scenario, error) {
 			return nil, &FieldError{File: name, Path: prefix + "name", Problem: fmt.Sprintf("duplicate scenario name %q", s.Name), Accepted: "unique names"}
 		}
 		seen[s.Name] = true
-		out = append(out, s)
+		out = append(out, s.WithDefaults())
 	}
 	return out, nil
 }

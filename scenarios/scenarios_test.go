@@ -80,7 +80,7 @@ func TestLoadGood(t *testing.T) {
 	assert.Equal(t, Gateway, s.Topology.Mode)
 	assert.Equal(t, Naive, s.Topology.Gateway)
 	assert.Equal(t, "buffered-shutdown", s.Topology.Hops[1].ServerFaults)
-	assert.Equal(t, Request{Method: "POST", Path: "/upload", Upload: 1 << 20, Expect100: true}, s.Workload.Requests[1])
+	assert.Equal(t, Request{Method: "POST", Path: "/upload", Weight: 1, Upload: 1 << 20, Expect100: true}, s.Workload.Requests[1], "defaults applied as loaded")
 	assert.Equal(t, 30*time.Second, s.Duration)
 	assert.Equal(t, 2*time.Second, s.StallTimeout)
 	assert.Equal(t, time.Second, s.Service.WriteTimeout)
@@ -98,6 +98,45 @@ func TestLoadGood(t *testing.T) {
 	require.NoError(t, c.Add(list...))
 	_, err = c.Get("json-two")
 	assert.NoError(t, err)
+}
+
+// TestParseStatedExpectations: a file states what a response must be, the
+// headers it carries, and the evidence it requires.
+func TestParseStatedExpectations(t *testing.T) {
+	list, err := Parse("s.yaml", []byte(`
+name: mine
+workload:
+  - path: /big.bin
+    method: HEAD
+  - path: /big.bin
+    headers: {Range: bytes=0-99, Accept-Encoding: identity}
+    want: {length: 3MB, digest: "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"}
+  - path: /other
+    want: {reference_url: "http://127.0.0.1:9/other"}
+count: 3
+verify: {require_end_to_end: true, reference_fetches: 5}
+expect: {kind: complete, allow_unverified: true}
+`))
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	s := list[0]
+	require.Len(t, s.Workload.Requests, 3)
+	assert.Equal(t, "HEAD", s.Workload.Requests[0].Method)
+	r := s.Workload.Requests[1]
+	assert.Equal(t, map[string]string{"Range": "bytes=0-99", "Accept-Encoding": "identity"}, r.Headers)
+	require.NotNil(t, r.Want)
+	require.NotNil(t, r.Want.Length)
+	assert.Equal(t, int64(3_000_000), *r.Want.Length)
+	assert.Equal(t, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", r.Want.Digest)
+	assert.Equal(t, "http://127.0.0.1:9/other", s.Workload.Requests[2].Want.ReferenceURL)
+	assert.Equal(t, Verify{RequireEndToEnd: true, ReferenceFetches: 5}, s.Verify)
+	assert.True(t, s.Expect.AllowUnverified)
+	// A clone shares nothing with the original.
+	c := s.Clone()
+	*c.Workload.Requests[1].Want.Length = 1
+	c.Workload.Requests[1].Headers["Range"] = "x"
+	assert.Equal(t, int64(3_000_000), *s.Workload.Requests[1].Want.Length)
+	assert.Equal(t, "bytes=0-99", s.Workload.Requests[1].Headers["Range"])
 }
 
 func TestParseErrors(t *testing.T) {
@@ -124,6 +163,24 @@ func TestParseErrors(t *testing.T) {
 			`a.yaml: scenario "x": topology.hops[0].server_faults: fault "explode=1": unknown fault "explode"; accepted: latency, bandwidth`},
 		{"bad fault value", "a.yaml", "name: x\ntopology: {hops: [{client_faults: slow-read=fast}]}\n" + base,
 			`a.yaml: scenario "x": topology.hops[0].client_faults: fault "slow-read=fast"`},
+		{"negative stated length", "a.yaml", "name: x\nworkload: [{path: /f, want: {length: -5}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].want.length: bad size "-5"`},
+		{"stated digest not computable", "a.yaml", "name: x\nworkload: [{path: /f, want: {digest: 'md5=:AAAA:'}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].want.digest: algorithm "md5" cannot be computed (accepted: crc32c, sha-256, sha-512)`},
+		{"stated digest malformed", "a.yaml", "name: x\nworkload: [{path: /f, want: {digest: 'sha-256=abc'}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].want.digest: malformed digest field`},
+		{"reference url not http", "a.yaml", "name: x\nworkload: [{path: /f, want: {reference_url: 'ftp://127.0.0.1/f'}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].want.reference_url: "ftp://127.0.0.1/f" is not an http(s) URL`},
+		{"reference url and file", "a.yaml", "name: x\nworkload: [{path: /f, want: {reference_url: 'http://127.0.0.1/f', reference_file: f.bin}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].want.reference_file: both a reference URL and a reference file (accepted: one of them)`},
+		{"header the harness sets", "a.yaml", "name: x\nworkload: [{path: /f, headers: {Content-Length: '5'}}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].headers.Content-Length: header "Content-Length" is set by the harness or changes the framing under test`},
+		{"headers not a mapping", "a.yaml", "name: x\nworkload: [{path: /f, headers: [a, b]}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: workload[0].headers: got a list, want a mapping of names to values`},
+		{"too many reference fetches", "a.yaml", "name: x\nverify: {reference_fetches: 99}\n" + base,
+			`a.yaml: scenario "x": verify.reference_fetches: 99 reference fetches (accepted: 0 (=> 3) to 16)`},
+		{"unknown verify field", "a.yaml", "name: x\nverify: {end_to_end: true}\n" + base,
+			`a.yaml: verify.end_to_end: unknown field "end_to_end" (accepted: require_end_to_end, reference_fetches)`},
 		{"unknown mode", "a.yaml", "name: x\ntopology: {mode: mesh}\n" + base,
 			`a.yaml: scenario "x": topology.mode: unknown mode "mesh" (accepted: direct, gateway, nested)`},
 		{"wrong hop count", "a.yaml", "name: x\ntopology: {mode: gateway, hops: [{network: tcp}]}\n" + base,

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/truncheck/truncheck/imagesvc"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/targets/adversary"
 )
 
 func TestMain(m *testing.M) {
@@ -392,4 +395,101 @@ func TestSoakFailsOnScenarioThatCannotStart(t *testing.T) {
 	code, stdout, stderr := truncheck(t, "soak", "--duration", "2s", "--out", dir,
 		"--scenarios", "testdata/unstartable.yaml", "missing-image")
 	assert.Equal(t, 1, code, stdout+stderr)
+}
+
+// TestTrustInTheCommandLine: the verdict's exit codes are shared (report
+// exits 1 on FAIL like run), a reused --out never shows the previous run's
+// summary, a table that cannot be written is exit 3, --scenarios FILE
+// alone runs the file's scenarios, and the gate's findings are in JUnit.
+func TestTrustInTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	file := "testdata/undetectable.yaml"
+
+	code, stdout, stderr := truncheck(t, "run", "--scenarios", file, "--out", dir)
+	require.Equal(t, exitFailed, code, stdout+stderr)
+	assert.Contains(t, stdout, "close-after-no-faults", "the file's scenario ran without being named")
+	assert.NotContains(t, stdout, "baseline", "and only it")
+
+	code, stdout, _ = truncheck(t, "report", dir)
+	assert.Equal(t, exitFailed, code, "report exits 1 when its own verdict is FAIL")
+	assert.Contains(t, stdout, "FAIL detect")
+
+	// A second run into the same directory, killed before its summary: the
+	// first run's summary must not pass for it. Simulate the kill by
+	// starting the session and stopping at its records.
+	cat, err := loadCatalog(nil)
+	require.NoError(t, err)
+	base, err := cat.Get("baseline")
+	require.NoError(t, err)
+	sess, err := startSession("run", dir, []scenarios.Scenario{base}, &bytes.Buffer{}, false)
+	require.NoError(t, err)
+	sess.close()
+	_, err = os.Stat(filepath.Join(dir, results.SummaryFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the earlier run's summary is gone")
+	code, stdout, _ = truncheck(t, "report", dir)
+	assert.Equal(t, exitFailed, code, "a planned scenario with no records is not met")
+	assert.Contains(t, stdout, "no requests were made")
+	assert.NotContains(t, stdout, "close-after-no-faults")
+
+	// The gate's findings reach JUnit; the table that cannot be written is exit 3.
+	gated := t.TempDir()
+	var errb bytes.Buffer
+	code = realMain([]string{"run", "--gate", "--out", gated, "--scenarios", file}, failingWriter{}, &errb)
+	assert.Equal(t, exitEnv, code, errb.String())
+	assert.Contains(t, errb.String(), "writing the table")
+	var suites results.JUnitSuites
+	b, err := os.ReadFile(filepath.Join(gated, results.JUnitFile))
+	require.NoError(t, err)
+	require.NoError(t, xml.Unmarshal(b, &suites))
+	var gate *results.JUnitCase
+	for i := range suites.Suites[0].Cases {
+		if suites.Suites[0].Cases[i].Name == "gate" {
+			gate = &suites.Suites[0].Cases[i]
+		}
+	}
+	require.NotNil(t, gate, "a gated run has a gate testcase")
+	require.NotNil(t, gate.Failure)
+	assert.Contains(t, gate.Failure.Text, "defect not detected")
+	sum, err := results.ReadJSONFile(filepath.Join(gated, results.SummaryFile))
+	require.NoError(t, err)
+	assert.Equal(t, "FAIL", sum.Verdict)
+	assert.True(t, sum.Gated)
+	assert.NotEmpty(t, sum.Findings)
+	assert.NotEmpty(t, sum.Version)
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+// TestCheckStatedExpectation: check on a gateway that cuts every response
+// and re-frames it cleanly. With --expect-length every response is
+// truncated; with --require-e2e nothing passes as complete on framing.
+func TestCheckStatedExpectation(t *testing.T) {
+	body := adversary.Body(500_000, 3)
+	origin := httptest.NewServer(adversary.NewOrigin(body).Handler())
+	defer origin.Close()
+	gw := &adversary.Gateway{Upstream: origin.URL, CutOneIn: 1, Seed: 3}
+	front := httptest.NewServer(gw)
+	defer front.Close()
+	defer func() {
+		if gw.Client != nil {
+			gw.Client.CloseIdleConnections()
+		}
+	}()
+	file := filepath.Join(t.TempDir(), "file.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("name: the-file\nworkload: [{path: /file}]\ncount: 6\nexpect: {kind: complete}\n"), 0o644))
+
+	code, stdout, stderr := truncheck(t, "check", "--target", front.URL, "--scenarios", file, "--out", t.TempDir(),
+		"--expect-length", strconv.Itoa(len(body)))
+	assert.Equal(t, exitFailed, code, stderr)
+	assert.Regexp(t, `(?m)^the-file\s+6\s+6 truncated\s+\?\s`, stdout, "truncated, silence unknown: the gateway keeps no account")
+
+	code, stdout, stderr = truncheck(t, "check", "--target", front.URL, "--scenarios", file, "--out", t.TempDir(), "--require-e2e")
+	assert.Equal(t, exitFailed, code, stderr)
+	assert.NotRegexp(t, `(?m)^the-file\s+6\s+\d+ complete`, stdout)
+
+	code, _, stderr = truncheck(t, "check", "--target", front.URL, "--out", t.TempDir(), "--expect-length", "5", "baseline")
+	assert.Equal(t, exitUsage, code)
+	oneLine(t, stderr, "sends 6 kinds of request")
 }

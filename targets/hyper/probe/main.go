@@ -67,16 +67,17 @@ type result struct {
 	account  *account
 }
 
-// account mirrors the JSON the server answers at GET /accounts/{id}.
+// account mirrors the JSON the server answers at GET /accounts/{id} (the
+// account protocol's fields, plus the server's own conn_state).
 type account struct {
-	RequestID     string
-	Status        int
-	ContentLength int64
-	BytesWritten  int64
-	WriteError    string
-	Complete      bool
-	ConnState     string
-	ConnID        string
+	RequestID     string `json:"request_id"`
+	Status        int    `json:"status"`
+	ContentLength int64  `json:"content_length"`
+	BytesWritten  int64  `json:"bytes_written"`
+	WriteError    string `json:"write_error"`
+	Complete      bool   `json:"complete"`
+	ConnState     string `json:"conn_state"`
+	ConnID        string `json:"conn_id"`
 }
 
 func main() {

@@ -53,14 +53,28 @@ impl Account {
             && (self.conn_state == "ok" || self.conn_state == "open")
     }
 
-    /// to_json renders the account as one JSON object (one JSONL line without the newline).
+    /// conn_end is how the connection stood, in the account protocol's words:
+    /// "open", "closed" (its future ended Ok), "error: ..." (ended with an error,
+    /// or abandoned at exit).
+    pub fn conn_end(&self) -> String {
+        match self.conn_state.as_str() {
+            "ok" => "closed".into(),
+            "error" => format!("error: {}", self.write_error),
+            "abandoned" => "error: abandoned at exit".into(),
+            "" => String::new(),
+            other => other.into(),
+        }
+    }
+
+    /// to_json renders the account as one JSON object (one JSONL line without the
+    /// newline) in the account protocol's fields (snake_case, as harness/account
+    /// documents), followed by this server's own (conn_state, body_done, ...).
     pub fn to_json(&self) -> String {
-        format!(
+        let mut o = format!(
             concat!(
-                "{{\"RequestID\":{},\"Method\":{},\"Path\":{},\"Status\":{},\"ContentLength\":{},",
-                "\"BytesWritten\":{},\"WriteError\":{},\"Complete\":{},\"ConnID\":{},\"ConnState\":{},",
-                "\"BodyDone\":{},\"UploadBytes\":{},\"EarlyAnswer\":{},\"Flavor\":{},\"Pid\":{},",
-                "\"Started\":{},\"Finished\":{}}}"
+                "{{\"request_id\":{},\"method\":{},\"path\":{},\"status\":{},\"content_length\":{},",
+                "\"bytes_written\":{},\"write_error\":{},\"complete\":{},\"finished\":{},\"conn_id\":{},",
+                "\"conn_end\":{},\"started\":{}"
             ),
             q(&self.request_id),
             q(&self.method),
@@ -70,16 +84,24 @@ impl Account {
             self.bytes_written,
             q(&self.write_error),
             self.complete(),
+            !self.finished.is_empty(),
             q(&self.conn_id),
+            q(&self.conn_end()),
+            q(&self.started),
+        );
+        if !self.finished.is_empty() {
+            o.push_str(&format!(",\"ended\":{}", q(&self.finished)));
+        }
+        o.push_str(&format!(
+            ",\"conn_state\":{},\"body_done\":{},\"upload_bytes\":{},\"early_answer\":{},\"flavor\":{},\"pid\":{}}}",
             q(&self.conn_state),
             self.body_done,
             self.upload_bytes,
             self.early_answer,
             q(&self.flavor),
             self.pid,
-            q(&self.started),
-            q(&self.finished),
-        )
+        ));
+        o
     }
 
     /// from_json reads back a line written by to_json (unknown fields ignored).
@@ -95,22 +117,22 @@ impl Account {
         };
         let b = |k: &str| matches!(m.get(k), Some(Val::Bool(true)));
         let a = Account {
-            request_id: s("RequestID"),
-            method: s("Method"),
-            path: s("Path"),
-            status: n("Status") as u16,
-            content_length: n("ContentLength"),
-            bytes_written: n("BytesWritten"),
-            body_done: b("BodyDone"),
-            upload_bytes: n("UploadBytes"),
-            early_answer: b("EarlyAnswer"),
-            conn_state: s("ConnState"),
-            write_error: s("WriteError"),
-            conn_id: s("ConnID"),
-            flavor: s("Flavor"),
-            pid: n("Pid") as u32,
-            started: s("Started"),
-            finished: s("Finished"),
+            request_id: s("request_id"),
+            method: s("method"),
+            path: s("path"),
+            status: n("status") as u16,
+            content_length: n("content_length"),
+            bytes_written: n("bytes_written"),
+            body_done: b("body_done"),
+            upload_bytes: n("upload_bytes"),
+            early_answer: b("early_answer"),
+            conn_state: s("conn_state"),
+            write_error: s("write_error"),
+            conn_id: s("conn_id"),
+            flavor: s("flavor"),
+            pid: n("pid") as u32,
+            started: s("started"),
+            finished: s("ended"),
         };
         if a.request_id.is_empty() {
             None
@@ -398,7 +420,13 @@ mod tests {
         };
         let b = Account::from_json(&a.to_json()).unwrap();
         assert_eq!(b.to_json(), a.to_json());
-        assert!(Account::from_json("{\"RequestID\":\"x\",").is_none());
+        assert!(Account::from_json("{\"request_id\":\"x\",").is_none());
+        let done = Account { finished: "2026-11-27T02:24:20.000000Z".into(), ..a.clone() };
+        assert!(done.to_json().contains("\"finished\":true,"));
+        assert!(done.to_json().contains("\"ended\":\"2026-11-27T02:24:20.000000Z\""));
+        assert!(a.to_json().contains("\"finished\":false,"));
+        assert!(!a.to_json().contains("\"ended\""));
+        assert_eq!(Account::from_json(&done.to_json()).unwrap().to_json(), done.to_json());
     }
 
     #[test]
