@@ -1,0 +1,12 @@
+package survey
+
+func apache2() Server       { return Server{Name: "apache2"} }
+func haproxy() Server       { return Server{Name: "haproxy"} }
+func lighttpd() Server      { return Server{Name: "lighttpd"} }
+func caddy() Server         { return Server{Name: "caddy"} }
+func h2o() Server           { return Server{Name: "h2o"} }
+func varnish() Server       { return Server{Name: "varnish"} }
+func squid() Server         { return Server{Name: "squid"} }
+func trafficserver() Server { return Server{Name: "trafficserver"} }
+func nodeHTTP() Server      { return Server{Name: "node"} }
+func gunicorn() Server      { return Server{Name: "gunicorn"} }
