@@ -80,11 +80,11 @@ type Server struct {
 	// Note is anything else a reader of the survey must know.
 	Note string
 
-	version  []string       // command that prints the version
+	version   []string       // command that prints the version
 	versionRe *regexp.Regexp // its first group is the version
-	prepare  func(*plan) error
-	parse    func(line string) (Request, bool)
-	errorRe  *regexp.Regexp // error-log lines that show the server knew a response was cut
+	prepare   func(*plan) error
+	parse     func(line string) (Request, bool)
+	errorRe   *regexp.Regexp // error-log lines that show the server knew a response was cut
 }
 
 // ErrNotInstalled is returned (wrapped) by Start when the server's binary is absent.

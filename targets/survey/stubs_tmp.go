@@ -1,7 +1,5 @@
 package survey
 
-func apache2() Server       { return Server{Name: "apache2"} }
-func haproxy() Server       { return Server{Name: "haproxy"} }
 func lighttpd() Server      { return Server{Name: "lighttpd"} }
 func caddy() Server         { return Server{Name: "caddy"} }
 func h2o() Server           { return Server{Name: "h2o"} }
