@@ -270,9 +270,15 @@ func (in *Instance) stopProc(ctx context.Context, p *proc, sig syscall.Signal) e
 }
 
 // killGroup kills what is left of process group pgid (members that are
-// not zombies) and waits, bounded, until none is; it returns who was there.
+// not zombies) and waits, bounded, until none is; it returns who was
+// there. Helpers that end on their own once the server is gone (h2o's
+// backtrace annotator reads the worker's stderr until EOF) get a second.
 func killGroup(pgid int) []int {
 	left := groupMembers(pgid)
+	for i := 0; i < 50 && len(left) > 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+		left = groupMembers(pgid)
+	}
 	if len(left) == 0 {
 		return nil
 	}
