@@ -236,6 +236,11 @@ func (in *Instance) stopAll(ctx context.Context) error {
 	main, side := in.main, in.side
 	in.main, in.side = nil, nil
 	in.mu.Unlock()
+	if len(side) > 0 && main != nil {
+		// A log reader (varnishncsa) reads the server's shared memory a
+		// little behind; once the server is gone the rest is lost.
+		time.Sleep(300 * time.Millisecond)
+	}
 	err := in.stopProc(ctx, main, in.p.stop)
 	for _, sp := range side {
 		err = errors.Join(err, in.stopProc(ctx, sp, syscall.SIGTERM))
