@@ -180,6 +180,9 @@ func exercise(t *testing.T, s Server) {
 	go func() {
 		var r result
 		r.status, r.n, r.sum, r.err = fetch(ctx, slow, in.URLFor(path), "slow-1", 15*time.Millisecond, func() { close(started) })
+		// A keep-alive conn left idle holds a graceful stop: node's
+		// server.close() waits for it, haproxy's old worker too.
+		slow.CloseIdleConnections()
 		done <- r
 	}()
 	select {
@@ -195,7 +198,6 @@ func exercise(t *testing.T, s Server) {
 	}
 	require.NoError(t, rerr, how)
 	r := <-done
-	slow.CloseIdleConnections() // an idle keep-alive conn holds an old haproxy worker until hard-stop-after
 	switch {
 	case r.err == nil && r.n == size && r.sum == want:
 		t.Logf("%s during a slow download: complete (%d bytes)", how, r.n)

@@ -48,4 +48,3 @@ func squidEnd(state string, _ int) End {
 	}
 	return EndComplete
 }
-
