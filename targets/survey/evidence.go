@@ -115,11 +115,11 @@ func ReadEvidence(s Server, logs Logs) (Evidence, error) {
 
 // tsvLog is the access-log shape configured wherever the server lets us:
 // tab-separated id, status, body bytes, wire bytes, method, target, state,
-// duration; "-" or "" for a field the server cannot log. seconds says the
-// duration is in (fractional) seconds, else microseconds.
+// duration; "-" or "" for a field the server cannot log. unit is the
+// duration's unit; 0 => microseconds.
 type tsvLog struct {
-	end     func(state string, status int) End
-	seconds bool
+	end  func(state string, status int) End
+	unit time.Duration
 }
 
 func (t tsvLog) parse(line string) (Request, bool) {
@@ -152,11 +152,11 @@ func (t tsvLog) parse(line string) (Request, bool) {
 	}
 	if f[7] != "" {
 		if v, err := strconv.ParseFloat(f[7], 64); err == nil {
-			if t.seconds {
-				r.Duration = time.Duration(v * float64(time.Second))
-			} else {
-				r.Duration = time.Duration(v * float64(time.Microsecond))
+			unit := t.unit
+			if unit == 0 {
+				unit = time.Microsecond
 			}
+			r.Duration = time.Duration(v * float64(unit))
 		}
 	}
 	if t.end != nil {

@@ -1,6 +1,9 @@
 package survey
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // h2o: h2o 2.2 under its bundled server starter (-m master), as root.
 // A reload is SIGHUP to the starter: it starts a new h2o on the same
@@ -20,7 +23,7 @@ func h2o() Server {
 		Note:       "no early answer: h2o 2.2 reads the whole request body before any handler runs; h2c needs no configuration (prior knowledge and Upgrade are on)",
 		version:    []string{"/usr/bin/h2o", "--version"},
 		versionRe:  mustRe(`h2o version (\S+)`),
-		parse:      tsvLog{seconds: true}.parse,
+		parse:      tsvLog{unit: time.Second}.parse,
 		errorRe:    mustRe(`(?i)timeout|timed out|reset|broken pipe|closed prematurely|\[error\]`),
 		prepare: func(p *plan) error {
 			conf, err := p.render("h2o.conf", "h2o.conf")

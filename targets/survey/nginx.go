@@ -1,6 +1,9 @@
 package survey
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // nginx: one master, two workers, as root (no user switch), foreground.
 // A reload is `nginx -s reload` (SIGHUP to the master: new workers, old
@@ -20,7 +23,7 @@ func nginx() Server {
 		Services:    []string{"nginx"},
 		version:     []string{"/usr/sbin/nginx", "-v"},
 		versionRe:   mustRe(`nginx version: (nginx/\S+)`),
-		parse:       tsvLog{end: nginxEnd, seconds: true}.parse,
+		parse:       tsvLog{end: nginxEnd, unit: time.Second}.parse,
 		errorRe:     mustRe(`timed out|prematurely closed|\[crit\]|\[alert\]|failed \(\d+:|reset by peer|Broken pipe|while sending`),
 		prepare: func(p *plan) error {
 			conf, err := p.render("nginx.conf", "nginx.conf")

@@ -1,3 +1,0 @@
-package survey
-
-func trafficserver() Server { return Server{Name: "trafficserver"} }
