@@ -119,6 +119,7 @@ func fetch(ctx context.Context, c *http.Client, url, id string, pause time.Durat
 func TestServers(t *testing.T) {
 	for _, s := range Servers() {
 		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel() // each on its own port and directory; most of the time is waiting
 			if !s.Installed() {
 				msg := fmt.Sprintf("%s: %s absent (packages: %s; make survey-setup SURVEY_SERVERS=%s)", s.Name, s.Binary, strings.Join(s.Packages, " "), s.Name)
 				if required(s.Name) {
@@ -208,6 +209,23 @@ func exercise(t *testing.T, s Server) {
 		assert.Equal(t, pgid, in.Pid(), "a reload keeps the main process")
 	}
 
+	if in.Early() {
+		// An upload the server answers without reading: what the client
+		// sees is recorded, not judged.
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.URLFor(EarlyPath), io.LimitReader(Body(4<<20), 4<<20))
+		require.NoError(t, err)
+		req.ContentLength = 4 << 20
+		req.Header.Set("X-Request-Id", "early-1")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Logf("early answer to a 4 MiB upload: %v", err)
+		} else {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			t.Logf("early answer to a 4 MiB upload: %s, %d body bytes", resp.Status, len(b))
+		}
+	}
+
 	status, n, sum, err = fetch(ctx, c, in.URLFor(path), "full-2", 0, nil)
 	require.NoError(t, err, "after the %s", how)
 	assert.Equal(t, http.StatusOK, status)
@@ -276,4 +294,69 @@ func TestBody(t *testing.T) {
 	}
 	assert.Equal(t, ref.Bytes()[:n], got.Bytes())
 	assert.Equal(t, sha256.Sum256(got.Bytes()), BodySHA256(n))
+}
+
+// TestModes starts every installed server in each mode it offers besides
+// plain HTTP/1.1 over TCP (a Unix socket, h2c, h2) and checks a 1 MiB file
+// byte for byte and the protocol spoken. -short skips it.
+func TestModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: modes other than HTTP/1.1 over TCP are not started")
+	}
+	const size = 1 << 20
+	want := BodySHA256(size)
+	for _, s := range Servers() {
+		type mode struct {
+			network  string
+			protocol Protocol
+		}
+		var modes []mode
+		if s.Unix {
+			modes = append(modes, mode{"unix", HTTP1})
+		}
+		for _, p := range s.HTTP2 {
+			modes = append(modes, mode{"tcp", p})
+		}
+		for _, m := range modes {
+			t.Run(s.Name+"/"+m.network+"/"+m.protocol.String(), func(t *testing.T) {
+				t.Parallel()
+				if !s.Installed() {
+					if required(s.Name) {
+						t.Fatalf("%s: %s absent, and %s requires it", s.Name, s.Binary, requireEnv)
+					}
+					t.Skipf("%s: %s absent (packages: %s)", s.Name, s.Binary, strings.Join(s.Packages, " "))
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				cfg := Config{Dir: surveyDir(t), Network: m.network, Protocol: m.protocol, Files: []int64{size}, StopTimeout: 5 * time.Second}
+				if s.Proxy {
+					cfg.Upstream = origin(t).URL
+				}
+				in, err := Start(ctx, s, cfg)
+				require.NoError(t, err)
+				defer func() { assert.NoError(t, in.Stop(context.Background())) }()
+				c, err := in.Client(30 * time.Second)
+				require.NoError(t, err)
+				defer c.CloseIdleConnections()
+				path := BodyPath(size)
+				if s.Proxy {
+					path = in.UpstreamPath(path)
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URLFor(path), nil)
+				require.NoError(t, err)
+				resp, err := c.Do(req)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.NoError(t, err)
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, want, sha256.Sum256(body))
+				wantMajor := 1
+				if m.protocol != HTTP1 {
+					wantMajor = 2
+				}
+				assert.Equal(t, wantMajor, resp.ProtoMajor, "protocol spoken: %s", resp.Proto)
+			})
+		}
+	}
 }

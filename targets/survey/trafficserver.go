@@ -32,7 +32,7 @@ func trafficserver() Server {
 		Note:       "no early answer without a plugin; no Unix-socket listener in 9.2; h2 only over TLS",
 		version:    []string{"/usr/bin/traffic_server", "-V"},
 		versionRe:  mustRe(`Traffic Server (\S+)`),
-		parse:      tsvLog{end: stateIs("FIN", ""), unit: time.Millisecond}.parse,
+		parse:      tsvLog{end: trafficserverEnd, unit: time.Millisecond}.parse,
 		errorRe:    mustRe(`(?i)timeout|timed out|connection reset|broken pipe|abort|INTR|FATAL|write.*fail`),
 		prepare:    prepareTrafficserver,
 	}
@@ -90,4 +90,16 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(out, b, 0o644)
 	})
+}
+
+// trafficserverEnd reads %<cfsc>, the client finish status: FIN finished,
+// INTR (interrupted) and TIMEOUT did not.
+func trafficserverEnd(state string, _ int) End {
+	switch state {
+	case "FIN":
+		return EndComplete
+	case "INTR", "TIMEOUT":
+		return EndCut
+	}
+	return EndUnknown
 }
