@@ -20,7 +20,7 @@ func apache2() Server {
 		HTTP2:       []Protocol{H2C, H2},
 		EarlyAnswer: "<Location /early> LimitRequestBody 1: 413 from the Content-Length alone, body unread",
 		Timeout:     "Timeout, ProxyTimeout (whole seconds)",
-		BytesField:  "%B body bytes and %O bytes sent (mod_logio); %X is X when the connection was aborted before the response completed",
+		BytesField:  "%O bytes sent, head included (mod_logio); %X is X when the connection was aborted before the response completed. Not %B: it logged the whole 64 MiB for a response cut at 4.7 MB",
 		Services:    []string{"apache2", "apache-htcacheclean"},
 		Note:        "no Unix-socket listener in httpd",
 		version:     []string{"/usr/sbin/apache2", "-v"},

@@ -253,6 +253,9 @@ func exercise(t *testing.T, s Server) {
 			if full.BodyBytes >= 0 {
 				assert.Equal(t, size, full.BodyBytes, "body bytes in the access log: %s", full.Line)
 			}
+			if full.WireBytes >= 0 {
+				assert.Greater(t, full.WireBytes, size, "bytes sent, head included, in the access log: %s", full.Line)
+			}
 			assert.NotEqual(t, EndCut, full.End, full.Line)
 		}
 	}

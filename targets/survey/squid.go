@@ -17,7 +17,7 @@ func squid() Server {
 		Stop:        "SIGTERM (shutdown_lifetime 2 seconds, then open connections are closed)",
 		EarlyAnswer: "http_access deny on /early: 403 from the request head",
 		Timeout:     "read_timeout, write_timeout (whole seconds)",
-		BytesField:  "%<st bytes sent to the client, head included; %Ss ends in _ABORTED or _TIMEDOUT when the transfer did not finish",
+		BytesField:  "%<st bytes sent to the client, head included; %Ss has _ABORTED or _TIMEDOUT for some unfinished transfers, but a write_timeout cut is logged as plain TCP_MISS (only the short %<st tells)",
 		Services:    []string{"squid"},
 		Note:        "no Unix-socket listener; HTTP/2 not spoken by Squid 5",
 		version:     []string{"/usr/sbin/squid", "-v"},
@@ -38,13 +38,12 @@ func squid() Server {
 	}
 }
 
-// squidEnd reads %Ss: a code ending in _ABORTED or _TIMEDOUT did not finish.
+// squidEnd reads %Ss: a code with _ABORTED or _TIMEDOUT did not finish.
+// Any other code says nothing about the end: a response cut by
+// write_timeout is logged TCP_MISS with the short byte count.
 func squidEnd(state string, _ int) End {
-	switch {
-	case state == "":
-		return EndUnknown
-	case strings.Contains(state, "ABORTED") || strings.Contains(state, "TIMEDOUT"):
+	if strings.Contains(state, "ABORTED") || strings.Contains(state, "TIMEDOUT") {
 		return EndCut
 	}
-	return EndComplete
+	return EndUnknown
 }
