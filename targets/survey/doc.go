@@ -11,23 +11,23 @@
 //
 // # The data path
 //
-//	 client (harness, scenarios)            origin (ours: Config.Upstream)
-//	      |  GET /bytes/N, X-Request-Id          ^
-//	      v                                      | proxies, and /up/... on
-//	 [ loopback TCP 127.0.0.1:PORT | Unix socket | file servers that proxy
-//	   | TLS (h2) | h2c ]                        |
-//	      |                                      |
-//	 +----+--------------------------------------+----+   Dir/NAME/
-//	 | server from its Debian package, foreground,    |-> NAME.conf (text/template)
-//	 | own process group; Dir/www/bytes/N served      |-> access log: id status bytes state
-//	 | with Content-Length (Body(N): deterministic)   |-> error log, stdout, stderr
-//	 +------------------------------------------------+
-//	      ^ Reload: the server's own (nginx -s reload, apache2 -k graceful,
-//	      |         SIGUSR2 to haproxy's master, caddy reload, SIGHUP, ...)
-//	      | Stop:   its graceful stop, then SIGKILL to the group after StopTimeout
-//	 Instance.Evidence: access-log lines read into one Request shape
-//	 (status, body/wire bytes, the server's own word on the end) and the
-//	 error-log lines that show the server knew a response was cut.
+//	client (harness, scenarios)            origin (ours: Config.Upstream)
+//	     |  GET /bytes/N, X-Request-Id          ^
+//	     v                                      | proxies, and /up/... on
+//	[ loopback TCP 127.0.0.1:PORT | Unix socket | file servers that proxy
+//	  | TLS (h2) | h2c ]                        |
+//	     |                                      |
+//	+----+--------------------------------------+----+   Dir/NAME/
+//	| server from its Debian package, foreground,    |-> NAME.conf (text/template)
+//	| own process group; Dir/www/bytes/N served      |-> access log: id status bytes state
+//	| with Content-Length (Body(N): deterministic)   |-> error log, stdout, stderr
+//	+------------------------------------------------+
+//	     ^ Reload: the server's own (nginx -s reload, apache2 -k graceful,
+//	     |         SIGUSR2 to haproxy's master, caddy reload, SIGHUP, ...)
+//	     | Stop:   its graceful stop, then SIGKILL to the group after StopTimeout
+//	Instance.Evidence: access-log lines read into one Request shape
+//	(status, body/wire bytes, the server's own word on the end) and the
+//	error-log lines that show the server knew a response was cut.
 //
 // Nothing listens beyond 127.0.0.1 or a Unix socket under Dir; admin
 // interfaces are Unix sockets (caddy, haproxy) or loopback ports (the

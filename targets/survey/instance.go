@@ -172,14 +172,20 @@ func (in *Instance) Client(timeout time.Duration) (*http.Client, error) {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: in.Dial}}, nil
 }
 
-// Pid is the server's main process id; 0 when it is not running.
+// Pid is the server's main process id; 0 when it is not running
+// (stopped, or exited by itself).
 func (in *Instance) Pid() int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.main == nil {
 		return 0
 	}
-	return in.main.cmd.Process.Pid
+	select {
+	case <-in.main.done:
+		return 0
+	default:
+		return in.main.cmd.Process.Pid
+	}
 }
 
 // Logs are the instance's log files.
@@ -334,8 +340,12 @@ func (in *Instance) launch(ctx context.Context) error {
 		return err
 	}
 	in.mu.Lock()
+	stopped := in.stopped
 	in.main = p
 	in.mu.Unlock()
+	if stopped { // Stop came while Restart was on its way
+		return errors.Join(fmt.Errorf("%s: stopped during a restart", in.Server.Name), in.stopAll(ctx))
+	}
 	if err := in.waitReady(ctx, p); err != nil {
 		return errors.Join(err, in.stopAll(ctx))
 	}
