@@ -1,9 +1,12 @@
 package survey
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // haproxy: HAProxy in master-worker mode (-W), foreground (-db), a pure
@@ -47,7 +50,12 @@ func haproxy() Server {
 			if err != nil {
 				return err
 			}
-			p.argv = []string{"/usr/sbin/haproxy", "-W", "-db", "-f", conf}
+			master := p.Dir + "/master.sock"
+			p.argv = []string{"/usr/sbin/haproxy", "-W", "-db", "-S", master, "-f", conf}
+			// The worker answers before the master runs its loop; a signal
+			// sent in between was seen to go unheeded (a soft stop that
+			// never came). Ready means the master answers its CLI too.
+			p.settled = func() error { return haproxyMaster(master) }
 			p.stop = syscall.SIGUSR1
 			p.reload = signalReload(syscall.SIGUSR2)
 			p.logs.Access = []string{p.logs.Stdout}
@@ -68,4 +76,24 @@ func haproxyEnd(state string, _ int) End {
 		return EndCut
 	}
 	return EndUnknown
+}
+
+// haproxyMaster asks the master CLI for its processes: an answer means the
+// master loop runs and handles signals.
+func haproxyMaster(sock string) error {
+	conn, err := net.DialTimeout("unix", sock, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("show proc\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 256)
+	n, err := conn.Read(buf)
+	if n > 0 && strings.Contains(string(buf[:n]), "master") {
+		return nil
+	}
+	return fmt.Errorf("haproxy master CLI %s: %q, %v", sock, buf[:n], err)
 }

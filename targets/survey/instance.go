@@ -410,7 +410,12 @@ func (in *Instance) waitReady(ctx context.Context, p *proc) error {
 		if err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
-			return nil
+			if in.p.settled == nil {
+				return nil
+			}
+			if err = in.p.settled(); err == nil {
+				return nil
+			}
 		}
 		last = err
 		select {

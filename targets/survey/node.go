@@ -18,7 +18,7 @@ func nodeHTTP() Server {
 		Unix:        true,
 		EarlyAnswer: `POST /early: res.end("early\n") without reading the body`,
 		Timeout:     "server.timeout (socket inactivity; the socket is destroyed)",
-		BytesField:  "body bytes handed to the response; state complete on 'finish', cut on 'close' without it",
+		BytesField:  "body bytes handed to the response; state complete when every byte was flushed (writableFinished), cut when node never got the whole body, unflushed (unknown) when the socket closed first",
 		Services:    []string{},
 		Note:        "the script is ours; HTTP/2 is node's separate http2 module, not the http server surveyed here",
 		version:     []string{"/usr/bin/node", "--version"},

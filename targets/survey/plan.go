@@ -49,8 +49,9 @@ type plan struct {
 	reload   func(ctx context.Context, in *Instance) error
 	sidecars [][]string // long-running helpers started once the server answers (a log reader)
 	logs     Logs
-	owner    string // user that must own Dir (the server drops to it)
-	early    bool   // EarlyPath is configured
+	settled  func() error // nil, or a check that must pass too before the server counts as ready
+	owner    string       // user that must own Dir (the server drops to it)
+	early    bool         // EarlyPath is configured
 }
 
 func newPlan(s Server, c Config) *plan {

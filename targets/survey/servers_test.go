@@ -68,6 +68,20 @@ func origin(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// testClient is the instance's client without keep-alive: a connection
+// left idle would hold a graceful stop (node's server.close() waits for
+// it, an old haproxy worker too), and CloseIdleConnections races with the
+// transport putting a finished connection back.
+func testClient(t *testing.T, in *Instance, timeout time.Duration) *http.Client {
+	t.Helper()
+	c, err := in.Client(timeout)
+	require.NoError(t, err)
+	tr, ok := c.Transport.(*http.Transport)
+	require.True(t, ok)
+	tr.DisableKeepAlives = true
+	return c
+}
+
 // fetch GETs path and returns the body's length and sha-256, reading
 // slowly when pause > 0 (chunk bytes, then pause); onStart runs once the
 // first bytes arrived.
@@ -144,6 +158,7 @@ func exercise(t *testing.T, s Server) {
 	in, err := Start(ctx, s, cfg)
 	require.NoError(t, err)
 	pgid := in.Pid()
+	assert.Empty(t, openListeners(pgid), "every socket the server listens on is on loopback or a Unix socket")
 	defer func() {
 		if in.Pid() != 0 {
 			_ = in.Stop(context.Background())
@@ -156,9 +171,7 @@ func exercise(t *testing.T, s Server) {
 	if s.Proxy {
 		path = in.UpstreamPath(path)
 	}
-	c, err := in.Client(time.Minute)
-	require.NoError(t, err)
-	defer c.CloseIdleConnections()
+	c := testClient(t, in, time.Minute)
 
 	status, n, sum, err := fetch(ctx, c, in.URLFor(path), "full-1", 0, nil)
 	require.NoError(t, err)
@@ -175,15 +188,10 @@ func exercise(t *testing.T, s Server) {
 	}
 	started := make(chan struct{})
 	done := make(chan result, 1)
-	slow, err := in.Client(time.Minute)
-	require.NoError(t, err)
-	defer slow.CloseIdleConnections()
+	slow := testClient(t, in, time.Minute)
 	go func() {
 		var r result
 		r.status, r.n, r.sum, r.err = fetch(ctx, slow, in.URLFor(path), "slow-1", 15*time.Millisecond, func() { close(started) })
-		// A keep-alive conn left idle holds a graceful stop: node's
-		// server.close() waits for it, haproxy's old worker too.
-		slow.CloseIdleConnections()
 		done <- r
 	}()
 	select {
@@ -230,7 +238,6 @@ func exercise(t *testing.T, s Server) {
 	require.NoError(t, err, "after the %s", how)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, want, sum, "every byte after the %s", how)
-	c.CloseIdleConnections()
 
 	pid := in.Pid()
 	require.NoError(t, in.Stop(ctx))
@@ -338,9 +345,8 @@ func TestModes(t *testing.T) {
 				in, err := Start(ctx, s, cfg)
 				require.NoError(t, err)
 				defer func() { assert.NoError(t, in.Stop(context.Background())) }()
-				c, err := in.Client(30 * time.Second)
-				require.NoError(t, err)
-				defer c.CloseIdleConnections()
+				assert.Empty(t, openListeners(in.Pid()), "every socket the server listens on is on loopback or a Unix socket")
+				c := testClient(t, in, 30*time.Second)
 				path := BodyPath(size)
 				if s.Proxy {
 					path = in.UpstreamPath(path)

@@ -40,9 +40,7 @@ func TestStalledReader(t *testing.T) {
 			in, err := Start(ctx, s, cfg)
 			require.NoError(t, err)
 			defer func() { _ = in.Stop(context.Background()) }()
-			c, err := in.Client(time.Minute)
-			require.NoError(t, err)
-			defer c.CloseIdleConnections()
+			c := testClient(t, in, time.Minute)
 			path := BodyPath(size)
 			if s.Proxy {
 				path = in.UpstreamPath(path)
@@ -56,7 +54,6 @@ func TestStalledReader(t *testing.T) {
 			time.Sleep(6 * time.Second)
 			m, rerr := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			c.CloseIdleConnections()
 			require.NoError(t, in.Stop(ctx))
 			ev, err := in.Evidence()
 			require.NoError(t, err)

@@ -7,22 +7,32 @@ const fs = require('fs');
 const path = require('path');
 
 const [listen, root, accessLog, timeoutMs] = process.argv.slice(2);
-const log = fs.createWriteStream(accessLog, { flags: 'a' });
+// Written synchronously, line by line: nothing is lost when the process exits.
+const logFd = fs.openSync(accessLog, 'a');
 
 const server = http.createServer((req, res) => {
   const start = process.hrtime.bigint();
   let body = 0;
-  let finished = false;
-  res.on('finish', () => { finished = true; });
-  res.on('close', () => {
+  let logged = false;
+  const record = () => {
+    if (logged) return;
+    logged = true;
     const us = (process.hrtime.bigint() - start) / 1000n;
-    const state = finished ? 'complete' : 'cut';
+    // finished: every byte was flushed to the socket; fewer body bytes
+    // handed over than promised: cut; all handed over but not flushed
+    // (the socket closed first, also after a peer that read everything
+    // and hung up): unflushed, which proves nothing either way.
+    const promised = Number(res.getHeader('content-length'));
+    const state = res.writableFinished ? 'complete' : (body < promised ? 'cut' : 'unflushed');
     const id = req.headers['x-request-id'] || '-';
-    log.write(`${id}\t${res.statusCode}\t${body}\t-\t${req.method}\t${req.url}\t${state}\t${us}\n`);
-    if (!finished) {
+    fs.writeSync(logFd, `${id}\t${res.statusCode}\t${body}\t-\t${req.method}\t${req.url}\t${state}\t${us}\n`);
+    if (state === 'cut') {
       process.stderr.write(`node: response cut: id ${id} ${req.url} after ${body} body bytes\n`);
     }
-  });
+  };
+  // 'finish': every byte flushed; 'close' first: it was not.
+  res.on('finish', record);
+  res.on('close', record);
   const send = (status, text) => {
     body = Buffer.byteLength(text);
     res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': body });
@@ -56,5 +66,7 @@ server.listen(/^\d+$/.test(listen) ? { host: '127.0.0.1', port: Number(listen) }
 
 process.on('SIGTERM', () => {
   process.stderr.write('node: SIGTERM: server.close()\n');
-  server.close(() => log.end(() => process.exit(0)));
+  // No process.exit: node ends once nothing is pending, after the last
+  // responses and their log lines.
+  server.close();
 });
