@@ -23,6 +23,8 @@ const (
 	H2    Protocol = "h2"  // HTTP/2 over TLS (ALPN h2), a self-signed certificate made under Config.Dir
 )
 
+// String names the protocol as ALPN does ("http/1.1" for the zero value),
+// the form ParseProtocol reads back.
 func (p Protocol) String() string {
 	if p == HTTP1 {
 		return "http/1.1"
