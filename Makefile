@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld clean
+.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -74,6 +74,13 @@ realworld: setup
 	bash targets/hyper/build.sh
 	TRUNCHECK_HYPER=1 $(GO) test -count=1 -run '^TestHyperConforms$$' ./harness
 	$(GO) run ./cmd/truncheck realworld --out $(OUT)/realworld
+
+## survey-setup: install the Debian packages of the surveyed servers that are missing
+## (targets/survey); quiet when all are present. SURVEY_SERVERS=nginx,haproxy selects
+## (default: every server); daemons a package starts on install are stopped again.
+SURVEY_SERVERS ?=
+survey-setup: setup
+	@SURVEY_SERVERS="$(SURVEY_SERVERS)" $(GO) run ./targets/survey/setup
 
 clean:
 	rm -rf $(OUT)
