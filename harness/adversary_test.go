@@ -28,7 +28,7 @@ const adversarySize = 700_000
 // middleware; it returns its base URL and the body.
 func adversaryOrigin(t *testing.T) (string, []byte) {
 	t.Helper()
-	body := adversary.Body(adversarySize, 1)
+	body := adversary.Body(adversarySize)
 	store := account.NewStore(0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /accounts/", store.Handler())

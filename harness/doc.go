@@ -1,60 +1,71 @@
 // Package harness runs truncheck's scenarios: it builds a scenario's
-// topology in-process (or connects to an external [Target]), fires its
-// requests with bounded concurrency, verifies every response body while
-// it streams, classifies each request, and judges the scenario's
-// expectation.
+// topology in-process around an origin (or connects to an external
+// [Target]), prepares an independent reference for every kind of request,
+// fires the requests with bounded concurrency, verifies every response
+// body while it streams, says what each verdict rests on, attributes each
+// failure to one of our faults or to the system under test, and hands the
+// records to results, whose one judge decides the expectation.
 //
 // Data path of one request (in-process, gateway topology):
 //
-//	RunScenario ── errgroup (SetLimit = concurrency), by count or duration
+//	RunScenario ── prepareReferences: what each request kind must be (reference.go)
+//	   │             stated expectation | our origin's clean twin | k agreeing clean fetches
+//	   │           errgroup (SetLimit = concurrency), by count or duration (workload.go)
 //	   │   X-Request-Id, Want-Content-Digest: crc32c=9, sha-256=1
 //	   ▼
-//	http.Client ── DialContext = transport.Dialer(hop 0 client faults, recorder)
-//	   │                                           httptrace.GotConn ─► client timeline
+//	http.Client ── DialContext = transport.DialerFunc(hop 0 client faults, recorder)
+//	   │                                             httptrace.GotConn ─► client timeline
 //	   ▼
 //	gateway (httputil.ReverseProxy | naive io.Copy)   listener: transport.WrapListener(hop 0 server faults)
-//	   │  DialContext = transport.Dialer(hop 1 client faults)
+//	   │  DialContext = transport.DialerFunc(hop 1 client faults)
 //	   ▼
-//	imagesvc.Server ── WrapListener = transport.WrapListener(hop 1 server faults, recorder)
-//	   │                 Service.Account(id) ─► bytes written, complete?, conn id ─► server timeline
+//	origin.Origin.Handler on a transport.Handover (restarts keep the socket)
+//	   │  WrapListener(hop 1 server faults, recorder); Accounts.Wait(id) ─► the server's account
 //	   ▼
-//	Verifier: 64 KiB reused buffer ─► CRC-32C (+SHA-256/512 when that is the digest)
-//	   ├─ framing: Content-Length / chunked end / close; io.ErrUnexpectedEOF, ECONNRESET (errors.Is)
-//	   ├─ Content-Digest (header or trailer)
-//	   └─ Reference (length, CRC-32C, per-64KiB-block CRCs) fetched first over a clean path
+//	Verifier (verify.go): 64 KiB reused buffer ─► CRC-32C per block (+SHA-256/512 when a digest needs it)
+//	   ├─ framing: Content-Length / last chunk / close; io.ErrUnexpectedEOF, ECONNRESET (errors.Is)
+//	   ├─ Content-Digest (header or trailer; harness/digest)
+//	   └─ the reference: stated, ours, or agreeing fetches (a strict prefix of them is a cut)
+//	   ▼  outcome + checked_by (the evidence, strongest first)
+//	attribute: which of our faults cut it (transport's own reports) ─► cause; the account ─► silence
 //	   ▼
-//	results.Record ─► Options.Writer (JSONL as it goes) ─► results.Summary ─► Report (Met, Reason)
+//	results.Record ─► Options.Writer (JSONL as it goes) ─► results.Summary ─► results' judge
 //
-// Outcomes follow DESIGN.md: complete, truncated, reset, corrupt,
-// overlong, stalled, http-error, transport-error. A failure whose client
-// saw a clean end (truncated, corrupt, overlong) while the server's own
-// account says it wrote everything is SILENT.
+// The system under test is a contract of its own (sut.go): the in-process
+// [stack] (stack.go, gateway.go) and an external [Target] (target.go)
+// both give a faulty client path, a clean path for references, the
+// server's account of a request, who cut a failure, restarts and teardown.
 //
-// Expectations: "complete" means every request verified. "detect" means
-// at least one request had one of the expected outcomes (silent or not,
-// as the scenario requires) and every other request was complete or had
-// an outcome the scenario tolerates; anything else is unexplained and
-// fails the run, so a detect scenario cannot pass by accident.
+// Outcomes and evidence are results' vocabulary: complete, unverified,
+// truncated, reset, corrupt, overlong, stalled, http-error,
+// transport-error; expectation, content-digest:<alg>, reference,
+// agreeing-fetches:<k>, content-length, chunked-framing, no-body, none. A
+// failure the client saw end cleanly (truncated, corrupt, overlong) is
+// silent only when the server's own account says it wrote everything and
+// no fault of ours outside the server cut it; without an account its
+// silence is unknown, never zero.
 //
 // External servers ([Target], for `truncheck check`): the harness dials
 // the target's URL (http://127.0.0.1:PORT or unix:/path) with the
 // scenario's hop-0 client faults; hop-0 server faults go into a
-// transport.Proxy put in front of it. With Exec it starts the process,
-// polls ReadyPath until it answers (bounded), restarts it every
+// transport.Proxy put in front of it (said in the report's notes: it adds
+// socket buffers; its cuts are attributed to it). With Exec it starts the
+// process, polls ReadyPath until it answers (bounded), restarts it every
 // RestartEvery (SIGTERM, wait for exit up to StopTimeout, start again;
 // with Overlap the new process starts first and the old one gets SIGTERM
 // once the new one holds the address and answers) while requests are in
 // flight, and stops it at the end. The in-process origin restarts the same
-// way: its listening socket passes from one server generation to the next. References are
-// fetched directly (no faults); when even those fail to verify, the run
-// checks against Content-Length and Content-Digest only and says so in
-// Report.Notes. With AccountPath ("/accounts/{id}") the target's own
-// account decides silence; without it nothing is called silent.
+// way: its listening socket passes from one server generation to the
+// next. With AccountPath the target's account (the account protocol,
+// package harness/account) decides silence.
 //
 // Uploads sent with Expect: 100-continue go through [ExpectContinue], a
-// minimal client that stops sending after an early final answer (Go's own
-// client would cut the response itself).
+// minimal client that waits a second for 100, then sends the body, and
+// stops sending after an early final answer (Go's own client would cut the
+// response itself).
 //
+// The package builds without cgo: origins plug in through package
+// harness/origin ([Options].Origin), the image service among them.
 // [Run] is the go test entry point; [RunScenario] the library one (used
 // by cmd/truncheck).
 package harness

@@ -179,6 +179,7 @@ func TestPerfReproduce(t *testing.T) {
 		)
 		start := time.Now()
 		rep, err := RunScenario(context.Background(), s, Options{
+			Origin:   imageOrigin(t),
 			Duration: dur,
 			OnRecord: func(r *results.Record) {
 				mu.Lock()
@@ -288,9 +289,11 @@ func TestPerfSoak(t *testing.T) {
 	var rep Report
 	var runErr error
 	finished := make(chan struct{})
+	o := imageOrigin(t)
 	go func() {
 		defer close(finished)
 		rep, runErr = RunScenario(ctx, s, Options{
+			Origin:   o,
 			Duration: dur,
 			OnRecord: func(r *results.Record) {
 				done.Add(1)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/scenarios"
 )
 
@@ -26,7 +27,7 @@ func restartStack(t *testing.T, network scenarios.Network) *stack {
 		Concurrency: 8,
 		Service:     scenarios.Service{ConnectionClose: true},
 	}
-	st, err := buildStack(s, 16)
+	st, err := buildStack(s, origin.Bodies(), 16)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.close()) })
 	return st
@@ -50,7 +51,7 @@ func TestInProcessRestartNoTransportErrors(t *testing.T) {
 			for range 8 {
 				wg.Go(func() {
 					for ctx.Err() == nil && reqs.Load() < 20_000 {
-						req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.baseURL()+"/images", nil)
+						req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.baseURL()+"/bytes/64KiB", nil)
 						if err != nil {
 							panic(err)
 						}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
@@ -25,6 +26,11 @@ type RecordWriter interface {
 // Options tune a run. The zero value runs the scenario in-process, as
 // written, with nothing written out.
 type Options struct {
+	// Origin is the service at the end of the in-process topology:
+	// origin.Bodies(), your own handler through origin.Handler, the image
+	// service (imagesvc.NewOrigin). Required unless Target is set; the
+	// harness does not close it.
+	Origin *origin.Origin
 	// Target runs the scenario against an external server instead of the
 	// in-process topology (see [Target]).
 	Target *Target
@@ -104,10 +110,13 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	}
 	var sut systemUnderTest
 	var err error
-	if opts.Target != nil {
+	switch {
+	case opts.Target != nil:
 		sut, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
-	} else {
-		sut, err = buildStack(s, opts.Record)
+	case opts.Origin == nil:
+		return rep, fmt.Errorf("scenario %q: no origin to run in-process (accepted: harness.Options.Origin, e.g. origin.Bodies() or origin.Handler(name, yourHandler); or Options.Target for a running server)", s.Name)
+	default:
+		sut, err = buildStack(s, *opts.Origin, opts.Record)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("scenario %q: %w", s.Name, err)

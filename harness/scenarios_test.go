@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truncheck/truncheck/harness/origin"
+	"github.com/truncheck/truncheck/imagesvc"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
@@ -17,11 +19,28 @@ import (
 // expectation must hold (a detect scenario fails if its defect goes
 // undetected).
 func TestQuickCatalog(t *testing.T) {
+	o := imageOrigin(t)
 	for _, s := range scenarios.Builtin().Quick() {
 		t.Run(s.Name, func(t *testing.T) {
-			Run(t, s)
+			Run(t, s, Options{Origin: o})
 		})
 	}
+}
+
+// imageOrigin is the image service as the catalog's origin: the quick
+// catalog is written for its API.
+func imageOrigin(t testing.TB) *origin.Origin {
+	o, err := imagesvc.NewOrigin(imagesvc.Config{MaxAccounts: 8192})
+	require.NoError(t, err)
+	return &o
+}
+
+// TestNoOriginNoRun: an in-process run needs an origin, and says so.
+func TestNoOriginNoRun(t *testing.T) {
+	s, err := scenarios.Builtin().Get("baseline")
+	require.NoError(t, err)
+	_, err = RunScenario(t.Context(), s, Options{})
+	assert.ErrorContains(t, err, "no origin to run in-process (accepted: harness.Options.Origin")
 }
 
 // TestDetectFailsWithoutItsFault proves every quick detect scenario can
@@ -29,6 +48,7 @@ func TestQuickCatalog(t *testing.T) {
 // must report its expectation as not met (the defect went undetected),
 // every request complete.
 func TestDetectFailsWithoutItsFault(t *testing.T) {
+	o := imageOrigin(t)
 	for _, s := range scenarios.Builtin().Quick() {
 		if s.Expect.Kind != results.ExpectDetect {
 			continue
@@ -39,7 +59,7 @@ func TestDetectFailsWithoutItsFault(t *testing.T) {
 			}
 			s.Restarts = scenarios.Restarts{}
 			s.Service.WriteTimeout = 0
-			rep, err := RunScenario(t.Context(), s, Options{})
+			rep, err := RunScenario(t.Context(), s, Options{Origin: o})
 			require.NoError(t, err)
 			assert.False(t, rep.Met, rep.Text())
 			assert.Contains(t, rep.Reason, "defect not detected")
@@ -57,7 +77,7 @@ func TestCancelStopsCleanly(t *testing.T) {
 	s.Count, s.Duration = 0, time.Minute
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
-	rep, err := RunScenario(ctx, s, Options{})
+	rep, err := RunScenario(ctx, s, Options{Origin: imageOrigin(t)})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	if rep.Summary != nil { // nil when the deadline came before the first request
 		assert.Zero(t, rep.Summary.Failed(), rep.Text())
@@ -70,7 +90,7 @@ func TestRecordsWritten(t *testing.T) {
 	s, err := scenarios.Builtin().Get("close-delimited-gateway")
 	require.NoError(t, err)
 	var w memWriter
-	rep, err := RunScenario(t.Context(), s, Options{Writer: &w, Run: "r1"})
+	rep, err := RunScenario(t.Context(), s, Options{Writer: &w, Run: "r1", Origin: imageOrigin(t)})
 	require.NoError(t, err)
 	require.True(t, rep.Met, rep.Text()) // so the checks below have truncations to look at
 	require.Len(t, w.recs, s.Count)

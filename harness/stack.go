@@ -13,17 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/harness/account"
+	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
 )
-
-// accountsKept bounds each in-process service's account store. The harness
-// reads a request's account right after its response, so a few thousand
-// (far more than MaxConcurrency requests in flight) suffice; imagesvc's
-// default of 100,000 (~60 MB) made hour-long soaks look like leaks.
-const accountsKept = 8192
 
 // stack is an in-process topology: the tiers of the scenario on loopback
 // sockets, from the origin outward, plus a clean twin of the content path
@@ -37,8 +32,9 @@ type stack struct {
 	record int
 	dir    string // socket directory
 
-	svc     *imagesvc.Service // the origin service
-	acctSvc *imagesvc.Service // whose accounts the client's request ids are in
+	origin   origin.Origin   // the service at the end
+	accounts origin.Accounts // whose accounts the client's request ids are in (nil: none)
+	outers   []origin.Origin // outer tiers built here (nested), closed here
 
 	// The origin's listening socket outlives its server generations (a
 	// restart hands it over, as a zero-downtime deploy passes its socket).
@@ -75,12 +71,18 @@ type generation struct {
 var quietLog = log.New(io.Discard, "", 0)
 
 // buildStack starts the scenario's tiers from the origin outward.
-func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
+func buildStack(s scenarios.Scenario, o origin.Origin, record int) (st *stack, err error) {
+	if o.Handler == nil {
+		return nil, errors.New("the origin has no handler")
+	}
+	if s.Topology.Mode == scenarios.Nested && o.Outer == nil {
+		return nil, fmt.Errorf("origin %q cannot be nested (it has no Outer tier; accepted: topology direct or gateway)", o.Name)
+	}
 	dir, err := os.MkdirTemp("", "tc")
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	st = &stack{s: s, record: record, dir: dir, base: "http://svc"}
+	st = &stack{s: s, record: record, dir: dir, base: "http://svc", origin: o, accounts: o.Accounts}
 	defer func() {
 		if err != nil {
 			st.close()
@@ -91,11 +93,6 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 	last := len(hops) - 1
 	seed := func(i int) int64 { return s.Seed*1_000_003 + int64(i) }
 	hopName := func(i int, side string) string { return fmt.Sprintf("hop%d-%s", i, side) }
-
-	if st.svc, err = imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept}); err != nil {
-		return nil, fmt.Errorf("origin service: %w", err)
-	}
-	st.acctSvc = st.svc
 
 	// The origin, on its hop's socket kind, with its server-side faults.
 	l, err := st.listen(hops[last].Network, "svc.sock")
@@ -109,7 +106,7 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 	st.front, st.frontName, st.frontInside = st.originL, hopName(last, "server"), true
 
 	// Its clean twin, for references: the same service on its own socket.
-	refNet, refAddr, err := st.serveClean(st.svc.Handler(), "ref.sock")
+	refNet, refAddr, err := st.serveClean(o, "ref.sock")
 	if err != nil {
 		return nil, err
 	}
@@ -131,21 +128,22 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 		st.front, st.frontName, st.frontInside = wl, hopName(gi, "server"), false
 	}
 	if s.Topology.Mode == scenarios.Nested {
-		// The outer tier: a second imagesvc fetching its source through the
-		// gateway; its account is the one the client's request ids are in.
+		// The outer tier: the origin's own outer service fetching its source
+		// through the gateway; its account is the one the client's request
+		// ids are in.
 		upTr := newTransport(hopDialer(st.opts(hops[1].ClientFaults, seed(1)+500, "outer-up"), upNet, upAddr), 64, false)
 		st.trs = append(st.trs, upTr)
-		outer, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: upTr}, BaseURL: "http://gw"}})
+		outer, err := st.outer(o, upTr, "http://gw")
 		if err != nil {
-			return nil, fmt.Errorf("outer service: %w", err)
+			return nil, err
 		}
-		st.acctSvc = outer
+		st.accounts = outer.Accounts
 		ol, err := st.listen(hops[0].Network, "outer.sock")
 		if err != nil {
 			return nil, fmt.Errorf("outer listener: %w", err)
 		}
 		wl := st.wrap(ol, hops[0].ServerFaults, seed(0), "outer")
-		st.serve(originServer(outer.Handler(), s.Service), wl)
+		st.serve(originServer(outer, s.Service), wl)
 		upNet, upAddr = ol.Addr().Network(), ol.Addr().String()
 		st.front, st.frontName, st.frontInside = wl, hopName(0, "server"), true
 		st.upConns = nil // the account is the outer tier's: cuts beyond it show as its 502
@@ -153,13 +151,14 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 		// Its clean twin for references, fetching from the clean origin.
 		refTr := newTransport(hopDialer(transport.Options{}, refNet, refAddr), 8, false)
 		st.trs = append(st.trs, refTr)
-		refOuter, err := imagesvc.New(imagesvc.Config{MaxAccounts: accountsKept, Upstream: &imagesvc.Upstream{Client: &http.Client{Transport: refTr}, BaseURL: "http://ref"}})
+		refOuter, err := st.outer(o, refTr, "http://ref")
 		if err != nil {
-			return nil, fmt.Errorf("reference outer service: %w", err)
-		}
-		if refNet, refAddr, err = st.serveClean(refOuter.Handler(), "refo.sock"); err != nil {
 			return nil, err
 		}
+		if refNet, refAddr, err = st.serveClean(refOuter, "refo.sock"); err != nil {
+			return nil, err
+		}
+		o = outer // whose answers the clean path gives
 	}
 
 	st.cldial = hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
@@ -169,8 +168,19 @@ func buildStack(s scenarios.Scenario, record int) (st *stack, err error) {
 	cleanDial := hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr)
 	cleanTr := newTransport(cleanDial, 4, true)
 	st.trs = append(st.trs, cleanTr)
-	st.cleanPath = cleanPath{client: &http.Client{Transport: cleanTr}, dial: cleanDial, base: "http://ref", trusted: true}
+	st.cleanPath = cleanPath{client: &http.Client{Transport: cleanTr}, dial: cleanDial, base: "http://ref", trusted: o.Trusted}
 	return st, nil
+}
+
+// outer builds an outer tier of the origin, fetching from base through
+// tr; the stack closes it.
+func (st *stack) outer(o origin.Origin, tr http.RoundTripper, base string) (origin.Origin, error) {
+	outer, err := o.Outer(&http.Client{Transport: tr}, base)
+	if err != nil {
+		return origin.Origin{}, fmt.Errorf("outer tier: %w", err)
+	}
+	st.outers = append(st.outers, outer)
+	return outer, nil
 }
 
 // listen opens a loopback TCP port or a Unix socket in the stack's directory.
@@ -205,7 +215,11 @@ func (st *stack) wrap(l net.Listener, spec string, seed int64, name string) *tra
 // originServer is the http.Server of an in-process origin: the scenario's
 // timeouts and keep-alive setting, the accepted conn in the request
 // context (accounts record its ID).
-func originServer(h http.Handler, svc scenarios.Service) *http.Server {
+func originServer(o origin.Origin, svc scenarios.Service) *http.Server {
+	cc := o.ConnContext
+	if cc == nil {
+		cc = account.ConnContext
+	}
 	pick := func(v, def time.Duration) time.Duration {
 		switch {
 		case v < 0:
@@ -216,8 +230,8 @@ func originServer(h http.Handler, svc scenarios.Service) *http.Server {
 		return v
 	}
 	hs := &http.Server{
-		Handler:           h,
-		ConnContext:       imagesvc.ConnContext,
+		Handler:           o.Handler,
+		ConnContext:       cc,
 		ErrorLog:          quietLog,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
@@ -243,20 +257,20 @@ func (st *stack) serve(hs *http.Server, l net.Listener) {
 	})
 }
 
-// serveClean serves h without faults on a Unix socket of its own.
-func (st *stack) serveClean(h http.Handler, sock string) (string, string, error) {
+// serveClean serves o without faults on a Unix socket of its own.
+func (st *stack) serveClean(o origin.Origin, sock string) (string, string, error) {
 	l, err := net.Listen("unix", filepath.Join(st.dir, sock))
 	if err != nil {
 		return "", "", fmt.Errorf("reference server: %w", err)
 	}
-	st.serve(originServer(h, scenarios.Service{}), l)
+	st.serve(originServer(o, scenarios.Service{}), l)
 	return "unix", l.Addr().String(), nil
 }
 
 // startGeneration starts an origin server on a new view of the shared
 // socket; from now on it takes the socket's connections.
 func (st *stack) startGeneration() *generation {
-	g := &generation{hs: originServer(st.svc.Handler(), st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
+	g := &generation{hs: originServer(st.origin, st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
 		_ = g.hs.Serve(g.view)
@@ -275,12 +289,12 @@ func (st *stack) layout() string       { return st.s.HopLayout() }
 func (st *stack) notes() []string      { return nil }
 
 func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
-	if id == "" {
+	if id == "" || st.accounts == nil {
 		return nil, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	acc, ok := st.acctSvc.WaitAccount(wctx, id)
+	acc, ok := st.accounts.Wait(wctx, id)
 	if !ok {
 		return nil, nil
 	}
@@ -389,6 +403,11 @@ func (st *stack) close() error {
 	}
 	for _, tr := range st.trs {
 		tr.CloseIdleConnections()
+	}
+	for _, o := range st.outers {
+		if o.Close != nil {
+			errs = append(errs, o.Close())
+		}
 	}
 	if st.dir != "" {
 		errs = append(errs, os.RemoveAll(st.dir))

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truncheck/truncheck/imagesvc"
+	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
 )
@@ -26,7 +26,7 @@ import (
 // takeoverEnv makes TestHelperTakeoverServer a server that takes over its
 // Unix socket path while an older instance still serves on it, the way a
 // zero-downtime deploy does (and the hyper target's --unix), and serves
-// imagesvc there.
+// the bodies origin there.
 const takeoverEnv = "TRUNCHECK_TEST_TAKEOVER"
 
 // TestHelperTakeoverServer is not a test: run by the Overlap tests as the
@@ -54,15 +54,12 @@ func serveTakeover(sock string) int {
 	if err != nil {
 		return 1
 	}
-	svc, err := imagesvc.New(imagesvc.Config{})
-	if err != nil {
-		return 1
-	}
+	o := origin.Bodies()
 	var mu sync.Mutex
 	fresh := map[net.Conn]bool{} // accepted, first request not read yet
 	hs := &http.Server{
-		Handler:     svc.Handler(),
-		ConnContext: imagesvc.ConnContext,
+		Handler:     o.Handler,
+		ConnContext: o.ConnContext,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -103,7 +100,7 @@ func takeoverTarget(t *testing.T, overlap bool) (*Target, scenarios.Scenario) {
 			Exec:      []string{os.Args[0], "-test.run=^TestHelperTakeoverServer$"},
 			Env:       []string{takeoverEnv + "=" + sock},
 			Overlap:   overlap,
-			ReadyPath: "/images",
+			ReadyPath: "/bytes/1",
 			Stderr:    os.Stderr,
 		}, scenarios.Scenario{
 			Name:        "overlap",
@@ -124,7 +121,7 @@ func restartUnderLoad(t *testing.T, e systemUnderTest, n int) (reqs, failed int6
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil && nreq.Load() < 50_000 {
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.baseURL()+"/images", nil)
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.baseURL()+"/bytes/64KiB", nil)
 				if err != nil {
 					panic(err)
 				}
@@ -174,7 +171,7 @@ func TestTargetOverlapRestart(t *testing.T) {
 }
 
 // TestTargetOverlapNewProcessFails: with Overlap and a server that cannot
-// listen while the old one runs (imagesvc refuses a live socket), the
+// listen while the old one runs (it refuses a live socket), the
 // restart reports the failure and the old process goes on serving.
 func TestTargetOverlapNewProcessFails(t *testing.T) {
 	if testing.Short() {
@@ -182,7 +179,7 @@ func TestTargetOverlapNewProcessFails(t *testing.T) {
 	}
 	sock := filepath.Join(shortSockDir(t), "f.sock")
 	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock},
-		ReadyPath: "/images", Overlap: true}
+		ReadyPath: "/bytes/1", Overlap: true}
 	s := scenarios.Scenario{Name: "overlap-fails", Topology: scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{}}}}
 	e, err := startTarget(t.Context(), target, s, 0, t.Logf)
 	require.NoError(t, err)
@@ -191,7 +188,7 @@ func TestTargetOverlapNewProcessFails(t *testing.T) {
 	err = e.restart(t.Context(), 0)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "exited before answering")
-	resp, err := e.client().Get(e.baseURL() + "/images")
+	resp, err := e.client().Get(e.baseURL() + "/bytes/1KiB")
 	require.NoError(t, err, "the old process must still serve")
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

@@ -24,7 +24,7 @@ func shortSockDir(t *testing.T) string {
 }
 
 // TestTargetExecWithRestarts runs a scenario against an exec'd server (this
-// test binary serving imagesvc on a Unix socket) restarted gracefully
+// test binary serving the bodies origin on a Unix socket) restarted gracefully
 // during the run: every response must still verify, and the server's
 // accounts are read over HTTP.
 func TestTargetExecWithRestarts(t *testing.T) {
@@ -35,7 +35,7 @@ func TestTargetExecWithRestarts(t *testing.T) {
 	s := scenarios.Scenario{
 		Name:        "exec-restarts",
 		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ClientFaults: "slow-read=64KiB/2ms"}}},
-		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/images/photo-1mp?format=tiff"}}},
+		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/bytes/3MB"}}},
 		Concurrency: 2, Count: 10, Seed: 1,
 		Expect: results.Expectation{Kind: results.ExpectComplete},
 	}
@@ -48,7 +48,7 @@ func TestTargetExecWithRestarts(t *testing.T) {
 		Env:          []string{takeoverEnv + "=" + sock},
 		Overlap:      true,
 		RestartEvery: 300 * time.Millisecond,
-		ReadyPath:    "/images",
+		ReadyPath:    "/bytes/1",
 		AccountPath:  "/accounts/{id}",
 		Stderr:       os.Stderr,
 	}
@@ -123,12 +123,12 @@ func TestTargetServerFaultsViaProxy(t *testing.T) {
 	s := scenarios.Scenario{
 		Name:        "proxy-faults",
 		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ServerFaults: "close-after=300KiB@p=0.5"}}},
-		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/images/photo-1mp?format=tiff"}}},
+		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/bytes/3MB"}}},
 		Concurrency: 2, Count: 8, Seed: 1,
 		Service: scenarios.Service{ConnectionClose: true},
 		Expect:  results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentForbidden},
 	}
-	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock}, ReadyPath: "/images", AccountPath: "/accounts/{id}"}
+	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock}, ReadyPath: "/bytes/1", AccountPath: "/accounts/{id}"}
 	rep, err := RunScenario(t.Context(), s, Options{Target: target})
 	require.NoError(t, err, rep.Text())
 	assert.True(t, rep.Met, rep.Text())

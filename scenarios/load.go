@@ -134,6 +134,7 @@ type fileScenario struct {
 	Description  string       `yaml:"description" json:"description"`
 	Quick        bool         `yaml:"quick" json:"quick"`
 	TargetOnly   bool         `yaml:"target_only" json:"target_only"`
+	Origin       string       `yaml:"origin" json:"origin"`
 	Topology     fileTopology `yaml:"topology" json:"topology"`
 	Workload     []fileReq    `yaml:"workload" json:"workload"`
 	Concurrency  int          `yaml:"concurrency" json:"concurrency"`
@@ -236,6 +237,7 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		Description: fs.Description,
 		Quick:       fs.Quick,
 		TargetOnly:  fs.TargetOnly,
+		Origin:      fs.Origin,
 		Concurrency: fs.Concurrency,
 		Count:       fs.Count,
 		Seed:        DefaultSeed,

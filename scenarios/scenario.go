@@ -25,6 +25,11 @@ type Scenario struct {
 	// (e.g. the hyper target's /bytes routes): it runs only against a
 	// harness Target (`truncheck check`), never in-process.
 	TargetOnly bool
+	// Origin names the in-process origin whose API the requests are written
+	// for: "imagesvc" (the image service, the default) or "bodies" (the
+	// pure-Go origin of deterministic bodies); whoever runs the scenario
+	// maps the name to an origin (harness.Options.Origin).
+	Origin string
 
 	Topology Topology
 	Workload Workload
@@ -201,6 +206,7 @@ type Restarts struct {
 
 // Defaults used when a field is zero.
 const (
+	DefaultOrigin       = "imagesvc"
 	DefaultConcurrency  = 4
 	DefaultStallTimeout = 10 * time.Second
 	DefaultGrace        = 5 * time.Second
@@ -212,6 +218,9 @@ const (
 // stall timeout, grace). The harness runs the result.
 func (s Scenario) WithDefaults() Scenario {
 	s = s.Clone()
+	if s.Origin == "" {
+		s.Origin = DefaultOrigin
+	}
 	if s.Topology.Mode == "" {
 		s.Topology.Mode = Direct
 	}
@@ -354,6 +363,9 @@ func (s Scenario) Validate() error {
 	}
 	if !nameRE.MatchString(s.Name) {
 		return ferr("name", fmt.Sprintf("invalid name %q", s.Name), "1-64 lowercase letters, digits and dashes, starting with a letter or digit")
+	}
+	if s.Origin != "" && !nameRE.MatchString(s.Origin) {
+		return ferr("origin", fmt.Sprintf("invalid origin name %q", s.Origin), "imagesvc, bodies, or another name the runner knows")
 	}
 	mode := s.Topology.Mode
 	if mode == "" {

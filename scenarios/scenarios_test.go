@@ -148,7 +148,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level field", "a.yaml", "name: x\ncolour: red\n" + base,
-			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, verify, expect)`},
+			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, origin, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, verify, expect)`},
 		{"unknown nested field", "a.yaml", "name: x\ntopology: {mode: direct, hops: [{network: tcp, server_fault: x}]}\n" + base,
 			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, server_faults, client_faults)`},
 		{"unknown field in JSON", "a.json", `{"name": "x", "workload": [{"path": "/", "wieght": 2}], "count": 1, "expect": {"kind": "complete"}}`,

@@ -275,3 +275,13 @@ func (fs faultSpec) selected(seed int64, seq uint64, idx int) bool {
 	}
 	return true
 }
+
+// ParseSize reads a byte size in the grammar every part of truncheck uses
+// (fault specs, scenario files, body sizes): a whole number of bytes with
+// an optional unit, B, KiB, MiB, GiB (1024-based) or kB, MB, GB
+// (1000-based); "KB", "K" and "k" are refused as ambiguous.
+func ParseSize(s string) (int64, error) { return spec.ParseSize(s) }
+
+// FormatSize prints a size so that ParseSize gives it back: the largest
+// exact unit, e.g. 3145728 -> "3MiB".
+func FormatSize(n int64) string { return spec.FormatSize(n) }

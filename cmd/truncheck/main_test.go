@@ -466,7 +466,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 // and re-frames it cleanly. With --expect-length every response is
 // truncated; with --require-e2e nothing passes as complete on framing.
 func TestCheckStatedExpectation(t *testing.T) {
-	body := adversary.Body(500_000, 3)
+	body := adversary.Body(500_000)
 	origin := httptest.NewServer(adversary.NewOrigin(body).Handler())
 	defer origin.Close()
 	gw := &adversary.Gateway{Upstream: origin.URL, CutOneIn: 1, Seed: 3}
@@ -492,4 +492,55 @@ func TestCheckStatedExpectation(t *testing.T) {
 	code, _, stderr = truncheck(t, "check", "--target", front.URL, "--out", t.TempDir(), "--expect-length", "5", "baseline")
 	assert.Equal(t, exitUsage, code)
 	oneLine(t, stderr, "sends 6 kinds of request")
+}
+
+// TestWithoutCgo: the command line built with CGO_ENABLED=0 has every
+// subcommand that does not need the image service, runs scenarios on the
+// pure-Go bodies origin, and says plainly how to get the image service.
+func TestWithoutCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	bin := filepath.Join(t.TempDir(), "truncheck")
+	cmd := exec.Command(gobin, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	built, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(built))
+
+	run := func(args ...string) (int, string) {
+		c := exec.Command(bin, args...)
+		out, err := c.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return code, string(out)
+	}
+	code, out := run("serve", "--tcp", "127.0.0.1:0")
+	assert.Equal(t, exitEnv, code)
+	assert.Contains(t, out, "built without cgo")
+	assert.Contains(t, out, "CGO_ENABLED=1")
+	code, out = run("run", "baseline", "--out", t.TempDir())
+	assert.Equal(t, exitEnv, code, out)
+	assert.Contains(t, out, "the image service (bimg on libvips) needs it")
+
+	file := filepath.Join(t.TempDir(), "bodies.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`name: bodies-slow-reader
+origin: bodies
+topology: {hops: [{network: unix, client_faults: slow-read=64KiB/1ms}]}
+workload: [{path: /bytes/3MB}, {path: "/bytes/1MiB?stream=1"}]
+count: 8
+expect: {kind: complete}
+`), 0o644))
+	code, out = run("run", "--scenarios", file, "--out", t.TempDir())
+	assert.Equal(t, exitOK, code, out)
+	assert.Regexp(t, `(?m)^bodies-slow-reader\s+8\s+8 complete\s+0\s+-\s+e2e 8`, out)
+	code, out = run("list")
+	assert.Equal(t, exitOK, code, out)
 }

@@ -1,72 +1,28 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
-
-	"github.com/truncheck/truncheck/imagesvc"
-	"github.com/truncheck/truncheck/transport"
 )
 
-func serveCommand(stdout, _ io.Writer) command {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	tcp := fs.String("tcp", "127.0.0.1:8080", `TCP address to listen on ("" for none)`)
-	unix := fs.String("unix", "", "Unix socket path to listen on (optional)")
-	faults := fs.String("faults", "", "fault spec applied to every accepted conn, e.g. 'buffered-shutdown,sndbuf=8KiB'")
-	seed := fs.Int64("seed", 1, "seed for the faults' randomness")
-	writeTimeout := fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)")
-	noKeepAlive := fs.Bool("no-keepalive", false, "close every connection after one response")
-	grace := fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM")
-	return command{fs: fs, summary: "the image service alone (TCP and/or Unix socket), optional faults", fn: func(args []string) error {
-		if len(args) > 0 {
-			return usagef("unexpected arguments %q", args)
-		}
-		if *tcp == "" && *unix == "" {
-			return usagef("nothing to listen on: give --tcp and/or --unix")
-		}
-		f, err := transport.ParseFaults(*faults)
-		if err != nil {
-			return usagef("--faults: %v", err)
-		}
-		svc, err := imagesvc.New(imagesvc.Config{})
-		if err != nil {
-			return err
-		}
-		cfg := imagesvc.ServerConfig{TCPAddr: *tcp, UnixPath: *unix, WriteTimeout: *writeTimeout, DisableKeepAlives: *noKeepAlive}
-		if !f.IsZero() {
-			cfg.WrapListener = func(l net.Listener) net.Listener {
-				return transport.WrapListener(l, transport.Options{Faults: f, Seed: *seed, Name: "svc"})
-			}
-		}
-		srv := imagesvc.NewServer(svc, cfg)
-		if err := srv.Start(); err != nil {
-			return err
-		}
-		if a := srv.TCPAddr(); a != "" {
-			fmt.Fprintf(stdout, "listening tcp %s\n", a)
-		}
-		if p := srv.UnixPath(); p != "" {
-			fmt.Fprintf(stdout, "listening unix %s\n", p)
-		}
-		if !f.IsZero() {
-			fmt.Fprintf(stdout, "faults %s (seed %d)\n", f, *seed)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), *grace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("graceful shutdown within %s: %w", *grace, err)
-		}
-		return nil
-	}}
+// serveOptions are serve's flags, the same in every build (a binary built
+// without cgo answers them with how to get the image service).
+type serveOptions struct {
+	tcp, unix, faults *string
+	seed              *int64
+	writeTimeout      *time.Duration
+	noKeepAlive       *bool
+	grace             *time.Duration
+}
+
+func serveFlags(fs *flag.FlagSet) serveOptions {
+	return serveOptions{
+		tcp:          fs.String("tcp", "127.0.0.1:8080", `TCP address to listen on ("" for none)`),
+		unix:         fs.String("unix", "", "Unix socket path to listen on (optional)"),
+		faults:       fs.String("faults", "", "fault spec applied to every accepted conn, e.g. 'buffered-shutdown,sndbuf=8KiB'"),
+		seed:         fs.Int64("seed", 1, "seed for the faults' randomness"),
+		writeTimeout: fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)"),
+		noKeepAlive:  fs.Bool("no-keepalive", false, "close every connection after one response"),
+		grace:        fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
+	}
 }

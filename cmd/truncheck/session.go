@@ -28,6 +28,7 @@ type session struct {
 	run     string
 	started time.Time
 	w       *results.Writer
+	origins *originSet
 	reports []harness.Report
 	stderr  io.Writer
 	verbose bool
@@ -48,7 +49,7 @@ func startSession(kind, out string, planned []scenarios.Scenario, stderr io.Writ
 	if err := results.PrepareDir(out); err != nil {
 		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose}
+	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet()}
 	if err := s.replan(planned); err != nil {
 		return nil, err
 	}
@@ -118,6 +119,13 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 	if isTerminal(s.stderr) {
 		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name)
 	}
+	if opts.Target == nil && opts.Origin == nil {
+		o, err := s.origins.get(sc.WithDefaults().Origin)
+		if err != nil {
+			return harness.Report{}, err
+		}
+		opts.Origin = o
+	}
 	rep, err := harness.RunScenario(ctx, sc, opts)
 	if err != nil && rep.Summary == nil {
 		if ctx.Err() != nil {
@@ -172,6 +180,7 @@ func (s *session) result() *results.RunResult {
 // table that cannot be printed is an error (exit 3), never a silent 0.
 func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*results.RunResult)) error {
 	werr := s.w.Close()
+	s.origins.close()
 	if gate != nil {
 		gate(rr)
 	}
@@ -203,8 +212,11 @@ func printRun(stdout io.Writer, rr *results.RunResult, dir string, records int64
 	return nil
 }
 
-// close releases the records file when finish was not reached.
-func (s *session) close() { _ = s.w.Close() }
+// close releases the records file and the origins; finish calls it too.
+func (s *session) close() {
+	_ = s.w.Close()
+	s.origins.close()
+}
 
 // isTerminal says whether w is a terminal (progress bars, start notes).
 func isTerminal(w io.Writer) bool {

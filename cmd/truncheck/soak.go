@@ -89,6 +89,11 @@ func soakCommand(stdout, stderr io.Writer) command {
 				opts.Duration, partial = s.Duration, false
 			}
 			st.current.Store(s.Name)
+			o, err := sess.origins.get(s.Origin)
+			if err != nil {
+				return err
+			}
+			opts.Origin = o
 			rep, err := harness.RunScenario(ctx, s, opts)
 			if ctx.Err() != nil {
 				partial = true

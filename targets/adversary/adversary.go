@@ -13,8 +13,8 @@
 //	          /no-content         a raw 204 claiming Content-Length: 100
 //	          /not-modified       a raw 304 claiming the body's length
 //
-// The body is deterministic from its size and seed ([Body]), so a test
-// knows every byte a response should have.
+// The body is deterministic from its size ([Body]), so a test knows every
+// byte a response should have.
 package adversary
 
 import (
@@ -29,21 +29,14 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/truncheck/truncheck/harness/origin"
 )
 
-// Body returns size deterministic bytes drawn from seed.
-func Body(size int, seed uint64) []byte {
-	b := make([]byte, size)
-	r := rand.New(rand.NewPCG(seed, 0x7472756e63))
-	for i := 0; i+8 <= len(b); i += 8 {
-		v := r.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
-	for i := len(b) &^ 7; i < len(b); i++ {
-		b[i] = byte(r.Uint32())
-	}
+// Body returns the deterministic body of size bytes (the bodies origin's
+// formula, origin.Body), held in memory to be served and cut.
+func Body(size int) []byte {
+	b, _ := io.ReadAll(origin.Body(int64(size)))
 	return b
 }
 

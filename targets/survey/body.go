@@ -3,12 +3,13 @@ package survey
 import (
 	"bufio"
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/truncheck/truncheck/harness/origin"
 )
 
 // Body sizes the survey serves by default: one body that fits in no
@@ -22,44 +23,12 @@ const (
 // MaxFileSize bounds a generated file: a typo in a size must not fill the disk.
 const MaxFileSize int64 = 4 << 30
 
-// Body returns a reader of the deterministic body of n bytes: 8-byte
-// little-endian blocks, block k = SplitMix64's finaliser of
-// n*0x9E3779B97F4A7C15 + k, cut to n bytes. It is the hyper target's
-// /bytes/{n} formula, so a file served here and a body from that origin
-// are byte for byte the same, and a client can check every byte without
-// fetching a reference from the server under test.
-func Body(n int64) io.Reader {
-	return &bodyReader{n: n, base: uint64(n) * 0x9E3779B97F4A7C15}
-}
-
-type bodyReader struct {
-	n, off int64
-	base   uint64
-	block  [8]byte
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	if b.off >= b.n {
-		return 0, io.EOF
-	}
-	if rest := b.n - b.off; int64(len(p)) > rest {
-		p = p[:rest]
-	}
-	done := 0
-	for done < len(p) {
-		k := uint64(b.off / 8)
-		in := int(b.off % 8)
-		z := b.base + k
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-		z ^= z >> 31
-		binary.LittleEndian.PutUint64(b.block[:], z)
-		c := copy(p[done:], b.block[in:])
-		done += c
-		b.off += int64(c)
-	}
-	return done, nil
-}
+// Body returns a reader of the deterministic body of n bytes: the
+// harness's bodies origin formula (origin.Body), the hyper target's
+// /bytes/{n}, so a file served here and a body from that origin are byte
+// for byte the same, and a client can check every byte without fetching a
+// reference from the server under test.
+func Body(n int64) io.Reader { return origin.Body(n) }
 
 // BodySHA256 returns the sha-256 of Body(n), the reference a download is
 // checked against.

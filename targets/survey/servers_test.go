@@ -47,9 +47,9 @@ func surveyDir(t *testing.T) string {
 	return dir
 }
 
-// origin is an in-process upstream serving Body(n) at BodyPath(n) with a
+// bodyServer is an in-process upstream serving Body(n) at BodyPath(n) with a
 // Content-Length.
-func origin(t *testing.T) *httptest.Server {
+func bodyServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +153,7 @@ func exercise(t *testing.T, s Server) {
 	want := BodySHA256(size)
 	cfg := Config{Dir: surveyDir(t), Files: []int64{size}, StopTimeout: 5 * time.Second}
 	if s.Proxy {
-		cfg.Upstream = origin(t).URL
+		cfg.Upstream = bodyServer(t).URL
 	}
 	in, err := Start(ctx, s, cfg)
 	require.NoError(t, err)
@@ -340,7 +340,7 @@ func TestModes(t *testing.T) {
 				defer cancel()
 				cfg := Config{Dir: surveyDir(t), Network: m.network, Protocol: m.protocol, Files: []int64{size}, StopTimeout: 5 * time.Second}
 				if s.Proxy {
-					cfg.Upstream = origin(t).URL
+					cfg.Upstream = bodyServer(t).URL
 				}
 				in, err := Start(ctx, s, cfg)
 				require.NoError(t, err)

@@ -35,7 +35,7 @@ func TestStalledReader(t *testing.T) {
 			const size = Size64MiB
 			cfg := Config{Dir: surveyDir(t), Files: []int64{size}, SendTimeout: 2 * time.Second, StopTimeout: 5 * time.Second}
 			if s.Proxy {
-				cfg.Upstream = origin(t).URL
+				cfg.Upstream = bodyServer(t).URL
 			}
 			in, err := Start(ctx, s, cfg)
 			require.NoError(t, err)

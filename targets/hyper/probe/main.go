@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -33,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/truncheck/truncheck/harness/origin"
 )
 
 // config holds the command line.
@@ -163,16 +164,8 @@ func parseSize(s string) (int64, error) {
 // generate is the server's body formula: 8-byte little-endian blocks of SplitMix64's
 // finaliser over n*golden+k, cut to n bytes.
 func generate(n int64) []byte {
-	out := make([]byte, (n+7)/8*8)
-	base := uint64(n) * 0x9E3779B97F4A7C15
-	for k := uint64(0); int64(k*8) < n; k++ {
-		z := base + k
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-		z ^= z >> 31
-		binary.LittleEndian.PutUint64(out[k*8:], z)
-	}
-	return out[:n]
+	b, _ := io.ReadAll(origin.Body(n)) // the same formula as the target's, shared with the harness
+	return b
 }
 
 // counter counts bytes read from the wire (head and body together).

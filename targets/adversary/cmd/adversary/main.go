@@ -23,7 +23,7 @@ import (
 
 func main() {
 	size := flag.Int("size", 3_300_000, "body size in bytes")
-	seed := flag.Uint64("seed", 1, "seed of the body and of the gateway's cuts")
+	seed := flag.Uint64("seed", 1, "seed of the gateway's cuts")
 	every := flag.Int("launder", 3, "the gateway cuts one response in this many (1: every one)")
 	flag.Parse()
 	if *size < 2 || *every < 1 {
@@ -36,7 +36,7 @@ func main() {
 	store := account.NewStore(0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /accounts/", store.Handler())
-	mux.Handle("/", store.Wrap(adversary.NewOrigin(adversary.Body(*size, *seed)).Handler()))
+	mux.Handle("/", store.Wrap(adversary.NewOrigin(adversary.Body(*size)).Handler()))
 	origin, err := serve(ctx, mux)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "adversary:", err)
