@@ -70,7 +70,7 @@ func runAgainst(t *testing.T, s scenarios.Scenario, url string, accounts bool) (
 	if accounts {
 		tg.AccountPath = "/accounts/{id}"
 	}
-	rep, err := RunScenario(t.Context(), s, Options{Target: tg, Writer: &w})
+	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: tg, Writer: &w})
 	require.NoError(t, err, rep.Text())
 	return rep, w.recs
 }
@@ -228,8 +228,8 @@ func TestAdversaryVerdicts(t *testing.T) {
 func TestProxyCutInFrontOfAccountingTarget(t *testing.T) {
 	origin, _ := adversaryOrigin(t)
 	s := adversaryScenario("proxy-close-after", scenarios.Request{Path: "/file"})
-	s.Topology.Hops = []scenarios.Hop{{ServerFaults: "close-after=200KiB@every=2"}}
-	s.Service.ConnectionClose = true
+	s.Topology.Hops = []scenarios.Hop{{ServerFaults: mustFaults("close-after=200KiB@every=2")}}
+	s.Client.ConnectionClose = true
 	s.Expect = results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentForbidden}
 	rep, recs := runAgainst(t, s, origin, true)
 	assert.True(t, rep.Met, rep.Text())
@@ -253,7 +253,7 @@ func TestProxyCutInFrontOfAccountingTarget(t *testing.T) {
 func TestRemoteAccountLookup(t *testing.T) {
 	origin, body := adversaryOrigin(t)
 	u := origin[len("http://"):]
-	r := &remote{t: &Target{URL: origin, AccountPath: "/accounts/{id}?wait=2s"}, network: "tcp", addr: u}
+	r := &external{t: &Target{URL: origin, AccountPath: "/accounts/{id}?wait=2s"}, network: "tcp", addr: u}
 	r.acctCl = &http.Client{Transport: newTransport(func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", u)
 	}, 2, false)}

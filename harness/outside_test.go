@@ -61,13 +61,14 @@ import (
 	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 func TestSlowReadersGetTheWholeReport(t *testing.T) {
 	o := origin.Handler("mysvc", Handler())
 	s := scenarios.Scenario{
 		Name:     "write-timeout-slow-reader",
-		Topology: scenarios.Topology{Hops: []scenarios.Hop{{Network: scenarios.Unix, ClientFaults: "slow-read=16KiB/10ms"}}},
+		Topology: scenarios.Topology{Hops: []scenarios.Hop{{Network: scenarios.Unix, ClientFaults: transport.MustFaults(transport.SlowRead(16<<10, 10*time.Millisecond))}}},
 		Workload: scenarios.Workload{Requests: []scenarios.Request{{Path: "/report"}}},
 		Service:  scenarios.Service{WriteTimeout: 300 * time.Millisecond},
 		Concurrency: 2, Count: 4,

@@ -250,9 +250,11 @@ func TestPerfSoak(t *testing.T) {
 			{Path: "/images/photo-12mp?ops=resize:w=4000,h=2600&format=tiff"},        // ~30 MB
 		}},
 		Concurrency: 16,
+		Duration:    dur,
 		Seed:        7,
 		Expect:      results.Expectation{Kind: results.ExpectComplete},
 	}
+	c := compile(t, s)
 	type sample struct {
 		at         time.Duration
 		rss, heap  float64 // MB
@@ -292,7 +294,7 @@ func TestPerfSoak(t *testing.T) {
 	o := imageOrigin(t)
 	go func() {
 		defer close(finished)
-		rep, runErr = RunScenario(ctx, s, Options{
+		rep, runErr = RunScenario(ctx, c, Options{
 			Origin:   o,
 			Duration: dur,
 			OnRecord: func(r *results.Record) {

@@ -20,14 +20,14 @@ import (
 // connection per request (Connection: close), so every request dials and
 // a restart that leaves the socket unserved for a moment shows up as
 // transport errors.
-func restartStack(t *testing.T, network scenarios.Network) *stack {
+func restartStack(t *testing.T, network scenarios.Network) *inProcess {
 	s := scenarios.Scenario{
 		Name:        "restart-" + string(network),
 		Topology:    scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{Network: network}}},
 		Concurrency: 8,
-		Service:     scenarios.Service{ConnectionClose: true},
+		Client:      scenarios.Client{ConnectionClose: true},
 	}
-	st, err := buildStack(s, origin.Bodies(), 16)
+	st, err := buildInProcess(compile(t, minimal(s)).Scenario(), origin.Bodies(), 16)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, st.close()) })
 	return st

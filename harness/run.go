@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -44,9 +45,9 @@ type Options struct {
 	Duration time.Duration
 	// Seed, when non-nil, replaces the scenario's seed (replays, sweeps).
 	Seed *int64
-	// Record is the flight recorder's capacity in events per connection;
-	// 0 => 512. Timelines are attached to failed requests only.
-	Record int
+	// TimelineEvents is the flight recorder's capacity in events per
+	// connection; 0 => 512. Timelines are attached to failed requests only.
+	TimelineEvents int
 	// KeepFailures is how many failing records the report keeps; 0 => 10.
 	KeepFailures int
 	// OnRecord, when set, sees every record (progress bars, soak status);
@@ -76,20 +77,23 @@ type Report struct {
 // server that would not start, a reference that could not be had, ctx
 // ended); an expectation not met is reported in Report.Met, not as an
 // error.
-func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Report, error) {
+func RunScenario(ctx context.Context, c scenarios.Compiled, opts Options) (Report, error) {
 	start := time.Now()
+	if c.IsZero() {
+		return Report{}, errors.New("a zero scenario (accepted: one from scenarios.Compile, Load or a Catalog)")
+	}
+	s := c.Scenario()
 	if opts.Seed != nil {
 		s.Seed = *opts.Seed
+	}
+	if opts.Count < 0 || opts.Duration < 0 {
+		return Report{}, fmt.Errorf("scenario %q: Options.Count %d, Duration %s (accepted: >= 0; 0 keeps the scenario's)", s.Name, opts.Count, opts.Duration)
 	}
 	if opts.Count > 0 || opts.Duration > 0 {
 		s.Count, s.Duration = opts.Count, opts.Duration
 	}
-	if err := s.Validate(); err != nil {
-		return Report{}, err
-	}
-	s = s.WithDefaults()
-	if opts.Record <= 0 {
-		opts.Record = 512
+	if opts.TimelineEvents <= 0 {
+		opts.TimelineEvents = 512
 	}
 	if opts.KeepFailures == 0 {
 		opts.KeepFailures = 10
@@ -102,7 +106,7 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 		logf = func(string, ...any) {}
 	}
 	rep := Report{Unexplained: map[results.Outcome]int64{}}
-	rep.Scenario, rep.Seed, rep.Faults, rep.Hops = s.Name, s.Seed, faultsText(s), s.HopLayout()
+	rep.Scenario, rep.Seed, rep.Faults, rep.Layout = s.Name, s.Seed, faultsText(s), c.Layout()
 	rep.Expectation = s.Expect.Clone()
 
 	if opts.Target == nil && s.TargetOnly {
@@ -112,11 +116,11 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 	var err error
 	switch {
 	case opts.Target != nil:
-		sut, err = startTarget(ctx, opts.Target, s, opts.Record, logf)
+		sut, err = startTarget(ctx, opts.Target, s, opts.TimelineEvents, logf)
 	case opts.Origin == nil:
 		return rep, fmt.Errorf("scenario %q: no origin to run in-process (accepted: harness.Options.Origin, e.g. origin.Bodies() or origin.Handler(name, yourHandler); or Options.Target for a running server)", s.Name)
 	default:
-		sut, err = buildStack(s, *opts.Origin, opts.Record)
+		sut, err = buildInProcess(s, *opts.Origin, opts.TimelineEvents)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("scenario %q: %w", s.Name, err)
@@ -126,7 +130,7 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 			logf("%s: teardown: %v", s.Name, cerr)
 		}
 	}()
-	rep.Hops = sut.layout()
+	rep.Layout = sut.layout(c.Layout())
 	rep.Notes = append(rep.Notes, sut.notes()...)
 
 	refs, err := prepareReferences(ctx, s, sut, logf)
@@ -207,7 +211,7 @@ func RunScenario(ctx context.Context, s scenarios.Scenario, opts Options) (Repor
 				}
 				return err
 			}
-			rec.Run, rec.Hops = opts.Run, rep.Hops
+			rec.Run, rec.Layout = opts.Run, rep.Layout
 			if opts.Writer != nil {
 				if err := opts.Writer.Write(rec); err != nil {
 					mu.Lock()
@@ -341,15 +345,14 @@ func attribute(rec *results.Record, acc *results.Account, fault, where string, i
 func faultsText(s scenarios.Scenario) string {
 	var parts []string
 	for i, h := range s.Topology.Hops {
-		for _, side := range []struct{ name, spec string }{{"server", h.ServerFaults}, {"client", h.ClientFaults}} {
-			if side.spec == "" {
+		for _, side := range []struct {
+			name string
+			spec transport.Faults
+		}{{"server", h.ServerFaults}, {"client", h.ClientFaults}} {
+			if side.spec.IsZero() {
 				continue
 			}
-			text := side.spec
-			if f, err := transport.ParseFaults(side.spec); err == nil {
-				text = f.String()
-			}
-			parts = append(parts, fmt.Sprintf("hop%d %s: %s", i, side.name, text))
+			parts = append(parts, fmt.Sprintf("hop%d %s: %s", i, side.name, side.spec))
 		}
 	}
 	return strings.Join(parts, "; ")

@@ -13,6 +13,7 @@ import (
 	"github.com/truncheck/truncheck/imagesvc"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // TestQuickCatalog runs every quick scenario through Run: each one's
@@ -21,7 +22,7 @@ import (
 func TestQuickCatalog(t *testing.T) {
 	o := imageOrigin(t)
 	for _, s := range scenarios.Builtin().Quick() {
-		t.Run(s.Name, func(t *testing.T) {
+		t.Run(s.Name(), func(t *testing.T) {
 			Run(t, s, Options{Origin: o})
 		})
 	}
@@ -49,17 +50,18 @@ func TestNoOriginNoRun(t *testing.T) {
 // every request complete.
 func TestDetectFailsWithoutItsFault(t *testing.T) {
 	o := imageOrigin(t)
-	for _, s := range scenarios.Builtin().Quick() {
+	for _, c := range scenarios.Builtin().Quick() {
+		s := c.Scenario()
 		if s.Expect.Kind != results.ExpectDetect {
 			continue
 		}
 		t.Run(s.Name, func(t *testing.T) {
 			for i := range s.Topology.Hops {
-				s.Topology.Hops[i].ServerFaults, s.Topology.Hops[i].ClientFaults = "", ""
+				s.Topology.Hops[i].ServerFaults, s.Topology.Hops[i].ClientFaults = transport.Faults{}, transport.Faults{}
 			}
 			s.Restarts = scenarios.Restarts{}
 			s.Service.WriteTimeout = 0
-			rep, err := RunScenario(t.Context(), s, Options{Origin: o})
+			rep, err := RunScenario(t.Context(), compile(t, s), Options{Origin: o})
 			require.NoError(t, err)
 			assert.False(t, rep.Met, rep.Text())
 			assert.Contains(t, rep.Reason, "defect not detected")
@@ -74,10 +76,9 @@ func TestDetectFailsWithoutItsFault(t *testing.T) {
 func TestCancelStopsCleanly(t *testing.T) {
 	s, err := scenarios.Builtin().Get("graceful-restart")
 	require.NoError(t, err)
-	s.Count, s.Duration = 0, time.Minute
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
-	rep, err := RunScenario(ctx, s, Options{Origin: imageOrigin(t)})
+	rep, err := RunScenario(ctx, s, Options{Origin: imageOrigin(t), Duration: time.Minute})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	if rep.Summary != nil { // nil when the deadline came before the first request
 		assert.Zero(t, rep.Summary.Failed(), rep.Text())
@@ -93,12 +94,12 @@ func TestRecordsWritten(t *testing.T) {
 	rep, err := RunScenario(t.Context(), s, Options{Writer: &w, Run: "r1", Origin: imageOrigin(t)})
 	require.NoError(t, err)
 	require.True(t, rep.Met, rep.Text()) // so the checks below have truncations to look at
-	require.Len(t, w.recs, s.Count)
+	require.Len(t, w.recs, s.Scenario().Count)
 	silent := 0
 	for _, r := range w.recs {
 		assert.NoError(t, r.Validate())
 		assert.Equal(t, "r1", r.Run)
-		assert.Equal(t, "client-tcp>gw-unix>svc", r.Hops)
+		assert.Equal(t, "client-tcp>gw-unix>svc", r.Layout)
 		if r.Outcome == results.Truncated {
 			require.NotNil(t, r.ServerAccount)
 			assert.NotEmpty(t, r.Timeline)

@@ -10,8 +10,8 @@ import (
 )
 
 // systemUnderTest is what a run needs from the servers it tests, whether
-// the harness built them in-process ([stack]) or they run on their own
-// ([remote], a [Target]): a faulty path for the scenario's requests, a
+// the harness built them in-process ([inProcess]) or they run on their own
+// ([external], a [Target]): a faulty path for the scenario's requests, a
 // clean path for references, the server's own account of a request, who
 // cut a failed response, restarts and teardown.
 type systemUnderTest interface {
@@ -34,8 +34,9 @@ type systemUnderTest interface {
 	// fired on the conns of that request that the harness can see.
 	cutBy(conn net.Conn, acc *results.Account) (fault, where string, inside bool)
 	restart(ctx context.Context, grace time.Duration) error
-	// layout renders the hops, e.g. "client-tcp>proxy-tcp>target".
-	layout() string
+	// layout renders the chain of tiers, e.g. "client-tcp>proxy-tcp>target";
+	// scenario is the scenario's own layout.
+	layout(scenario string) string
 	// notes are what a reader must know about the topology (a proxy the
 	// harness put in front of a target adds socket buffers).
 	notes() []string

@@ -106,7 +106,7 @@ func takeoverTarget(t *testing.T, overlap bool) (*Target, scenarios.Scenario) {
 			Name:        "overlap",
 			Topology:    scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{Network: scenarios.Unix}}},
 			Concurrency: 4,
-			Service:     scenarios.Service{ConnectionClose: true},
+			Client:      scenarios.Client{ConnectionClose: true},
 		}
 }
 
@@ -161,7 +161,7 @@ func TestTargetOverlapRestart(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	target, s := takeoverTarget(t, true)
-	e, err := startTarget(t.Context(), target, s, 0, t.Logf)
+	e, err := startTarget(t.Context(), target, compile(t, minimal(s)).Scenario(), 0, t.Logf)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, e.close()) }()
 	reqs, failed, first := restartUnderLoad(t, e, 5)
@@ -180,7 +180,7 @@ func TestTargetOverlapNewProcessFails(t *testing.T) {
 	sock := filepath.Join(shortSockDir(t), "f.sock")
 	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock},
 		ReadyPath: "/bytes/1", Overlap: true}
-	s := scenarios.Scenario{Name: "overlap-fails", Topology: scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{}}}}
+	s := compile(t, minimal(scenarios.Scenario{Name: "overlap-fails", Topology: scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{}}}})).Scenario()
 	e, err := startTarget(t.Context(), target, s, 0, t.Logf)
 	require.NoError(t, err)
 	defer func() { assert.NoError(t, e.close()) }()
@@ -199,7 +199,7 @@ func TestTargetOverlapNewProcessFails(t *testing.T) {
 func TestTargetStartTimeoutWithoutExec(t *testing.T) {
 	sock := filepath.Join(shortSockDir(t), "none.sock")
 	target := &Target{URL: "unix:" + sock, StartTimeout: 300 * time.Millisecond}
-	s := scenarios.Scenario{Name: "absent", Topology: scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{}}}}
+	s := compile(t, minimal(scenarios.Scenario{Name: "absent", Topology: scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{}}}})).Scenario()
 	_, err := startTarget(t.Context(), target, s, 0, t.Logf)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "did not answer within 300ms")

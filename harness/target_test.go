@@ -34,7 +34,7 @@ func TestTargetExecWithRestarts(t *testing.T) {
 	sock := filepath.Join(shortSockDir(t), "t.sock")
 	s := scenarios.Scenario{
 		Name:        "exec-restarts",
-		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ClientFaults: "slow-read=64KiB/2ms"}}},
+		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ClientFaults: mustFaults("slow-read=64KiB/2ms")}}},
 		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/bytes/3MB"}}},
 		Concurrency: 2, Count: 10, Seed: 1,
 		Expect: results.Expectation{Kind: results.ExpectComplete},
@@ -52,10 +52,10 @@ func TestTargetExecWithRestarts(t *testing.T) {
 		AccountPath:  "/accounts/{id}",
 		Stderr:       os.Stderr,
 	}
-	rep, err := RunScenario(t.Context(), s, Options{Target: target})
+	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: target})
 	require.NoError(t, err, rep.Text())
 	assert.True(t, rep.Met, rep.Text())
-	assert.Equal(t, "client-unix>target", rep.Hops)
+	assert.Equal(t, "client-unix>target", rep.Layout)
 	t.Log(rep.Text(), " restarts:", rep.Restarts)
 }
 
@@ -94,7 +94,7 @@ func TestTargetSilentTruncation(t *testing.T) {
 		Concurrency: 2, Count: 6, Seed: 1,
 		Expect: results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentRequired},
 	}
-	rep, err := RunScenario(t.Context(), s, Options{Target: &Target{URL: "http://" + l.Addr().String(), AccountPath: "/accounts/{id}"}})
+	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: &Target{URL: "http://" + l.Addr().String(), AccountPath: "/accounts/{id}"}})
 	require.NoError(t, err)
 	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, int64(6), rep.Summary.Silent)
@@ -122,17 +122,17 @@ func TestTargetServerFaultsViaProxy(t *testing.T) {
 	sock := filepath.Join(shortSockDir(t), "t.sock")
 	s := scenarios.Scenario{
 		Name:        "proxy-faults",
-		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ServerFaults: "close-after=300KiB@p=0.5"}}},
+		Topology:    scenarios.Topology{Hops: []scenarios.Hop{{ServerFaults: mustFaults("close-after=300KiB@p=0.5")}}},
 		Workload:    scenarios.Workload{Requests: []scenarios.Request{{Path: "/bytes/3MB"}}},
 		Concurrency: 2, Count: 8, Seed: 1,
-		Service: scenarios.Service{ConnectionClose: true},
-		Expect:  results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentForbidden},
+		Client: scenarios.Client{ConnectionClose: true},
+		Expect: results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}, Silent: results.SilentForbidden},
 	}
 	target := &Target{URL: "unix:" + sock, Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=" + sock}, ReadyPath: "/bytes/1", AccountPath: "/accounts/{id}"}
-	rep, err := RunScenario(t.Context(), s, Options{Target: target})
+	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: target})
 	require.NoError(t, err, rep.Text())
 	assert.True(t, rep.Met, rep.Text())
-	assert.Equal(t, "client-unix>proxy-unix>target", rep.Hops)
+	assert.Equal(t, "client-unix>proxy-unix>target", rep.Layout)
 	require.Len(t, rep.Notes, 1, "only the proxy's note: the reference is fetched around the proxy")
 	assert.Contains(t, rep.Notes[0], "adds a second pair of kernel socket buffers")
 	truncated := rep.Summary.Outcomes[results.Truncated]
@@ -166,7 +166,7 @@ func TestTargetBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := RunScenario(t.Context(), tt.s, Options{Target: &Target{URL: tt.url}})
+			_, err := RunScenario(t.Context(), compile(t, tt.s), Options{Target: &Target{URL: tt.url}})
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}

@@ -12,21 +12,36 @@ import (
 // A detect scenario whose defect goes undetected fails. The report is
 // returned for further checks. Run uses t.Context(), so the run stops when
 // the test ends.
-func Run(t testing.TB, s scenarios.Scenario, opts ...Options) Report {
+//
+// A Go value is compiled here (scenarios.Compile), so a test can pass the
+// scenario it wrote; a catalog's or a file's scenarios are compiled
+// already.
+func Run[S scenarios.Scenario | scenarios.Compiled](t testing.TB, s S, opts ...Options) Report {
 	t.Helper()
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	rep, err := RunScenario(t.Context(), s, o)
+	var c scenarios.Compiled
+	switch v := any(s).(type) {
+	case scenarios.Compiled:
+		c = v
+	case scenarios.Scenario:
+		var err error
+		if c, err = scenarios.Compile(v); err != nil {
+			t.Fatalf("scenario: %v", err)
+			return Report{}
+		}
+	}
+	rep, err := RunScenario(t.Context(), c, o)
 	if err != nil {
-		t.Fatalf("scenario %s could not run: %v\n%s", s.Name, err, rep.Text())
+		t.Fatalf("scenario %s could not run: %v\n%s", c.Name(), err, rep.Text())
 		return rep
 	}
 	if !rep.Met {
-		t.Errorf("scenario %s: expectation %s not met\n%s", s.Name, s.Expect, rep.Text())
+		t.Errorf("scenario %s: expectation %s not met\n%s", c.Name(), rep.Expectation, rep.Text())
 	} else {
-		t.Logf("%s: %s", s.Name, rep.Reason)
+		t.Logf("%s: %s", c.Name(), rep.Reason)
 	}
 	return rep
 }

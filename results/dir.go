@@ -191,7 +191,7 @@ func loadRecords(path string, plan *Plan) (*RunResult, []Warning, error) {
 		byName[got.Scenarios[i].Scenario] = &got.Scenarios[i]
 	}
 	for _, p := range plan.Scenarios {
-		sr := ScenarioResult{Scenario: p.Name, Expectation: p.Expectation.Clone(), Seed: p.Seed, Hops: p.Hops, Faults: p.Faults,
+		sr := ScenarioResult{Scenario: p.Name, Expectation: p.Expectation.Clone(), Seed: p.Seed, Layout: p.Layout, Faults: p.Faults,
 			Notes: slices.Clone(p.Notes)}
 		if g, ok := byName[p.Name]; ok {
 			sr.Summary = g.Summary
@@ -224,7 +224,7 @@ func adoptSummary(rr, sum *RunResult) {
 		}
 		if sr.Expectation.Kind == "" {
 			sr.Expectation = s.Expectation.Clone()
-			sr.Seed, sr.Hops, sr.Faults = s.Seed, s.Hops, s.Faults
+			sr.Seed, sr.Layout, sr.Faults = s.Seed, s.Layout, s.Faults
 		}
 		sr.Restarts, sr.Aborted = s.Restarts, s.Aborted
 		sr.Notes = slices.Clone(s.Notes)
@@ -297,7 +297,7 @@ type PlannedScenario struct {
 	Name        string          `json:"name"`
 	Expectation Expectation     `json:"expectation"`
 	Seed        int64           `json:"seed"`
-	Hops        string          `json:"hops,omitempty"`
+	Layout      string          `json:"layout,omitempty"`
 	Faults      string          `json:"faults,omitempty"`
 	Notes       []string        `json:"notes,omitempty"`
 	Spec        json.RawMessage `json:"spec,omitempty"` // the compiled scenario, for --replay

@@ -152,7 +152,7 @@ details{margin:6px 0} .reason{margin:4px 0}
 {{range .Scenarios}}
 <h2 id="{{.ID}}">{{.SR.Scenario}} <span class="badge {{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</span></h2>
 <p class="reason">{{.SR.Reason}} (expected: {{.SR.Expectation}})</p>
-{{with .SR.Hops}}<p>Hops: <code>{{.}}</code></p>{{end}}
+{{with .SR.Layout}}<p>Layout: <code>{{.}}</code></p>{{end}}
 {{with .SR.Faults}}<p>Faults: <code>{{.}}</code></p>{{end}}
 <p>Seed: <code>{{.SR.Seed}}</code>{{with .SR.Restarts}} &middot; restarts {{.}}{{end}}</p>
 {{with .Notes}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}

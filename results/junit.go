@@ -139,8 +139,8 @@ func secs(d time.Duration) float64 { return float64(d.Round(time.Millisecond)) /
 func caseOut(sr *ScenarioResult, s *Summary) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "expect %s: %s\n", sr.Expectation, sr.Reason)
-	if sr.Hops != "" {
-		fmt.Fprintf(&b, "hops: %s\n", sr.Hops)
+	if sr.Layout != "" {
+		fmt.Fprintf(&b, "layout: %s\n", sr.Layout)
 	}
 	if sr.Faults != "" {
 		fmt.Fprintf(&b, "faults: %s\n", sr.Faults)

@@ -26,7 +26,7 @@ var t0 = time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 func rec(scenario string, seq int64, o Outcome) Record {
 	r := Record{
 		Run: "r1", Scenario: scenario, Seed: 42, Seq: seq,
-		Key: "photo-4mp/resize:w=800/png", Hops: "client-tcp>svc-unix",
+		Key: "photo-4mp/resize:w=800/png", Layout: "client-tcp>svc-unix",
 		Method: "GET", URL: fmt.Sprintf("http://127.0.0.1:1/images/photo-4mp?n=%d", seq),
 		RequestID: fmt.Sprintf("req-%d", seq), Status: 200,
 		Expected: 3_300_000, Received: 3_300_000, Outcome: o, Offset: 3_300_000,

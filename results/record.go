@@ -13,12 +13,12 @@ import (
 // results imports no other project package: the harness converts its own
 // types (transport timelines, imagesvc accounts) into [Event] and [Account].
 type Record struct {
-	Run       string `json:"run,omitempty"`  // run id, shared by every record of one invocation
-	Scenario  string `json:"scenario"`       // scenario name
-	Seed      int64  `json:"seed"`           // seed of the run: replays the same faults
-	Seq       int64  `json:"seq"`            // request number within the scenario run
-	Key       string `json:"key,omitempty"`  // request key: image + ops + format (the reference's key)
-	Hops      string `json:"hops,omitempty"` // hop layout, e.g. "client-tcp>gw-unix>svc"
+	Run       string `json:"run,omitempty"`    // run id, shared by every record of one invocation
+	Scenario  string `json:"scenario"`         // scenario name
+	Seed      int64  `json:"seed"`             // seed of the run: replays the same faults
+	Seq       int64  `json:"seq"`              // request number within the scenario run
+	Key       string `json:"key,omitempty"`    // request key: image + ops + format (the reference's key)
+	Layout    string `json:"layout,omitempty"` // the chain of tiers, e.g. "client-tcp>gw-unix>svc"
 	Method    string `json:"method,omitempty"`
 	URL       string `json:"url,omitempty"`
 	RequestID string `json:"request_id,omitempty"`

@@ -181,8 +181,8 @@ func WriteDetails(w io.Writer, rr *RunResult, perScenario int) error {
 			continue
 		}
 		fmt.Fprintf(&b, "\n%s: %s\n", sr.Scenario, sr.Reason)
-		fmt.Fprintf(&b, "  hops %s; faults: %s; seed %d; restarts %d; aborted %d; expect %s\n",
-			orDash(sr.Hops), orNone(sr.Faults), sr.Seed, sr.Restarts, sr.Aborted, sr.Expectation)
+		fmt.Fprintf(&b, "  layout %s; faults: %s; seed %d; restarts %d; aborted %d; expect %s\n",
+			orDash(sr.Layout), orNone(sr.Faults), sr.Seed, sr.Restarts, sr.Aborted, sr.Expectation)
 		for j := range sr.Summary.Failures {
 			if j == perScenario {
 				fmt.Fprintf(&b, "  ... %d more failing requests kept in the summary\n", len(sr.Summary.Failures)-j)

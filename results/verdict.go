@@ -18,7 +18,7 @@ type ScenarioResult struct {
 
 	Faults string `json:"faults,omitempty"` // the scenario's faults per hop side, canonical
 	Seed   int64  `json:"seed"`
-	Hops   string `json:"hops,omitempty"` // e.g. "client-tcp>proxy-tcp>target"
+	Layout string `json:"layout,omitempty"` // the chain of tiers, e.g. "client-tcp>proxy-tcp>target"
 	// Restarts and Aborted: restarts made during the run, requests cut short
 	// by the caller (not counted).
 	Restarts int `json:"restarts,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // Request paths used by the built-ins. Sizes are for the imagesvc
@@ -39,9 +40,9 @@ var mixed = []Request{
 const (
 	// slowReader is a reader a little slower than the writer: ~32 MB/s,
 	// enough to keep the socket buffers full.
-	slowReader = "slow-read=64KiB/2ms"
+	slowReaderChunk, slowReaderPause = 64 << 10, 2 * time.Millisecond
 	// verySlowReader is ~1.6 MB/s: a 3 MB body takes about two seconds.
-	verySlowReader = "slow-read=16KiB/10ms"
+	verySlowReaderChunk, verySlowReaderPause = 16 << 10, 10 * time.Millisecond
 )
 
 // Builtin returns a fresh catalog of the built-in scenarios. The quick
@@ -63,9 +64,19 @@ func detect(outcome results.Outcome, silent results.SilentRule, tolerate ...resu
 	return results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{outcome}, Silent: silent, Tolerate: tolerate}
 }
 
-func one(net Network, server, client string) []Hop {
+func one(net Network, server, client transport.Faults) []Hop {
 	return []Hop{{Network: net, ServerFaults: server, ClientFaults: client}}
 }
+
+// faults builds a chain of the catalog's own constants.
+func faults(fs ...transport.Fault) transport.Faults { return transport.MustFaults(fs...) }
+
+// The readers of the built-ins, and no faults.
+var (
+	slowReader     = faults(transport.SlowRead(slowReaderChunk, slowReaderPause))
+	verySlowReader = faults(transport.SlowRead(verySlowReaderChunk, verySlowReaderPause))
+	none           transport.Faults
+)
 
 func builtins() []Scenario {
 	complete := results.Expectation{Kind: results.ExpectComplete}
@@ -83,7 +94,7 @@ func builtins() []Scenario {
 			Name:        "slow-reader-unix",
 			Description: "a slow client over a Unix socket (the path change of the original report): Go's server stays correct",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, none, slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF, Weight: 2}, {Path: mp1Stream}, {Path: smallPNG}}},
 			Concurrency: 4, Count: 12, Seed: 2,
 			Expect: complete,
@@ -92,7 +103,7 @@ func builtins() []Scenario {
 			Name:        "tiny-writes",
 			Description: "the service's socket takes 1 KiB per write, the client reads 512 bytes at a time: no false positives",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "write-slice=1KiB", "read-slice=512")},
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.WriteSlice(1<<10)), faults(transport.ReadSlice(512)))},
 			Workload:    Workload{Requests: []Request{{Path: smallTIFF, Weight: 2}, {Path: smallPNG}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 8, Seed: 3,
 			Expect: complete,
@@ -101,7 +112,7 @@ func builtins() []Scenario {
 			Name:        "latency-jitter",
 			Description: "latency with jitter on both sides of the hop: every response verifies",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "latency=2ms~1ms", "latency=1ms~1ms")},
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.Latency(2*time.Millisecond, time.Millisecond)), faults(transport.Latency(time.Millisecond, time.Millisecond)))},
 			Workload:    Workload{Requests: []Request{{Path: smallTIFF}, {Path: smallJPEG}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 8, Seed: 4,
 			Expect: complete,
@@ -110,7 +121,7 @@ func builtins() []Scenario {
 			Name:        "small-socket-buffers",
 			Description: "8 KiB kernel socket buffers on both ends of a Unix socket: lots of partial writes, every response verifies",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "sndbuf=8KiB", "rcvbuf=8KiB")},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, faults(transport.SndBuf(8<<10)), faults(transport.RcvBuf(8<<10)))},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: smallPNG}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 10, Seed: 5,
 			Expect: complete,
@@ -129,7 +140,7 @@ func builtins() []Scenario {
 			Description: "hyper #4022: the server buffers the body in user space and shuts down without draining; " +
 				"slow reader over a Unix socket, keep-alives off: silent truncations near the socket buffer sizes",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "buffered-shutdown", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, faults(transport.BufferedShutdown()), slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 12, Seed: 6,
 			Service: Service{DisableKeepAlives: true},
@@ -141,7 +152,7 @@ func builtins() []Scenario {
 			Name:        "buffered-shutdown-fixed",
 			Description: "the same with the fix (hyper PR #4018: drain before shutdown): every response verifies",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "buffered-shutdown-fixed", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, faults(transport.BufferedShutdownFixed()), slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 12, Seed: 6,
 			Service: Service{DisableKeepAlives: true},
@@ -151,8 +162,8 @@ func builtins() []Scenario {
 			Name:        "close-after",
 			Description: "half the service's connections close cleanly after 300 KiB: truncated, and the server's write failed (not silent)",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "close-after=300KiB@p=0.5", "")},
-			Service:     Service{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.CloseAfter(300<<10).WithProbability(0.5)), none)},
+			Client:      Client{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 12, Seed: 7,
 			Expect: detect(results.Truncated, results.SilentForbidden),
@@ -161,8 +172,8 @@ func builtins() []Scenario {
 			Name:        "reset-after",
 			Description: "half the service's TCP connections are reset (SO_LINGER 0) after 300 KiB: classified reset",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "reset-after=300KiB@p=0.5", "")},
-			Service:     Service{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.ResetAfter(300<<10).WithProbability(0.5)), none)},
+			Client:      Client{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 12, Seed: 8,
 			Expect: detect(results.Reset, results.SilentAny),
@@ -171,8 +182,8 @@ func builtins() []Scenario {
 			Name:        "stall",
 			Description: "half the service's connections stop sending after 200 KiB and stay open: classified stalled after 1s",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "stall-after=200KiB@p=0.5", "")},
-			Service:     Service{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.StallAfter(200<<10).WithProbability(0.5)), none)},
+			Client:      Client{ConnectionClose: true}, // a connection per request: p=0.5 picks requests
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 8, Seed: 9,
 			StallTimeout: time.Second,
@@ -183,7 +194,7 @@ func builtins() []Scenario {
 			Description: "the service's http.Server.WriteTimeout (300ms) cuts bodies for a very slow reader: " +
 				"truncations the server knows about (its write failed), never silent",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", verySlowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, none, verySlowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 6, Seed: 10,
 			Service: Service{WriteTimeout: 300 * time.Millisecond},
@@ -193,7 +204,7 @@ func builtins() []Scenario {
 			Name:        "graceful-restart",
 			Description: "the service restarts gracefully every 400ms (5s deadline) with large responses in flight: every response verifies",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, none, slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}, {Path: mp1Stream}}},
 			Concurrency: 4, Count: 16, Seed: 11,
 			Restarts: Restarts{Every: 400 * time.Millisecond, Grace: 5 * time.Second},
@@ -204,7 +215,7 @@ func builtins() []Scenario {
 			Description: "the same with a 20ms shutdown deadline and a very slow reader: responses in flight are cut; " +
 				"the server's writes fail, so the truncations are not silent",
 			Quick:       true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", verySlowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, none, verySlowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 6, Seed: 12,
 			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 20 * time.Millisecond},
@@ -218,7 +229,7 @@ func builtins() []Scenario {
 			Topology: Topology{Mode: Nested, Gateway: Proxy, Hops: []Hop{
 				{Network: TCP},
 				{Network: TCP},
-				{Network: Unix, ServerFaults: "buffered-shutdown", ClientFaults: slowReader},
+				{Network: Unix, ServerFaults: faults(transport.BufferedShutdown()), ClientFaults: slowReader},
 			}},
 			Workload:    Workload{Requests: []Request{{Path: nestedFetch}}},
 			Concurrency: 4, Count: 10, Seed: 13,
@@ -232,7 +243,7 @@ func builtins() []Scenario {
 			Quick: true,
 			Topology: Topology{Mode: Gateway, Gateway: Naive, Hops: []Hop{
 				{Network: TCP},
-				{Network: Unix, ServerFaults: "buffered-shutdown", ClientFaults: slowReader},
+				{Network: Unix, ServerFaults: faults(transport.BufferedShutdown()), ClientFaults: slowReader},
 			}},
 			Workload:    Workload{Requests: []Request{{Path: mp1TIFF}}},
 			Concurrency: 4, Count: 10, Seed: 14,
@@ -244,7 +255,7 @@ func builtins() []Scenario {
 		{
 			Name:        "large-bodies-unix",
 			Description: "36 MB TIFFs and 12 MB chunked bodies over a Unix socket, slow reader: every response verifies",
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(Unix, none, slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp12TIFF}, {Path: mp4Stream}}},
 			Concurrency: 4, Count: 16, Seed: 21,
 			Expect: complete,
@@ -252,7 +263,7 @@ func builtins() []Scenario {
 		{
 			Name:        "buffered-shutdown-tcp",
 			Description: "hyper #4022 over TCP with 12 MB bodies (the kernel takes ~4 MB there): silent truncations",
-			Topology:    Topology{Mode: Direct, Hops: one(TCP, "buffered-shutdown", slowReader)},
+			Topology:    Topology{Mode: Direct, Hops: one(TCP, faults(transport.BufferedShutdown()), slowReader)},
 			Workload:    Workload{Requests: []Request{{Path: mp4TIFF}}},
 			Concurrency: 4, Count: 12, Seed: 22,
 			Service: Service{DisableKeepAlives: true},
@@ -262,8 +273,8 @@ func builtins() []Scenario {
 			Name:        "gateway-soak",
 			Description: "a minute of mixed traffic through a ReverseProxy gateway over Unix and TCP with jitter: every response verifies",
 			Topology: Topology{Mode: Gateway, Gateway: Proxy, Hops: []Hop{
-				{Network: TCP, ClientFaults: "latency=1ms~1ms"},
-				{Network: Unix, ServerFaults: "write-slice=16KiB", ClientFaults: slowReader},
+				{Network: TCP, ClientFaults: faults(transport.Latency(time.Millisecond, time.Millisecond))},
+				{Network: Unix, ServerFaults: faults(transport.WriteSlice(16 << 10)), ClientFaults: slowReader},
 			}},
 			Workload:    Workload{Requests: mixed},
 			Concurrency: 8, Duration: time.Minute, Seed: 23,
@@ -272,25 +283,27 @@ func builtins() []Scenario {
 	}
 }
 
-// Scenarios for the hyper 0.14.19 target (targets/hyper, issue 6), run with
-// `truncheck check --exec`. Its API: GET /bytes/{n}, POST /bytes/{n}?early=1
+// Scenarios for the hyper 0.14.19 target (targets/hyper), run against it
+// as an external target. Its API: GET /bytes/{n}, POST /bytes/{n}?early=1
 // (answered without reading the upload), GET /accounts/{id}?wait=DUR. Each
 // comes as the stock build's expectation (detect, silent) and the fixed
-// build's (complete); the socket kind is the target's (unix:/path or
-// http://127.0.0.1:PORT), the -tcp variants use 16 MiB bodies because the
-// kernel takes ~4 MB on loopback TCP.
+// build's (complete), the build named in its target recipe; the hop's
+// network is the target's socket kind, and the TCP variants use 16 MiB
+// bodies because the kernel takes ~4 MB on loopback TCP.
 func hyperScenarios() []Scenario {
 	var out []Scenario
 	for _, v := range []struct {
 		suffix string
+		net    Network
 		size   string
-	}{{"", "3300000"}, {"-tcp", "16MiB"}} {
+	}{{"", Unix, "3300000"}, {"-tcp", TCP, "16MiB"}} {
 		early := Scenario{
 			Name: "hyper-early-answer" + v.suffix,
 			Description: "target: uploads with Expect: 100-continue answered without reading the body (" + v.size +
 				" bytes), slow reader: hyper 0.14.19 shuts down with the response still buffered",
 			TargetOnly:  true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", slowReader)},
+			Target:      &TargetRecipe{Server: "hyper-stock"},
+			Topology:    Topology{Mode: Direct, Hops: one(v.net, none, slowReader)},
 			Workload:    Workload{Requests: []Request{{Method: "POST", Path: "/bytes/" + v.size + "?early=1", Upload: 1 << 20, Expect100: true}}},
 			Concurrency: 4, Count: 25, Seed: 31,
 			Expect: detect(results.Truncated, results.SilentRequired, results.TransportError),
@@ -300,10 +313,11 @@ func hyperScenarios() []Scenario {
 			Description: "target: SIGTERM (graceful shutdown of every connection) and restart every second while " + v.size +
 				"-byte responses with Connection: close are in flight to a slow reader",
 			TargetOnly:  true,
-			Topology:    Topology{Mode: Direct, Hops: one(Unix, "", "slow-read=16KiB/5ms")},
+			Target:      &TargetRecipe{Server: "hyper-stock"},
+			Topology:    Topology{Mode: Direct, Hops: one(v.net, none, faults(transport.SlowRead(16<<10, 5*time.Millisecond)))},
 			Workload:    Workload{Requests: []Request{{Path: "/bytes/" + v.size}}},
 			Concurrency: 4, Count: 16, Seed: 32,
-			Service:  Service{ConnectionClose: true},
+			Client:   Client{ConnectionClose: true},
 			Restarts: Restarts{Every: time.Second, Grace: 10 * time.Second},
 			Expect:   detect(results.Truncated, results.SilentRequired, results.TransportError),
 		}
@@ -312,6 +326,7 @@ func hyperScenarios() []Scenario {
 		earlyFixed.Description = "target, fixed build: " + early.Description[len("target: "):] + "; every response verifies"
 		restartFixed.Description = "target, fixed build: " + restart.Description[len("target: "):] + "; every response verifies"
 		earlyFixed.Expect, restartFixed.Expect = results.Expectation{Kind: results.ExpectComplete}, results.Expectation{Kind: results.ExpectComplete}
+		earlyFixed.Target, restartFixed.Target = &TargetRecipe{Server: "hyper-fixed"}, &TargetRecipe{Server: "hyper-fixed"}
 		out = append(out, early, earlyFixed, restart, restartFixed)
 	}
 	return out

@@ -10,20 +10,20 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // Load reads a scenario file (.yaml, .yml or .json) and returns its
-// scenarios, validated. A file holds one scenario, or a list under a
+// scenarios, compiled (validated once, defaults filled in, faults parsed). A file holds one scenario, or a list under a
 // top-level `scenarios:` key. Every error names the file, the field path in
 // the file's spelling and what is accepted; unknown fields are errors.
-func Load(path string) ([]Scenario, error) {
+func Load(path string) ([]Compiled, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("scenario file: %w", err)
@@ -41,10 +41,10 @@ func Load(path string) ([]Scenario, error) {
 // maxFileBytes caps a scenario file: they are a few hundred bytes.
 const maxFileBytes = 1 << 20
 
-// Parse decodes a scenario file's contents; name is used for the format
-// (by extension: .json is JSON, .yaml/.yml or anything else YAML) and in
-// error messages.
-func Parse(name string, data []byte) ([]Scenario, error) {
+// Parse decodes a scenario file's contents and compiles its scenarios;
+// name is used for the format (by extension: .json is JSON, .yaml/.yml or
+// anything else YAML) and in error messages.
+func Parse(name string, data []byte) ([]Compiled, error) {
 	if len(data) > maxFileBytes {
 		return nil, &FieldError{File: name, Problem: fmt.Sprintf("file of more than %d bytes is too large", maxFileBytes), Accepted: "up to 1MiB"}
 	}
@@ -93,7 +93,7 @@ func Parse(name string, data []byte) ([]Scenario, error) {
 		}
 		list = []fileScenario{fs}
 	}
-	out := make([]Scenario, 0, len(list))
+	out := make([]Compiled, 0, len(list))
 	seen := make(map[string]bool)
 	for i, fs := range list {
 		prefix := ""
@@ -101,8 +101,9 @@ func Parse(name string, data []byte) ([]Scenario, error) {
 			prefix = fmt.Sprintf("scenarios[%d].", i)
 		}
 		s, err := fs.scenario()
+		var c Compiled
 		if err == nil {
-			err = s.Validate()
+			c, err = Compile(s)
 		}
 		if err != nil {
 			var ferr *FieldError
@@ -118,7 +119,7 @@ func Parse(name string, data []byte) ([]Scenario, error) {
 			return nil, &FieldError{File: name, Path: prefix + "name", Problem: fmt.Sprintf("duplicate scenario name %q", s.Name), Accepted: "unique names"}
 		}
 		seen[s.Name] = true
-		out = append(out, s.WithDefaults())
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -135,12 +136,14 @@ type fileScenario struct {
 	Quick        bool         `yaml:"quick" json:"quick"`
 	TargetOnly   bool         `yaml:"target_only" json:"target_only"`
 	Origin       string       `yaml:"origin" json:"origin"`
+	Target       *fileTarget  `yaml:"target" json:"target"`
 	Topology     fileTopology `yaml:"topology" json:"topology"`
 	Workload     []fileReq    `yaml:"workload" json:"workload"`
 	Concurrency  int          `yaml:"concurrency" json:"concurrency"`
 	Count        int          `yaml:"count" json:"count"`
 	Duration     fileDuration `yaml:"duration" json:"duration"`
 	Seed         *int64       `yaml:"seed" json:"seed"`
+	Client       fileClient   `yaml:"client" json:"client"`
 	Service      fileService  `yaml:"service" json:"service"`
 	Restarts     fileRestarts `yaml:"restarts" json:"restarts"`
 	StallTimeout fileDuration `yaml:"stall_timeout" json:"stall_timeout"`
@@ -185,7 +188,14 @@ type fileWant struct {
 type fileService struct {
 	WriteTimeout      fileDuration `yaml:"write_timeout" json:"write_timeout"`
 	DisableKeepAlives bool         `yaml:"disable_keep_alives" json:"disable_keep_alives"`
-	ConnectionClose   bool         `yaml:"connection_close" json:"connection_close"`
+}
+
+type fileClient struct {
+	ConnectionClose bool `yaml:"connection_close" json:"connection_close"`
+}
+
+type fileTarget struct {
+	Server string `yaml:"server" json:"server"`
 }
 
 type fileRestarts struct {
@@ -242,11 +252,9 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		Count:       fs.Count,
 		Seed:        DefaultSeed,
 		Topology:    Topology{Mode: Mode(fs.Topology.Mode), Gateway: GatewayKind(fs.Topology.Gateway)},
-		Service: Service{
-			DisableKeepAlives: fs.Service.DisableKeepAlives,
-			ConnectionClose:   fs.Service.ConnectionClose,
-		},
-		Verify: Verify{RequireEndToEnd: fs.Verify.RequireEndToEnd, ReferenceFetches: fs.Verify.ReferenceFetches},
+		Service:     Service{DisableKeepAlives: fs.Service.DisableKeepAlives},
+		Client:      Client{ConnectionClose: fs.Client.ConnectionClose},
+		Verify:      Verify{RequireEndToEnd: fs.Verify.RequireEndToEnd, ReferenceFetches: fs.Verify.ReferenceFetches},
 		Expect: results.Expectation{
 			Kind:            results.Expect(fs.Expect.Kind),
 			Outcomes:        outcomes(fs.Expect.Outcomes),
@@ -258,8 +266,23 @@ func (fs fileScenario) scenario() (Scenario, error) {
 	if fs.Seed != nil {
 		s.Seed = *fs.Seed
 	}
-	for _, h := range fs.Topology.Hops {
-		s.Topology.Hops = append(s.Topology.Hops, Hop{Network: Network(h.Network), ServerFaults: h.ServerFaults, ClientFaults: h.ClientFaults})
+	if fs.Target != nil {
+		s.Target = &TargetRecipe{Server: fs.Target.Server}
+	}
+	for i, h := range fs.Topology.Hops {
+		hop := Hop{Network: Network(h.Network)}
+		for _, side := range []struct {
+			field string
+			text  string
+			dst   *transport.Faults
+		}{{"server_faults", h.ServerFaults, &hop.ServerFaults}, {"client_faults", h.ClientFaults, &hop.ClientFaults}} {
+			f, err := transport.ParseFaults(side.text)
+			if err != nil {
+				return s, &FieldError{Scenario: fs.Name, Path: fmt.Sprintf("topology.hops[%d].%s", i, side.field), Problem: err.Error(), Err: err}
+			}
+			*side.dst = f
+		}
+		s.Topology.Hops = append(s.Topology.Hops, hop)
 	}
 	for i, r := range fs.Workload {
 		up, err := parseSize(string(r.Upload))
@@ -315,7 +338,7 @@ func outcomes(names []string) []results.Outcome {
 
 const (
 	durationAccepted = "Go durations such as 250ms, 2s, 1m30s; 0 or empty for the default"
-	sizeAccepted     = "a byte count or a size such as 512, 64KiB, 3MiB, 1.5MB (units B, kB, MB, GB: 1000-based; KiB, MiB, GiB: 1024-based)"
+	sizeAccepted     = "a byte count or a size such as 512, 64KiB, 3MiB, 1.5MB (units B, kB, MB, GB: 1000-based; KiB, MiB, GiB: 1024-based; a whole number of bytes)"
 )
 
 func parseDuration(s string) (time.Duration, error) {
@@ -330,31 +353,18 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// parseSize reads "512", "64KiB", "1.5MB". Decimal units are powers of
-// 1000, binary units powers of 1024.
+// parseSize reads a size in transport's grammar, the one every part of
+// truncheck uses; empty is 0.
 func parseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
+	n, err := transport.ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad size %q", s) // the accepted forms go with the field's path
 	}
-	num, unit := s[:i], strings.TrimSpace(s[i:])
-	mult := map[string]float64{
-		"": 1, "b": 1,
-		"kb": 1e3, "mb": 1e6, "gb": 1e9,
-		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
-	}[strings.ToLower(unit)]
-	if num == "" || mult == 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || f*mult > float64(1<<62) {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return int64(f * mult), nil
+	return n, nil
 }
 
 // jsonTree decodes JSON into a generic tree (numbers kept as text) and

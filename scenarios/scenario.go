@@ -10,6 +10,7 @@ import (
 
 	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // Scenario is one experiment as plain data: which tiers stand between the
@@ -39,8 +40,13 @@ type Scenario struct {
 	Duration    time.Duration // stop sending new requests after this; 0 => bounded by Count only
 	Seed        int64         // every fault's randomness and the workload's choices derive from it
 
+	// Client holds how the client side of the first hop behaves.
+	Client   Client
 	Service  Service
 	Restarts Restarts
+	// Target, for a target-only scenario, says how the external server it
+	// was written for is started (the CLI's realworld maps it to a binary).
+	Target *TargetRecipe
 	// StallTimeout is how long a response may make no progress before it is
 	// classified stalled; 0 => 10s.
 	StallTimeout time.Duration
@@ -127,17 +133,17 @@ type Topology struct {
 	Hops []Hop
 }
 
-// Hop is one connection between two tiers and the faults injected on it.
-// Fault specs are transport.ParseFaults strings, validated when the
-// scenario is.
+// Hop is one connection between two tiers and the faults injected on it:
+// typed chains (transport.Faults), built with transport's constructors in
+// Go or parsed from a file's spec text when it is loaded, never again.
 type Hop struct {
 	Network Network // "" => tcp
 	// ServerFaults wrap the listener of the tier this hop reaches (how that
 	// tier writes responses and reads requests).
-	ServerFaults string
+	ServerFaults transport.Faults
 	// ClientFaults wrap the dialer of the tier that opens this hop (how it
 	// reads responses: a slow reader lives here).
-	ClientFaults string
+	ClientFaults transport.Faults
 }
 
 // Workload is what the client asks for. Each request is chosen by weight
@@ -181,17 +187,28 @@ func (w *Want) IsZero() bool {
 	return w == nil || (w.Length == nil && w.Digest == "" && w.ReferenceURL == "" && w.ReferenceFile == "")
 }
 
-// Service holds the origin service's HTTP server options.
+// Service holds the origin server's HTTP options.
 type Service struct {
 	// WriteTimeout is the origin server's http.Server.WriteTimeout; 0 =>
-	// imagesvc's default, negative => none.
+	// 10 minutes, negative => none.
 	WriteTimeout time.Duration
 	// DisableKeepAlives makes the origin server close (half-close first)
 	// after every response, the shape of the hyper report.
 	DisableKeepAlives bool
+}
+
+// Client holds the client's HTTP options.
+type Client struct {
 	// ConnectionClose makes the client send `Connection: close` and use a
 	// new connection per request.
 	ConnectionClose bool
+}
+
+// TargetRecipe says how a target-only scenario's server is started, as
+// data: which server (the runner maps the name to a program, e.g.
+// "hyper-stock", "hyper-fixed"); the socket kind is the hop's network.
+type TargetRecipe struct {
+	Server string
 }
 
 // Restarts make the origin service restart during the run, the way a deploy
@@ -213,10 +230,10 @@ const (
 	DefaultSeed         = 1
 )
 
-// WithDefaults returns a copy with every zero field that has a documented
-// default filled in (hops, gateway kind, methods, weights, concurrency,
-// stall timeout, grace). The harness runs the result.
-func (s Scenario) WithDefaults() Scenario {
+// withDefaults returns a copy with every zero field that has a documented
+// default filled in (origin, hops, gateway kind, methods, weights,
+// concurrency, stall timeout, grace): what [Compile] keeps.
+func (s Scenario) withDefaults() Scenario {
 	s = s.Clone()
 	if s.Origin == "" {
 		s.Origin = DefaultOrigin
@@ -280,15 +297,18 @@ func (s Scenario) Clone() Scenario {
 		}
 	}
 	s.Expect = s.Expect.Clone()
+	if s.Target != nil {
+		t := *s.Target
+		s.Target = &t
+	}
 	return s
 }
 
-// HopLayout renders the chain for records and tables, e.g.
-// "client-tcp>gw-unix>svc".
-func (s Scenario) HopLayout() string {
-	d := s.WithDefaults()
+// layout renders the chain of a defaulted scenario for records and
+// tables, e.g. "client-tcp>gw-unix>svc".
+func (s Scenario) layout() string {
 	var tiers []string
-	switch d.Topology.Mode {
+	switch s.Topology.Mode {
 	case Direct:
 		tiers = []string{"client", "svc"}
 	case Gateway:
@@ -299,7 +319,7 @@ func (s Scenario) HopLayout() string {
 		return "?"
 	}
 	var b strings.Builder
-	for i, h := range d.Topology.Hops {
+	for i, h := range s.Topology.Hops {
 		if i+1 >= len(tiers) {
 			break
 		}
@@ -358,6 +378,12 @@ func (s Scenario) Validate() error {
 	ferr := func(path, problem, accepted string) error {
 		return &FieldError{Scenario: s.Name, Path: path, Problem: problem, Accepted: accepted}
 	}
+	if s.Target != nil && !s.TargetOnly {
+		return ferr("target", "a target recipe belongs to a target-only scenario", "target_only: true with target")
+	}
+	if s.Target != nil && !nameRE.MatchString(s.Target.Server) {
+		return ferr("target.server", fmt.Sprintf("invalid server name %q", s.Target.Server), "a name the runner knows, e.g. hyper-stock")
+	}
 	if s.TargetOnly && s.Quick {
 		return ferr("quick", "a target-only scenario cannot be in the quick catalog (it needs an external server)", "quick: false with target_only: true")
 	}
@@ -393,12 +419,6 @@ func (s Scenario) Validate() error {
 		case "", TCP, Unix:
 		default:
 			return ferr(p+".network", fmt.Sprintf("unknown network %q", h.Network), "tcp, unix")
-		}
-		if err := checkFaults(h.ServerFaults); err != nil {
-			return &FieldError{Scenario: s.Name, Path: p + ".server_faults", Problem: err.Error(), Err: err}
-		}
-		if err := checkFaults(h.ClientFaults); err != nil {
-			return &FieldError{Scenario: s.Name, Path: p + ".client_faults", Problem: err.Error(), Err: err}
 		}
 	}
 	if len(s.Workload.Requests) == 0 {

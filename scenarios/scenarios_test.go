@@ -19,11 +19,15 @@ func TestMain(m *testing.M) {
 func TestBuiltinValid(t *testing.T) {
 	c := Builtin()
 	require.NotZero(t, c.Len())
-	for _, s := range c.All() {
+	for _, c := range c.All() {
+		s := c.Scenario()
 		assert.NoError(t, s.Validate(), s.Name)
 		assert.NotEmpty(t, s.Description, s.Name)
-		d := s.WithDefaults()
-		assert.Len(t, d.Topology.Hops, d.Topology.Mode.HopCount(), s.Name)
+		assert.Len(t, s.Topology.Hops, s.Topology.Mode.HopCount(), s.Name)
+		if s.TargetOnly {
+			require.NotNil(t, s.Target, s.Name)
+			assert.Contains(t, []string{"hyper-stock", "hyper-fixed"}, s.Target.Server)
+		}
 	}
 	for _, name := range []string{
 		"baseline", "slow-reader-unix", "tiny-writes", "latency-jitter", "small-socket-buffers",
@@ -32,21 +36,22 @@ func TestBuiltinValid(t *testing.T) {
 	} {
 		s, err := c.Get(name)
 		require.NoError(t, err)
-		assert.True(t, s.Quick, name)
+		assert.True(t, s.Scenario().Quick, name)
 	}
 	assert.Len(t, c.Quick(), 16)
 }
 
 func TestCatalogIsolation(t *testing.T) {
 	a, b := Builtin(), Builtin()
-	s, err := a.Get("baseline")
+	c, err := a.Get("baseline")
 	require.NoError(t, err)
+	s := c.Scenario()
 	s.Workload.Requests[0].Path = "/changed"
 	s2, err := a.Get("baseline")
 	require.NoError(t, err)
-	assert.NotEqual(t, "/changed", s2.Workload.Requests[0].Path, "Get must hand out copies")
+	assert.NotEqual(t, "/changed", s2.Scenario().Workload.Requests[0].Path, "compiled scenarios hand out copies")
 
-	require.NoError(t, a.Add(Scenario{Name: "extra", Workload: Workload{Requests: []Request{{Path: "/"}}}, Count: 1, Expect: results.Expectation{Kind: results.ExpectComplete}}))
+	require.NoError(t, a.Add(MustCompile(Scenario{Name: "extra", Workload: Workload{Requests: []Request{{Path: "/"}}}, Count: 1, Expect: results.Expectation{Kind: results.ExpectComplete}})))
 	_, err = b.Get("extra")
 	assert.Error(t, err, "catalogs share no state")
 
@@ -56,10 +61,12 @@ func TestCatalogIsolation(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown scenario "nope" (accepted: baseline,`)
 }
 
-func TestWithDefaults(t *testing.T) {
+func TestCompileFillsDefaults(t *testing.T) {
 	s := Scenario{Name: "x", Topology: Topology{Mode: Nested}, Workload: Workload{Requests: []Request{{Path: "/a"}}}, Count: 1,
-		Restarts: Restarts{Every: time.Second}}
-	d := s.WithDefaults()
+		Restarts: Restarts{Every: time.Second}, Expect: results.Expectation{Kind: results.ExpectComplete}}
+	c, err := Compile(s)
+	require.NoError(t, err)
+	d := c.Scenario()
 	assert.Equal(t, Proxy, d.Topology.Gateway)
 	assert.Equal(t, []Hop{{Network: TCP}, {Network: TCP}, {Network: TCP}}, d.Topology.Hops)
 	assert.Equal(t, "GET", d.Workload.Requests[0].Method)
@@ -67,19 +74,38 @@ func TestWithDefaults(t *testing.T) {
 	assert.Equal(t, DefaultConcurrency, d.Concurrency)
 	assert.Equal(t, DefaultStallTimeout, d.StallTimeout)
 	assert.Equal(t, DefaultGrace, d.Restarts.Grace)
-	assert.Empty(t, s.Topology.Hops, "WithDefaults must not change its receiver")
-	assert.Equal(t, "client-tcp>outer-tcp>gw-tcp>inner", s.HopLayout())
+	assert.Equal(t, DefaultOrigin, d.Origin)
+	assert.Empty(t, s.Topology.Hops, "Compile must not change its argument")
+	assert.Equal(t, "client-tcp>outer-tcp>gw-tcp>inner", c.Layout())
+
+	// A compiled scenario round-trips through its JSON (a plan's replay).
+	b, err := c.MarshalJSON()
+	require.NoError(t, err)
+	var back Compiled
+	require.NoError(t, back.UnmarshalJSON(b))
+	assert.Equal(t, d, back.Scenario())
+	g, err := Builtin().Get("close-after")
+	require.NoError(t, err)
+	b, err = g.MarshalJSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"ServerFaults":"close-after=300KiB@p=0.5"`, "faults stored as canonical text")
+	require.NoError(t, back.UnmarshalJSON(b))
+	assert.Equal(t, g.Scenario(), back.Scenario())
+
+	_, err = Compile(Scenario{Name: "Bad Name"})
+	assert.ErrorContains(t, err, "invalid name")
+	assert.Panics(t, func() { MustCompile(Scenario{}) })
 }
 
 func TestLoadGood(t *testing.T) {
 	list, err := Load("testdata/good.yaml")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	s := list[0]
+	s := list[0].Scenario()
 	assert.Equal(t, "my-gateway", s.Name)
 	assert.Equal(t, Gateway, s.Topology.Mode)
 	assert.Equal(t, Naive, s.Topology.Gateway)
-	assert.Equal(t, "buffered-shutdown", s.Topology.Hops[1].ServerFaults)
+	assert.Equal(t, "buffered-shutdown", s.Topology.Hops[1].ServerFaults.String())
 	assert.Equal(t, Request{Method: "POST", Path: "/upload", Weight: 1, Upload: 1 << 20, Expect100: true}, s.Workload.Requests[1], "defaults applied as loaded")
 	assert.Equal(t, 30*time.Second, s.Duration)
 	assert.Equal(t, 2*time.Second, s.StallTimeout)
@@ -91,8 +117,8 @@ func TestLoadGood(t *testing.T) {
 	list, err = Load("testdata/good.json")
 	require.NoError(t, err)
 	require.Len(t, list, 2)
-	assert.Equal(t, int64(0), list[1].Seed, "an explicit seed 0 is kept")
-	assert.Equal(t, 2*time.Second, list[1].Duration)
+	assert.Equal(t, int64(0), list[1].Scenario().Seed, "an explicit seed 0 is kept")
+	assert.Equal(t, 2*time.Second, list[1].Scenario().Duration)
 
 	c := Builtin()
 	require.NoError(t, c.Add(list...))
@@ -119,7 +145,7 @@ expect: {kind: complete, allow_unverified: true}
 `))
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	s := list[0]
+	s := list[0].Scenario()
 	require.Len(t, s.Workload.Requests, 3)
 	assert.Equal(t, "HEAD", s.Workload.Requests[0].Method)
 	r := s.Workload.Requests[1]
@@ -148,7 +174,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level field", "a.yaml", "name: x\ncolour: red\n" + base,
-			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, origin, topology, workload, concurrency, count, duration, seed, service, restarts, stall_timeout, verify, expect)`},
+			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, origin, target, topology, workload, concurrency, count, duration, seed, client, service, restarts, stall_timeout, verify, expect)`},
 		{"unknown nested field", "a.yaml", "name: x\ntopology: {mode: direct, hops: [{network: tcp, server_fault: x}]}\n" + base,
 			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, server_faults, client_faults)`},
 		{"unknown field in JSON", "a.json", `{"name": "x", "workload": [{"path": "/", "wieght": 2}], "count": 1, "expect": {"kind": "complete"}}`,
@@ -250,12 +276,12 @@ func TestLoadMissingFile(t *testing.T) {
 }
 
 func TestParseSize(t *testing.T) {
-	for give, want := range map[string]int64{"": 0, "512": 512, "64KiB": 64 << 10, "1.5MB": 1_500_000, "3mib": 3 << 20, "2 GiB": 2 << 30, "10B": 10} {
+	for give, want := range map[string]int64{"": 0, "512": 512, "64KiB": 64 << 10, "1.5MB": 1_500_000, "3MiB": 3 << 20, " 2GiB ": 2 << 30, "10B": 10, "1.5MiB": 3 << 19} {
 		got, err := parseSize(give)
 		require.NoError(t, err, give)
 		assert.Equal(t, want, got, give)
 	}
-	for _, bad := range []string{"KiB", "-1", "1.2.3", "5 parsecs", "1e3", "3k"} {
+	for _, bad := range []string{"KiB", "-1", "1.2.3", "5 parsecs", "1e3", "3k", "3mib", "2 GiB", "1.5B"} {
 		_, err := parseSize(bad)
 		assert.Error(t, err, bad)
 	}
@@ -267,8 +293,8 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, data string) {
 		list, err := Parse(name, []byte(data))
 		if err == nil {
-			for _, s := range list {
-				if verr := s.Validate(); verr != nil {
+			for _, c := range list {
+				if verr := c.Scenario().Validate(); verr != nil {
 					t.Fatalf("Parse accepted an invalid scenario: %v", verr)
 				}
 			}

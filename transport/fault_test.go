@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"time"
+
 	"strings"
 	"testing"
 
@@ -59,8 +61,8 @@ func TestParseFaultsErrors(t *testing.T) {
 		{"jitter too large", "latency=1ms~2000000h", `fault "latency=1ms~2000000h": latency: latency and jitter must be at most 1h0m0s (for a connection that stops, use stall-after) (usage: latency=DURATION[~JITTER][@dir=read|write|both], e.g. latency=5ms~2ms)`},
 		{"missing value", "close-after", `fault "close-after": close-after: missing size (usage: close-after=SIZE[@dir=read|write|both], e.g. close-after=300KiB)`},
 		{"empty value", "close-after=", `fault "close-after=": empty value after "close-after="`},
-		{"ambiguous unit", "sndbuf=8KB", `fault "sndbuf=8KB": sndbuf: bad size "8KB": want a whole number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based) (usage: sndbuf=SIZE, e.g. sndbuf=8KiB)`},
-		{"fractional size", "write-slice=1.5KiB", `fault "write-slice=1.5KiB": write-slice: bad size "1.5KiB": want a whole number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based) (usage: write-slice=SIZE, e.g. write-slice=1KiB)`},
+		{"ambiguous unit", "sndbuf=8KB", `fault "sndbuf=8KB": sndbuf: bad size "8KB": want a number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based), e.g. 512, 64KiB, 1.5MB (usage: sndbuf=SIZE, e.g. sndbuf=8KiB)`},
+		{"fraction of a byte", "write-slice=1.5B", `fault "write-slice=1.5B": write-slice: bad size "1.5B": not a whole number of bytes (usage: write-slice=SIZE, e.g. write-slice=1KiB)`},
 		{"zero slice", "write-slice=0", `fault "write-slice=0": write-slice: size "0" below the minimum of 1 bytes (usage: write-slice=SIZE, e.g. write-slice=1KiB)`},
 		{"value on flag", "buffered-shutdown=1", `fault "buffered-shutdown=1": buffered-shutdown: takes no value, got "1" (usage: buffered-shutdown (no value))`},
 		{"slow read syntax", "slow-read=16KiB", `fault "slow-read=16KiB": slow-read: want SIZE/DURATION, got "16KiB" (usage: slow-read=SIZE/DURATION, e.g. slow-read=16KiB/5ms)`},
@@ -111,4 +113,48 @@ func FuzzParseFaults(f *testing.F) {
 			t.Fatalf("round trip %q -> %q", fs.String(), again.String())
 		}
 	})
+}
+
+// TestFaultValues: the typed values build the same chains as the text,
+// validated by the same parser, and a chain round-trips through text.
+func TestFaultValues(t *testing.T) {
+	tests := []struct {
+		give []Fault
+		want string
+	}{
+		{[]Fault{Latency(5*time.Millisecond, 2*time.Millisecond), WriteSlice(1 << 10)}, "latency=5ms~2ms,write-slice=1KiB"},
+		{[]Fault{CloseAfter(300 << 10).WithProbability(0.3), SndBuf(8 << 10)}, "sndbuf=8KiB,close-after=300KiB@p=0.3"},
+		{[]Fault{SlowRead(64<<10, 2*time.Millisecond)}, "slow-read=64KiB/2ms"},
+		{[]Fault{ResetAfter(1000).OnEvery(2), RcvBuf(4096), ReadSlice(512)}, "reset-after=1kB@every=2,read-slice=512,rcvbuf=4KiB"},
+		{[]Fault{BufferedShutdown(), Bandwidth(1 << 20), StallAfter(0).InDirection(Both), HalfCloseAfter(10)},
+			"stall-after=0@dir=both,half-close-after=10,bandwidth=1MiB,buffered-shutdown"},
+		{[]Fault{Latency(time.Millisecond, 0).InDirection(Read)}, "latency=1ms@dir=read"},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		f, err := NewFaults(tt.give...)
+		require.NoError(t, err, tt.want)
+		parsed, err := ParseFaults(tt.want)
+		require.NoError(t, err)
+		assert.Equal(t, parsed.String(), f.String(), "the values and the text make one chain")
+		text, err := f.MarshalText()
+		require.NoError(t, err)
+		var back Faults
+		require.NoError(t, back.UnmarshalText(text))
+		assert.Equal(t, f.String(), back.String())
+	}
+	for _, bad := range [][]Fault{
+		{CloseAfter(-1)},
+		{WriteSlice(0)},
+		{BufferedShutdown(), BufferedShutdownFixed()},
+		{Latency(time.Millisecond, 0), Latency(2*time.Millisecond, 0)},
+		{CloseAfter(10).WithProbability(1.5)},
+		{BufferedShutdown().InDirection(Read)},
+	} {
+		_, err := NewFaults(bad...)
+		assert.Error(t, err, "%v", bad)
+	}
+	assert.Panics(t, func() { MustFaults(WriteSlice(0)) })
+	var f Faults
+	assert.ErrorContains(t, f.UnmarshalText([]byte("explode")), `unknown fault "explode"`)
 }

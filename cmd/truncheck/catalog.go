@@ -32,7 +32,7 @@ func loadCatalog(files []string) (catalog, error) {
 			return cat, usageError{err}
 		}
 		for _, s := range list {
-			cat.fromFiles = append(cat.fromFiles, s.Name)
+			cat.fromFiles = append(cat.fromFiles, s.Name())
 		}
 	}
 	return cat, nil
@@ -40,7 +40,7 @@ func loadCatalog(files []string) (catalog, error) {
 
 // pick returns the named scenarios; with none named, the scenarios of the
 // --scenarios files, or else the quick catalog.
-func pick(cat catalog, names []string) ([]scenarios.Scenario, error) {
+func pick(cat catalog, names []string) ([]scenarios.Compiled, error) {
 	if len(names) == 0 && len(cat.fromFiles) > 0 {
 		names = cat.fromFiles
 	}
@@ -55,7 +55,7 @@ func pick(cat catalog, names []string) ([]scenarios.Scenario, error) {
 			return nil, usagef(`"all" stands alone: give it or scenario names, not both`)
 		}
 	}
-	out := make([]scenarios.Scenario, 0, len(names))
+	out := make([]scenarios.Compiled, 0, len(names))
 	for _, n := range names {
 		s, err := cat.Get(n)
 		if err != nil {
@@ -69,13 +69,13 @@ func pick(cat catalog, names []string) ([]scenarios.Scenario, error) {
 // inProcess drops the scenarios written for an external target from an
 // "all" selection (run and soak build the topology themselves); a target
 // scenario named explicitly is an error instead, see [requireInProcess].
-func inProcess(list []scenarios.Scenario, names []string) []scenarios.Scenario {
+func inProcess(list []scenarios.Compiled, names []string) []scenarios.Compiled {
 	if len(names) != 1 || names[0] != "all" {
 		return list
 	}
 	out := list[:0]
 	for _, s := range list {
-		if !s.TargetOnly {
+		if !s.Scenario().TargetOnly {
 			out = append(out, s)
 		}
 	}
@@ -83,10 +83,10 @@ func inProcess(list []scenarios.Scenario, names []string) []scenarios.Scenario {
 }
 
 // requireInProcess refuses target-only scenarios by name.
-func requireInProcess(list []scenarios.Scenario, cmd string) error {
+func requireInProcess(list []scenarios.Compiled, cmd string) error {
 	for _, s := range list {
-		if s.TargetOnly {
-			return usagef("scenario %q runs against an external target only: use truncheck check (or realworld), not %s", s.Name, cmd)
+		if s.Scenario().TargetOnly {
+			return usagef("scenario %q runs against an external target only: use truncheck check (or realworld), not %s", s.Name(), cmd)
 		}
 	}
 	return nil

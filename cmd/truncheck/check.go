@@ -89,26 +89,27 @@ func checkCommand(stdout, stderr io.Writer) command {
 			return usagef("--reference-fetches %d (accepted: 0 for 3, up to %d)", *referenceFetches, scenarios.MaxReferenceFetches)
 		}
 		for i := range list {
-			sc := &list[i]
+			sc := list[i].Scenario()
 			if *requireE2E {
 				sc.Verify.RequireEndToEnd = true
 			}
 			if *referenceFetches > 0 {
 				sc.Verify.ReferenceFetches = *referenceFetches
 			}
-			if want == nil {
-				continue
+			if want != nil {
+				if kinds := requestKinds(sc); kinds != 1 {
+					return usagef("--expect-* and --reference-* state what one request returns; scenario %q sends %d kinds of request (give one scenario, or state it per request in a scenario file: workload[].want)", sc.Name, kinds)
+				}
+				for j := range sc.Workload.Requests {
+					w := *want
+					sc.Workload.Requests[j].Want = &w
+				}
 			}
-			if kinds := requestKinds(*sc); kinds != 1 {
-				return usagef("--expect-* and --reference-* state what one request returns; scenario %q sends %d kinds of request (give one scenario, or state it per request in a scenario file: workload[].want)", sc.Name, kinds)
-			}
-			for j := range sc.Workload.Requests {
-				w := *want
-				sc.Workload.Requests[j].Want = &w
-			}
-			if err := sc.Validate(); err != nil {
+			c, err := scenarios.Compile(sc)
+			if err != nil {
 				return usageError{err}
 			}
+			list[i] = c
 		}
 		t := &harness.Target{
 			URL: *target, Exec: argv, RestartEvery: *restartEvery, Overlap: *overlap,
@@ -122,7 +123,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
+		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 			o := sess.options()
 			o.Target = t
 			_, err := sess.runOne(ctx, sc, o)
@@ -172,7 +173,7 @@ func requestKinds(s scenarios.Scenario) int {
 // the one server), or the defaults: quick, direct, expecting complete, not
 // written for another target, and restarting only when the harness runs
 // the server.
-func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Scenario, error) {
+func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Compiled, error) {
 	if len(names) == 0 && len(cat.fromFiles) > 0 {
 		names = cat.fromFiles
 	}
@@ -181,18 +182,19 @@ func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Scenari
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range list {
-			if s.Topology.Mode != scenarios.Direct {
-				return nil, usagef("scenario %q has topology %s; a target runs direct scenarios only", s.Name, s.Topology.Mode)
+		for _, c := range list {
+			if mode := c.Scenario().Topology.Mode; mode != scenarios.Direct {
+				return nil, usagef("scenario %q has topology %s; a target runs direct scenarios only", c.Name(), mode)
 			}
 		}
 		return list, nil
 	}
-	var list []scenarios.Scenario
-	for _, s := range cat.Quick() {
+	var list []scenarios.Compiled
+	for _, c := range cat.Quick() {
+		s := c.Scenario()
 		if s.Topology.Mode == scenarios.Direct && s.Expect.Kind == results.ExpectComplete && !s.TargetOnly &&
 			(exec || s.Restarts.Every == 0) {
-			list = append(list, s)
+			list = append(list, c)
 		}
 	}
 	return list, nil

@@ -20,17 +20,19 @@ func listCommand(stdout io.Writer) command {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCENARIO\tQUICK\tEXPECT\tHOPS\tDESCRIPTION")
-		for _, s := range cat.All() {
+		fmt.Fprintln(tw, "SCENARIO\tQUICK\tEXPECT\tORIGIN\tLAYOUT\tDESCRIPTION")
+		for _, c := range cat.All() {
+			s := c.Scenario()
 			quick := ""
 			if s.Quick {
 				quick = "yes"
 			}
-			hops := s.HopLayout()
+			layout, from := c.Layout(), s.Origin
 			if s.TargetOnly {
-				hops = "client>target" // the target's URL decides the socket kind
+				layout = fmt.Sprintf("client-%s>target", s.Topology.Hops[0].Network)
+				from = "target " + s.Target.Server
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, quick, s.Expect.Kind, hops, s.Description)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, quick, s.Expect.Kind, from, layout, s.Description)
 		}
 		return tw.Flush()
 	}}

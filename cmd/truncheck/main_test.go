@@ -62,7 +62,7 @@ func TestBadUsage(t *testing.T) {
 		{"all with names", []string{"run", "all", "baseline"}, `"all" stands alone`},
 		{"missing baseline", []string{"run", "--gate", "--baseline", filepath.Join(dir, "nope.json"), "baseline"}, "--baseline"},
 		{"replay missing file", []string{"run", "--replay", filepath.Join(dir, "nope.jsonl")}, "--replay"},
-		{"replay with seed", []string{"run", "--replay", "x.jsonl", "--seed", "3"}, "--replay takes its seeds"},
+		{"replay with seed", []string{"run", "--replay", "x.jsonl", "--seed", "3"}, "--replay runs the scenarios as they ran"},
 		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline and the --gate-* flags need --gate"},
 		{"soak without duration", []string{"soak"}, "--duration is required"},
 		{"soak target-only", []string{"soak", "--duration", "1s", "hyper-early-answer"}, "external target only"},
@@ -229,7 +229,7 @@ func TestCheckAgainstImagesvc(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, recs)
 	for _, r := range recs {
-		assert.Equal(t, "client-unix>target", r.Hops)
+		assert.Equal(t, "client-unix>target", r.Layout)
 	}
 }
 
@@ -370,14 +370,14 @@ func TestInterruptedRunFailsGate(t *testing.T) {
 	require.NoError(t, err)
 	second, err := cat.Get("buffered-shutdown")
 	require.NoError(t, err)
-	sess, err := startSession("run", t.TempDir(), []scenarios.Scenario{first, second}, &bytes.Buffer{}, false)
+	sess, err := startSession("run", t.TempDir(), []scenarios.Compiled{first, second}, &bytes.Buffer{}, false)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the signal arrived before the first scenario began
 	_, err = sess.runOne(ctx, first, sess.options())
 	require.Error(t, err)
-	sess.interrupted([]scenarios.Scenario{second})
+	sess.interrupted([]scenarios.Compiled{second})
 
 	var out bytes.Buffer
 	rr := sess.result()
@@ -414,6 +414,22 @@ func TestTrustInTheCommandLine(t *testing.T) {
 	assert.Equal(t, exitFailed, code, "report exits 1 when its own verdict is FAIL")
 	assert.Contains(t, stdout, "FAIL detect")
 
+	// The plan holds each scenario as it ran: a replay of the directory
+	// needs neither the file nor the catalog, and makes the same requests.
+	again := t.TempDir()
+	code, stdout, stderr = truncheck(t, "run", "--replay", dir, "--out", again)
+	require.Equal(t, exitFailed, code, stdout+stderr)
+	assert.Contains(t, stdout, "close-after-no-faults")
+	first, _, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
+	require.NoError(t, err)
+	second, _, err := results.ReadFile(filepath.Join(again, results.RecordsFile))
+	require.NoError(t, err)
+	require.Len(t, second, len(first))
+	for i := range first {
+		assert.Equal(t, first[i].Seed, second[i].Seed)
+		assert.Equal(t, first[i].Layout, second[i].Layout)
+	}
+
 	// A second run into the same directory, killed before its summary: the
 	// first run's summary must not pass for it. Simulate the kill by
 	// starting the session and stopping at its records.
@@ -421,7 +437,7 @@ func TestTrustInTheCommandLine(t *testing.T) {
 	require.NoError(t, err)
 	base, err := cat.Get("baseline")
 	require.NoError(t, err)
-	sess, err := startSession("run", dir, []scenarios.Scenario{base}, &bytes.Buffer{}, false)
+	sess, err := startSession("run", dir, []scenarios.Compiled{base}, &bytes.Buffer{}, false)
 	require.NoError(t, err)
 	sess.close()
 	_, err = os.Stat(filepath.Join(dir, results.SummaryFile))

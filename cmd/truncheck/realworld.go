@@ -33,24 +33,24 @@ func realworldCommand(stdout, stderr io.Writer) command {
 			return usagef("--timeline must not be negative")
 		}
 		cat := catalog{Catalog: scenarios.Builtin()}
-		var list []scenarios.Scenario
+		var list []scenarios.Compiled
 		if len(args) > 0 {
 			var err error
 			if list, err = pick(cat, args); err != nil {
 				return err
 			}
 		} else {
-			for _, s := range cat.All() {
-				if s.TargetOnly && strings.HasPrefix(s.Name, "hyper-") {
-					list = append(list, s)
+			for _, c := range cat.All() {
+				if isHyper(c) {
+					list = append(list, c)
 				}
 			}
 		}
-		for _, s := range list {
-			if !s.TargetOnly || !strings.HasPrefix(s.Name, "hyper-") {
-				return usagef("scenario %q is not a hyper target scenario (accepted: the hyper-* scenarios of truncheck list)", s.Name)
+		for _, c := range list {
+			if !isHyper(c) {
+				return usagef("scenario %q is not a hyper target scenario (accepted: the scenarios of truncheck list whose target is hyper-stock or hyper-fixed)", c.Name())
 			}
-			if _, err := os.Stat(hyperBinary(*binDir, s)); err != nil {
+			if _, err := os.Stat(hyperBinary(*binDir, c)); err != nil {
 				return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
 			}
 		}
@@ -58,7 +58,7 @@ func realworldCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Scenario) error {
+		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 			_, err := runHyper(ctx, sess, sc, *binDir, *verbose)
 			return err
 		})
@@ -80,13 +80,16 @@ func realworldCommand(stdout, stderr io.Writer) command {
 	}}
 }
 
-// hyperBinary is the build a scenario runs against: hyper-fixed for the
-// -fixed scenarios, hyper-stock (Debian's 0.14.19 as shipped) for the others.
-func hyperBinary(binDir string, s scenarios.Scenario) string {
-	if strings.HasSuffix(s.Name, "-fixed") {
-		return filepath.Join(binDir, "hyper-fixed")
-	}
-	return filepath.Join(binDir, "hyper-stock")
+// isHyper says whether a scenario's target recipe is one of the hyper
+// builds (hyper-stock: Debian's 0.14.19 as shipped; hyper-fixed: patched).
+func isHyper(c scenarios.Compiled) bool {
+	s := c.Scenario()
+	return s.TargetOnly && s.Target != nil && (s.Target.Server == "hyper-stock" || s.Target.Server == "hyper-fixed")
+}
+
+// hyperBinary is the build a scenario's recipe names.
+func hyperBinary(binDir string, c scenarios.Compiled) string {
+	return filepath.Join(binDir, c.Scenario().Target.Server)
 }
 
 // runHyper wires the hyper target the way harness/hyper_test.go does: a
@@ -95,8 +98,9 @@ func hyperBinary(binDir string, s scenarios.Scenario) string {
 // a restarted process gets the same port; the accounts file shared across
 // restarts; /healthz to wait for; /accounts/{id}?wait=2s for the server's
 // view (silence is the server's word, not assumed).
-func runHyper(ctx context.Context, sess *session, s scenarios.Scenario, binDir string, verbose bool) (harness.Report, error) {
-	bin, err := filepath.Abs(hyperBinary(binDir, s))
+func runHyper(ctx context.Context, sess *session, c scenarios.Compiled, binDir string, verbose bool) (harness.Report, error) {
+	s := c.Scenario()
+	bin, err := filepath.Abs(hyperBinary(binDir, c))
 	if err != nil {
 		return harness.Report{}, err
 	}
@@ -109,7 +113,7 @@ func runHyper(ctx context.Context, sess *session, s scenarios.Scenario, binDir s
 	// hyper target can take over its Unix path or share its port (--reuse-port),
 	// so no request meets a closed socket and every failure is hyper's own.
 	t := &harness.Target{ReadyPath: "/healthz", AccountPath: "/accounts/{id}?wait=2s", Overlap: true}
-	if strings.Contains(s.Name, "-tcp") {
+	if s.Topology.Hops[0].Network == scenarios.TCP {
 		port, err := freePort()
 		if err != nil {
 			return harness.Report{}, err
@@ -131,7 +135,7 @@ func runHyper(ctx context.Context, sess *session, s scenarios.Scenario, binDir s
 	}
 	o := sess.options()
 	o.Target = t
-	return sess.runOne(ctx, s, o)
+	return sess.runOne(ctx, c, o)
 }
 
 // freePort asks the kernel for a free loopback port.

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 
-	"github.com/truncheck/truncheck/harness"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
@@ -20,10 +24,11 @@ func runCommand(stdout, stderr io.Writer) command {
 	seed := fs.Int64("seed", 0, "replace every scenario's seed (default: each scenario's own)")
 	count := fs.Int("count", 0, "requests per scenario instead of the scenario's count (0: the scenario's)")
 	duration := fs.Duration("duration", 0, "run each scenario this long instead of its count (0: the scenario's)")
-	replay := fs.String("replay", "", "records.jsonl of an earlier run: rerun its scenarios with its seeds and request count.\n"+
-		"Reproduces the same request sequence (which request each seq sends) and the same seeded fault choices;\n"+
-		"timing, and so which connection serves which request, may differ: a timing-dependent cut may land\n"+
-		"elsewhere or not recur (run it a few times)")
+	replay := fs.String("replay", "", "an earlier run's results directory: run again exactly the scenarios it ran, as they were\n"+
+		"compiled (faults, seeds, counts, expectations, from its run.json), or its records.jsonl (the catalog's\n"+
+		"scenarios with the records' seeds and request counts). The same request sequence and seeded fault\n"+
+		"choices; timing, and so which connection serves which request, may differ: a timing-dependent cut\n"+
+		"may land elsewhere or not recur (run it a few times)")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
@@ -43,61 +48,38 @@ func runCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		type job struct {
-			s    scenarios.Scenario
-			opts harness.Options
-		}
-		var jobs []job
+		var list []scenarios.Compiled
 		if *replay != "" {
 			if flagSet(fs, "seed") || *count != 0 || *duration != 0 {
-				return usagef("--replay takes its seeds and counts from the file: drop --seed, --count and --duration")
+				return usagef("--replay runs the scenarios as they ran: drop --seed, --count and --duration")
 			}
-			plays, err := replayPlan(*replay, stderr)
-			if err != nil {
+			if list, err = replayList(*replay, cat, args, stderr); err != nil {
 				return err
 			}
-			only := map[string]bool{}
-			for _, a := range args {
-				only[a] = true
-			}
-			for _, p := range plays {
-				if len(only) > 0 && !only[p.scenario] {
-					continue
-				}
-				s, err := cat.Get(p.scenario)
-				if err != nil {
-					return usagef("--replay %s: %v (add its file with --scenarios)", *replay, err)
-				}
-				jobs = append(jobs, job{s, harness.Options{Seed: &p.seed, Count: int(p.count)}})
-			}
-			if len(jobs) == 0 {
-				return usagef("--replay %s: no records to replay (of scenarios %q)", *replay, args)
-			}
 		} else {
-			list, err := pick(cat, args)
-			if err != nil {
+			if list, err = pick(cat, args); err != nil {
 				return err
 			}
 			list = inProcess(list, args)
 			if err := requireInProcess(list, "run"); err != nil {
 				return err
 			}
-			for _, s := range list {
-				o := harness.Options{Count: *count, Duration: *duration}
-				if flagSet(fs, "seed") {
-					o.Seed = seed
-				}
-				jobs = append(jobs, job{s, o})
-			}
 		}
-		list := make([]scenarios.Scenario, len(jobs))
-		for i := range jobs {
-			if *requireE2E {
-				jobs[i].s.Verify.RequireEndToEnd = true
+		// What the flags change is compiled into the scenarios, so the plan
+		// keeps each one exactly as it runs.
+		for i := range list {
+			sc := list[i].Scenario()
+			if flagSet(fs, "seed") {
+				sc.Seed = *seed
 			}
-			list[i] = jobs[i].s
-			if o := jobs[i].opts; o.Seed != nil {
-				list[i].Seed = *o.Seed
+			if *count > 0 || *duration > 0 {
+				sc.Count, sc.Duration = *count, *duration
+			}
+			if *requireE2E {
+				sc.Verify.RequireEndToEnd = true
+			}
+			if list[i], err = scenarios.Compile(sc); err != nil {
+				return usageError{err}
 			}
 		}
 
@@ -105,10 +87,8 @@ func runCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		err = sess.runAll(list, func(ctx context.Context, i int, sc scenarios.Scenario) error {
-			o := sess.options()
-			o.Seed, o.Count, o.Duration = jobs[i].opts.Seed, jobs[i].opts.Count, jobs[i].opts.Duration
-			_, err := sess.runOne(ctx, sc, o)
+		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+			_, err := sess.runOne(ctx, sc, sess.options())
 			return err
 		})
 		if err != nil {
@@ -170,43 +150,79 @@ func (g gateOptions) gate(stderr io.Writer) (func(*results.RunResult), error) {
 	return gateWith(base, tol), nil
 }
 
-// replay is one scenario run found in a records file.
-type replay struct {
-	scenario string
-	seed     int64
-	count    int64 // highest seq + 1: the same request sequence
-}
-
-// replayPlan scans a records file (constant memory) for its scenario runs,
-// in the order they first appear.
-func replayPlan(path string, stderr io.Writer) ([]replay, error) {
-	if _, err := os.Stat(path); err != nil {
+// replayList is what --replay runs: from a results directory's plan, its
+// scenarios exactly as compiled then; from a records file (or a directory
+// without a plan), the catalog's scenarios with the seeds and request
+// counts the records show. only, when given, keeps the named scenarios.
+func replayList(path string, cat catalog, only []string, stderr io.Writer) ([]scenarios.Compiled, error) {
+	keep := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
+	var list []scenarios.Compiled
+	if st, err := os.Stat(path); err != nil {
 		return nil, usagef("--replay: %v", err)
+	} else if st.IsDir() {
+		plan, err := results.ReadPlan(path)
+		switch {
+		case err == nil:
+			for _, p := range plan.Scenarios {
+				if !keep(p.Name) {
+					continue
+				}
+				var c scenarios.Compiled
+				if err := json.Unmarshal(p.Spec, &c); err != nil {
+					return nil, usagef("--replay %s: scenario %q: %v", path, p.Name, err)
+				}
+				list = append(list, c)
+			}
+			if len(list) == 0 {
+				return nil, usagef("--replay %s: no scenarios to replay (of %q)", path, only)
+			}
+			return list, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, usagef("--replay: %v", err)
+		}
+		path = filepath.Join(path, results.RecordsFile)
 	}
-	var plays []replay
-	type key struct {
+	type play struct {
 		scenario string
 		seed     int64
+		count    int64 // highest seq + 1: the same request sequence
 	}
-	index := map[key]int{}
+	var plays []play
+	index := map[[2]any]int{}
 	warnings, err := results.ScanFile(path, func(r *results.Record) error {
-		k := key{r.Scenario, r.Seed}
+		k := [2]any{r.Scenario, r.Seed}
 		i, ok := index[k]
 		if !ok {
 			i = len(plays)
 			index[k] = i
-			plays = append(plays, replay{scenario: r.Scenario, seed: r.Seed})
+			plays = append(plays, play{scenario: r.Scenario, seed: r.Seed})
 		}
-		if r.Seq+1 > plays[i].count {
-			plays[i].count = r.Seq + 1
-		}
+		plays[i].count = max(plays[i].count, r.Seq+1)
 		return nil
 	})
 	printWarnings(stderr, warnings)
 	if err != nil {
 		return nil, usagef("--replay: %v", err)
 	}
-	return plays, nil
+	for _, p := range plays {
+		if !keep(p.scenario) {
+			continue
+		}
+		c, err := cat.Get(p.scenario)
+		if err != nil {
+			return nil, usagef("--replay %s: %v (add its file with --scenarios)", path, err)
+		}
+		sc := c.Scenario()
+		sc.Seed, sc.Count, sc.Duration = p.seed, int(p.count), 0
+		if c, err = scenarios.Compile(sc); err != nil {
+			return nil, usageError{err}
+		}
+		list = append(list, c)
+	}
+	if len(list) == 0 {
+		return nil, usagef("--replay %s: no records to replay (of scenarios %q)", path, only)
+	}
+	return list, nil
 }
 
 func printWarnings(w io.Writer, warnings []results.Warning) {

@@ -40,7 +40,7 @@ type session struct {
 // run's summary looking current; the plan (every scenario with its
 // expectation and seed) is written before the first request, so the
 // records alone can be judged after a kill.
-func startSession(kind, out string, planned []scenarios.Scenario, stderr io.Writer, verbose bool) (*session, error) {
+func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writer, verbose bool) (*session, error) {
 	start := time.Now()
 	run := runID(kind, start)
 	if out == "" {
@@ -62,7 +62,7 @@ func startSession(kind, out string, planned []scenarios.Scenario, stderr io.Writ
 }
 
 // replan writes the plan: the session's scenarios with their expectations.
-func (s *session) replan(planned []scenarios.Scenario) error {
+func (s *session) replan(planned []scenarios.Compiled) error {
 	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
@@ -74,24 +74,24 @@ func (s *session) replan(planned []scenarios.Scenario) error {
 }
 
 // plannedScenario is what the plan keeps of a scenario: its expectation
-// and seed for judging, and the scenario itself for a replay.
-func plannedScenario(s scenarios.Scenario) results.PlannedScenario {
-	d := s.WithDefaults()
-	spec, _ := json.Marshal(d) // plain data: it always marshals
-	return results.PlannedScenario{Name: s.Name, Expectation: s.Expect.Clone(), Seed: s.Seed, Hops: d.HopLayout(), Spec: spec}
+// and seed for judging, and the compiled scenario itself for a replay.
+func plannedScenario(c scenarios.Compiled) results.PlannedScenario {
+	spec, _ := json.Marshal(c) // plain data: it always marshals
+	s := c.Scenario()
+	return results.PlannedScenario{Name: s.Name, Expectation: s.Expect.Clone(), Seed: s.Seed, Layout: c.Layout(), Spec: spec}
 }
 
 // runAll runs each scenario of list with run, under a context that SIGINT
 // and SIGTERM cancel. An interrupt stops the loop and keeps the scenarios
 // not reached as not run (finish still writes everything, and the run
 // fails); any other error closes the session and is returned.
-func (s *session) runAll(list []scenarios.Scenario, run func(ctx context.Context, i int, sc scenarios.Scenario) error) error {
+func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context, i int, sc scenarios.Compiled) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for i, sc := range list {
 		if err := run(ctx, i, sc); err != nil {
 			if ctx.Err() != nil {
-				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", s.kind, sc.Name)
+				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", s.kind, sc.Name())
 				s.interrupted(list[i+1:])
 				return nil
 			}
@@ -115,12 +115,12 @@ func (s *session) options() harness.Options {
 // start at all (no summary: a bad scenario, a target that never answered)
 // is returned as the error; one that started and was cut short (ctx ended)
 // is kept with a failing finding, and the error returned too.
-func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harness.Options) (harness.Report, error) {
+func (s *session) runOne(ctx context.Context, sc scenarios.Compiled, opts harness.Options) (harness.Report, error) {
 	if isTerminal(s.stderr) {
-		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name)
+		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name())
 	}
 	if opts.Target == nil && opts.Origin == nil {
-		o, err := s.origins.get(sc.WithDefaults().Origin)
+		o, err := s.origins.get(sc.Scenario().Origin)
 		if err != nil {
 			return harness.Report{}, err
 		}
@@ -136,7 +136,7 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 		return rep, err
 	}
 	if err != nil {
-		rep.Findings = append(rep.Findings, results.Finding{Scenario: sc.Name, Check: results.CheckInterrupted, Fail: true,
+		rep.Findings = append(rep.Findings, results.Finding{Scenario: sc.Name(), Check: results.CheckInterrupted, Fail: true,
 			Message: fmt.Sprintf("run cut short after %d requests: %v", rep.Summary.Requests, err)})
 		rep.Judge()
 	}
@@ -146,9 +146,10 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Scenario, opts harnes
 
 // notRun keeps a scenario the session planned but did not run (the run was
 // interrupted) as not met, so the table, JUnit and the exit code show it.
-func (s *session) notRun(sc scenarios.Scenario, reason string) {
+func (s *session) notRun(c scenarios.Compiled, reason string) {
+	sc := c.Scenario()
 	var rep harness.Report
-	rep.Scenario, rep.Seed = sc.Name, sc.Seed
+	rep.Scenario, rep.Seed, rep.Layout = sc.Name, sc.Seed, c.Layout()
 	rep.Expectation = sc.Expect.Clone()
 	rep.Summary = results.NewSummary(sc.Name)
 	rep.Findings = []results.Finding{{Scenario: sc.Name, Check: results.CheckInterrupted, Fail: true, Message: reason}}
@@ -157,7 +158,7 @@ func (s *session) notRun(sc scenarios.Scenario, reason string) {
 }
 
 // interrupted keeps every scenario of rest as not run.
-func (s *session) interrupted(rest []scenarios.Scenario) {
+func (s *session) interrupted(rest []scenarios.Compiled) {
 	for _, sc := range rest {
 		s.notRun(sc, "not run: the run was interrupted")
 	}

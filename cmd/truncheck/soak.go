@@ -63,8 +63,8 @@ func soakCommand(stdout, stderr io.Writer) command {
 
 		st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}}
 		names := make([]string, len(mix))
-		for i, s := range mix {
-			names[i] = s.Name
+		for i, c := range mix {
+			names[i] = c.Name()
 		}
 		fmt.Fprintf(stdout, "soak %s: %s\nrecords: %s\n", *duration, strings.Join(names, ", "), sess.w.Path())
 		progressDone := st.progress(stdout, start, *duration)
@@ -75,7 +75,8 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if remaining <= 0 {
 				break
 			}
-			s := mix[round%len(mix)]
+			c := mix[round%len(mix)]
+			s := c.Scenario()
 			seed := s.Seed + int64(round/len(mix))
 			opts := sess.options()
 			opts.Seed = &seed
@@ -94,14 +95,14 @@ func soakCommand(stdout, stderr io.Writer) command {
 				return err
 			}
 			opts.Origin = o
-			rep, err := harness.RunScenario(ctx, s, opts)
+			rep, err := harness.RunScenario(ctx, c, opts)
 			if ctx.Err() != nil {
 				partial = true
 			}
 			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 				partial = false
 			}
-			st.round(s, round/len(mix), rep, err, partial, ctx.Err() != nil)
+			st.round(c, round/len(mix), rep, err, partial, ctx.Err() != nil)
 			if err != nil && ctx.Err() == nil {
 				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
 				if rep.Summary == nil {
@@ -143,7 +144,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 // scenarios that expect every response to verify (a soak hunts for rare
 // truncations where none should be), plus buffered-shutdown, whose
 // detection must keep working for hours.
-func soakMix(cat catalog, names []string) ([]scenarios.Scenario, error) {
+func soakMix(cat catalog, names []string) ([]scenarios.Compiled, error) {
 	if len(names) == 0 && len(cat.fromFiles) > 0 {
 		names = cat.fromFiles
 	}
@@ -155,10 +156,10 @@ func soakMix(cat catalog, names []string) ([]scenarios.Scenario, error) {
 		list = inProcess(list, names)
 		return list, requireInProcess(list, "soak")
 	}
-	var mix []scenarios.Scenario
-	for _, s := range cat.Quick() {
-		if s.Expect.Kind == results.ExpectComplete && !s.TargetOnly {
-			mix = append(mix, s)
+	var mix []scenarios.Compiled
+	for _, c := range cat.Quick() {
+		if s := c.Scenario(); s.Expect.Kind == results.ExpectComplete && !s.TargetOnly {
+			mix = append(mix, c)
 		}
 	}
 	if s, err := cat.Get("buffered-shutdown"); err == nil {
@@ -184,6 +185,7 @@ type soakState struct {
 
 // soakInfo is what a soak learns of a scenario beyond its records.
 type soakInfo struct {
+	c        scenarios.Compiled
 	s        scenarios.Scenario
 	rounds   int
 	partial  int // rounds cut short (the last one, a signal)
@@ -207,7 +209,8 @@ func (st *soakState) add(r *results.Record) {
 // failing finding (unless the soak itself was stopping); one cut short by
 // the soak's end is counted as such: the verdict over all rounds comes
 // from the records, judged once at the end.
-func (st *soakState) round(s scenarios.Scenario, k int, rep harness.Report, err error, partial, stopping bool) {
+func (st *soakState) round(c scenarios.Compiled, k int, rep harness.Report, err error, partial, stopping bool) {
+	s := c.Scenario()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if stopping && (rep.Summary == nil || rep.Summary.Requests == 0) {
@@ -215,7 +218,7 @@ func (st *soakState) round(s scenarios.Scenario, k int, rep harness.Report, err 
 	}
 	in := st.info[s.Name]
 	if in == nil {
-		in = &soakInfo{s: s}
+		in = &soakInfo{c: c, s: s}
 		st.info[s.Name] = in
 	}
 	switch {
@@ -242,13 +245,13 @@ func (st *soakState) round(s scenarios.Scenario, k int, rep harness.Report, err 
 }
 
 // reached is the part of the mix the soak ran.
-func (st *soakState) reached(mix []scenarios.Scenario) []scenarios.Scenario {
+func (st *soakState) reached(mix []scenarios.Compiled) []scenarios.Compiled {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var out []scenarios.Scenario
-	for _, s := range mix {
-		if st.info[s.Name] != nil {
-			out = append(out, s)
+	var out []scenarios.Compiled
+	for _, c := range mix {
+		if st.info[c.Name()] != nil {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -285,7 +288,7 @@ func (st *soakState) result(run string) *results.RunResult {
 // apply writes what the rounds said into sr.
 func (in *soakInfo) apply(sr *results.ScenarioResult) {
 	sr.Expectation = in.s.Expect.Clone()
-	sr.Seed, sr.Hops = in.s.Seed, in.s.HopLayout()
+	sr.Seed, sr.Layout = in.s.Seed, in.c.Layout()
 	sr.Restarts = in.restarts
 	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), seeds from %d", in.rounds+in.partial, in.partial, in.s.Seed))
 	sr.Findings = slices.Clone(in.findings)

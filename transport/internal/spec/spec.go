@@ -109,9 +109,12 @@ var units = []struct {
 }
 
 // SizeSuffixes lists the accepted size units for error messages.
-const SizeSuffixes = "a whole number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based)"
+const SizeSuffixes = "a number of bytes with an optional unit: B, KiB, MiB, GiB (1024-based) or kB, MB, GB (1000-based), e.g. 512, 64KiB, 1.5MB"
 
-// ParseSize parses "1000", "1000B", "256KiB", "3MiB", "1kB". Sizes are whole bytes >= 0.
+// ParseSize parses "1000", "1000B", "256KiB", "3MiB", "1kB", "1.5MB". A
+// decimal fraction is allowed when the size comes out a whole number of
+// bytes ("1.5MiB" is 1572864; "1.0001kB" is refused). Sizes are >= 0.
+// "KB", "K" and "k" are refused as ambiguous.
 func ParseSize(s string) (int64, error) {
 	num, mult := s, int64(1)
 	for _, u := range units {
@@ -120,14 +123,37 @@ func ParseSize(s string) (int64, error) {
 			break
 		}
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
+	whole, frac, hasFrac := strings.Cut(num, ".")
+	if whole == "" || strings.ContainsAny(whole, "+-") || (hasFrac && (frac == "" || strings.ContainsAny(frac, "+-"))) {
+		return 0, fmt.Errorf("bad size %q: want %s", s, SizeSuffixes)
+	}
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("bad size %q: want %s", s, SizeSuffixes)
 	}
 	if n > math.MaxInt64/mult {
 		return 0, fmt.Errorf("bad size %q: too large", s)
 	}
-	return n * mult, nil
+	n *= mult
+	if hasFrac {
+		if len(frac) > 9 {
+			return 0, fmt.Errorf("bad size %q: more than 9 decimals", s)
+		}
+		f, err := strconv.ParseInt(frac, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad size %q: want %s", s, SizeSuffixes)
+		}
+		scale := int64(math.Pow10(len(frac)))
+		if (f*mult)%scale != 0 && f != 0 {
+			return 0, fmt.Errorf("bad size %q: not a whole number of bytes", s)
+		}
+		add := f * mult / scale // f < 1e9, mult <= 2^30: no overflow
+		if n > math.MaxInt64-add {
+			return 0, fmt.Errorf("bad size %q: too large", s)
+		}
+		n += add
+	}
+	return n, nil
 }
 
 // FormatSize prints n with the largest IEC unit that divides it exactly, else the largest

@@ -17,6 +17,7 @@ func TestParseSize(t *testing.T) {
 	}{
 		{"0", 0}, {"1000", 1000}, {"1000B", 1000}, {"1KiB", 1024}, {"256KiB", 256 << 10},
 		{"3MiB", 3 << 20}, {"2GiB", 2 << 30}, {"1kB", 1000}, {"5MB", 5e6}, {"1GB", 1e9},
+		{"1.5MiB", 3 << 19}, {"1.5MB", 1_500_000}, {"0.5KiB", 512}, {"2.25kB", 2250}, {"3.0B", 3}, {"1.000001MB", 1_000_001},
 	}
 	for _, tt := range good {
 		got, err := ParseSize(tt.give)
@@ -26,7 +27,8 @@ func TestParseSize(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, got, back, "round trip of %s", FormatSize(got))
 	}
-	for _, bad := range []string{"", "KiB", "1KB", "1K", "1k", "-1", "1.5MiB", "1 KiB", "0x10", "1kib"} {
+	for _, bad := range []string{"", "KiB", "1KB", "1K", "1k", "-1", "1 KiB", "0x10", "1kib",
+		"1.", ".5", "1.5B", "1.0001kB", "1e3", "1.-5kB", "1.2.3MB", "1.1234567891GB"} {
 		_, err := ParseSize(bad)
 		assert.Error(t, err, bad)
 	}

@@ -20,14 +20,14 @@ import (
 	"github.com/truncheck/truncheck/transport"
 )
 
-// stack is an in-process topology: the tiers of the scenario on loopback
+// inProcess is an in-process topology: the tiers of the scenario on loopback
 // sockets, from the origin outward, plus a clean twin of the content path
 // (no faults) to fetch references from.
 //
 //	client ─hop 0─> [gateway ─hop 1─>] origin            (direct, gateway)
 //	client ─hop 0─> outer ─hop 1─> gateway ─hop 2─> inner (nested)
 //	reference client ──> clean twin of the origin (and of the outer tier)
-type stack struct {
+type inProcess struct {
 	s      scenarios.Scenario
 	record int
 	dir    string // socket directory
@@ -70,8 +70,8 @@ type generation struct {
 
 var quietLog = log.New(io.Discard, "", 0)
 
-// buildStack starts the scenario's tiers from the origin outward.
-func buildStack(s scenarios.Scenario, o origin.Origin, record int) (st *stack, err error) {
+// buildInProcess starts the scenario's tiers from the origin outward.
+func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inProcess, err error) {
 	if o.Handler == nil {
 		return nil, errors.New("the origin has no handler")
 	}
@@ -82,7 +82,7 @@ func buildStack(s scenarios.Scenario, o origin.Origin, record int) (st *stack, e
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	st = &stack{s: s, record: record, dir: dir, base: "http://svc", origin: o, accounts: o.Accounts}
+	st = &inProcess{s: s, record: record, dir: dir, base: "http://svc", origin: o, accounts: o.Accounts}
 	defer func() {
 		if err != nil {
 			st.close()
@@ -162,7 +162,7 @@ func buildStack(s scenarios.Scenario, o origin.Origin, record int) (st *stack, e
 	}
 
 	st.cldial = hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
-	tr := newTransport(st.cldial, s.Concurrency, s.Service.ConnectionClose)
+	tr := newTransport(st.cldial, s.Concurrency, s.Client.ConnectionClose)
 	st.trs = append(st.trs, tr)
 	st.cl = &http.Client{Transport: tr}
 	cleanDial := hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr)
@@ -174,7 +174,7 @@ func buildStack(s scenarios.Scenario, o origin.Origin, record int) (st *stack, e
 
 // outer builds an outer tier of the origin, fetching from base through
 // tr; the stack closes it.
-func (st *stack) outer(o origin.Origin, tr http.RoundTripper, base string) (origin.Origin, error) {
+func (st *inProcess) outer(o origin.Origin, tr http.RoundTripper, base string) (origin.Origin, error) {
 	outer, err := o.Outer(&http.Client{Transport: tr}, base)
 	if err != nil {
 		return origin.Origin{}, fmt.Errorf("outer tier: %w", err)
@@ -184,28 +184,22 @@ func (st *stack) outer(o origin.Origin, tr http.RoundTripper, base string) (orig
 }
 
 // listen opens a loopback TCP port or a Unix socket in the stack's directory.
-func (st *stack) listen(network scenarios.Network, sock string) (net.Listener, error) {
+func (st *inProcess) listen(network scenarios.Network, sock string) (net.Listener, error) {
 	if network == scenarios.Unix {
 		return net.Listen("unix", filepath.Join(st.dir, sock))
 	}
 	return net.Listen("tcp", "127.0.0.1:0")
 }
 
-// opts builds transport options from a fault spec (validated with the
-// scenario).
-func (st *stack) opts(spec string, seed int64, name string) transport.Options {
-	f, err := transport.ParseFaults(spec)
-	if err != nil {
-		// Validate ran before; a spec that parsed then must parse now.
-		panic(fmt.Sprintf("harness: fault spec %q: %v", spec, err))
-	}
+// opts is the transport options of one side of a hop.
+func (st *inProcess) opts(f transport.Faults, seed int64, name string) transport.Options {
 	return transport.Options{Faults: f, Seed: seed, Record: st.record, Name: name}
 }
 
 // wrap wraps a listener with a hop's server-side faults and keeps it, so
 // its conns' timelines and faults can be looked up.
-func (st *stack) wrap(l net.Listener, spec string, seed int64, name string) *transport.Listener {
-	wl := transport.WrapListener(l, st.opts(spec, seed, name))
+func (st *inProcess) wrap(l net.Listener, f transport.Faults, seed int64, name string) *transport.Listener {
+	wl := transport.WrapListener(l, st.opts(f, seed, name))
 	st.mu.Lock()
 	st.listeners = append(st.listeners, wl)
 	st.mu.Unlock()
@@ -244,7 +238,7 @@ func originServer(o origin.Origin, svc scenarios.Service) *http.Server {
 }
 
 // serve runs hs on l until the stack closes.
-func (st *stack) serve(hs *http.Server, l net.Listener) {
+func (st *inProcess) serve(hs *http.Server, l net.Listener) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -258,7 +252,7 @@ func (st *stack) serve(hs *http.Server, l net.Listener) {
 }
 
 // serveClean serves o without faults on a Unix socket of its own.
-func (st *stack) serveClean(o origin.Origin, sock string) (string, string, error) {
+func (st *inProcess) serveClean(o origin.Origin, sock string) (string, string, error) {
 	l, err := net.Listen("unix", filepath.Join(st.dir, sock))
 	if err != nil {
 		return "", "", fmt.Errorf("reference server: %w", err)
@@ -269,7 +263,7 @@ func (st *stack) serveClean(o origin.Origin, sock string) (string, string, error
 
 // startGeneration starts an origin server on a new view of the shared
 // socket; from now on it takes the socket's connections.
-func (st *stack) startGeneration() *generation {
+func (st *inProcess) startGeneration() *generation {
 	g := &generation{hs: originServer(st.origin, st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
@@ -281,14 +275,14 @@ func (st *stack) startGeneration() *generation {
 	return g
 }
 
-func (st *stack) client() *http.Client { return st.cl }
-func (st *stack) dial() dialFunc       { return st.cldial }
-func (st *stack) baseURL() string      { return st.base }
-func (st *stack) clean() cleanPath     { return st.cleanPath }
-func (st *stack) layout() string       { return st.s.HopLayout() }
-func (st *stack) notes() []string      { return nil }
+func (st *inProcess) client() *http.Client          { return st.cl }
+func (st *inProcess) dial() dialFunc                { return st.cldial }
+func (st *inProcess) baseURL() string               { return st.base }
+func (st *inProcess) clean() cleanPath              { return st.cleanPath }
+func (st *inProcess) layout(scenario string) string { return scenario }
+func (st *inProcess) notes() []string               { return nil }
 
-func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
+func (st *inProcess) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
 	if id == "" || st.accounts == nil {
 		return nil, nil
 	}
@@ -313,7 +307,7 @@ func (st *stack) account(ctx context.Context, id string, wait time.Duration) (*r
 	return ra, nil
 }
 
-func (st *stack) cutBy(conn net.Conn, acc *results.Account) (string, string, bool) {
+func (st *inProcess) cutBy(conn net.Conn, acc *results.Account) (string, string, bool) {
 	if conn == nil {
 		return "", "", false
 	}
@@ -358,7 +352,7 @@ func convertTimeline(conn string, tl transport.Timeline) []results.Event {
 // connection ever meets a closed socket; then the old one, once every
 // connection it took has been answered, shuts down gracefully (cut at
 // grace).
-func (st *stack) restart(ctx context.Context, grace time.Duration) error {
+func (st *inProcess) restart(ctx context.Context, grace time.Duration) error {
 	st.mu.Lock()
 	old := st.gen
 	st.mu.Unlock()
@@ -377,7 +371,7 @@ func (st *stack) restart(ctx context.Context, grace time.Duration) error {
 	return nil
 }
 
-func (st *stack) close() error {
+func (st *inProcess) close() error {
 	var errs []error
 	st.mu.Lock()
 	g := st.gen
