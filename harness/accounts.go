@@ -17,7 +17,7 @@ import (
 // publishes its accounts by the account protocol (package harness/account)
 // at AccountPath, read here over a clean connection.
 
-func (r *external) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
+func (r *external) account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline) {
 	if r.t.AccountPath == "" || id == "" {
 		return nil, nil
 	}

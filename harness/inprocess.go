@@ -282,7 +282,7 @@ func (st *inProcess) clean() cleanPath              { return st.cleanPath }
 func (st *inProcess) layout(scenario string) string { return scenario }
 func (st *inProcess) notes() []string               { return nil }
 
-func (st *inProcess) account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event) {
+func (st *inProcess) account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline) {
 	if id == "" || st.accounts == nil {
 		return nil, nil
 	}
@@ -301,7 +301,7 @@ func (st *inProcess) account(ctx context.Context, id string, wait time.Duration)
 	st.mu.Unlock()
 	for _, l := range ls {
 		if tl, ok := l.Timeline(acc.ConnID); ok {
-			return ra, convertTimeline(acc.ConnID, tl)
+			return ra, tl
 		}
 	}
 	return ra, nil
@@ -337,14 +337,6 @@ func (st *inProcess) cutBy(conn net.Conn, acc *results.Account) (string, string,
 		return in.Fired, fmt.Sprintf("hop%d-server", len(st.s.Topology.Hops)-1), true
 	}
 	return "", "", false
-}
-
-func convertTimeline(conn string, tl transport.Timeline) []results.Event {
-	out := make([]results.Event, 0, len(tl))
-	for _, e := range tl {
-		out = append(out, results.Event{At: e.At, Conn: conn, Kind: e.Kind.String(), N: e.N, Of: e.Of, Note: e.Note})
-	}
-	return out
 }
 
 // restart replaces the origin like a zero-downtime deploy: the new

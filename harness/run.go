@@ -297,7 +297,7 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 	attribute(rec, acc, fault, where, inside)
 	if vd.Conn != nil {
 		if tl, ok := transport.TimelineOf(vd.Conn); ok {
-			rec.Timeline = append(rec.Timeline, convertTimeline(rec.ConnID, tl)...)
+			rec.Timeline = append(rec.Timeline, tl...)
 		}
 	}
 	rec.Timeline = append(rec.Timeline, serverTL...)

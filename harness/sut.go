@@ -25,7 +25,7 @@ type systemUnderTest interface {
 	// account returns the server's account of a request id, waiting up to
 	// wait for the handler to finish, with the server-side timeline of its
 	// connection when one was recorded; nil when the server keeps none.
-	account(ctx context.Context, id string, wait time.Duration) (*results.Account, []results.Event)
+	account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline)
 	// cutBy says which of our injected faults cut the response that came
 	// over conn (the client's conn) and acc (the server's account, may be
 	// nil): the fault's spec, where it acted, and whether that place is

@@ -219,7 +219,7 @@ func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
 		b.WriteString("     timeline:\n")
 	}
 	for _, e := range tl {
-		b.WriteString("       " + e.String() + "\n")
+		b.WriteString("       " + e.Stamped() + "\n")
 	}
 }
 

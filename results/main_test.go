@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/truncheck/truncheck/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -47,10 +49,10 @@ func rec(scenario string, seq int64, o Outcome) Record {
 		r.ServerAccount = &Account{Status: 200, ContentLength: 3_300_000, BytesWritten: 3_300_000, Complete: true}
 		r.Error = "body ended after 219264 of 3300000 bytes"
 		r.Timeline = []Event{
-			{At: 0, Kind: "accept"},
-			{At: 1200 * time.Microsecond, Kind: "partial-write", N: 219_264, Of: 3_300_000},
-			{At: 1300 * time.Microsecond, Kind: "would-block"},
-			{At: 1400 * time.Microsecond, Kind: "close-write", Note: "buffered-shutdown"},
+			{At: 0, Kind: transport.EventAccept},
+			{At: 1200 * time.Microsecond, Kind: transport.EventPartialWrite, N: 219_264, Of: 3_300_000},
+			{At: 1300 * time.Microsecond, Kind: transport.EventWouldBlock},
+			{At: 1400 * time.Microsecond, Kind: transport.EventCloseWrite, Note: "buffered-shutdown"},
 		}
 	}
 	return r

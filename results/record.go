@@ -2,8 +2,9 @@ package results
 
 import (
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/truncheck/truncheck/transport"
 )
 
 // Record is one request, flat and JSON-tagged so that one JSON line per
@@ -65,7 +66,7 @@ type Record struct {
 
 	// Timeline is the flight recorder's account of the connection(s), kept
 	// for failures only (the harness decides).
-	Timeline []Event `json:"timeline,omitempty"`
+	Timeline Timeline `json:"timeline,omitempty"`
 }
 
 // End returns the time the request finished.
@@ -165,42 +166,10 @@ type Account struct {
 	Ended   time.Time `json:"ended,omitzero"`
 }
 
-// Event is one flight-recorder entry: what happened on a connection, when.
-type Event struct {
-	At   time.Duration `json:"at_ns"`          // since the connection was created
-	Conn string        `json:"conn,omitempty"` // connection id, when a timeline spans several
-	Kind string        `json:"kind"`           // accept, dial, read, write, partial-write, would-block, close-write, close, peer-fin, rst, fault
-	N    int64         `json:"n,omitempty"`    // bytes
-	Of   int64         `json:"of,omitempty"`   // bytes asked, for partial writes
-	Note string        `json:"note,omitempty"` // e.g. the fault's name
-}
+// Event is one flight-recorder entry: what happened on a connection,
+// when. It is the transport's own type, so a timeline goes from the socket
+// to the results file without a second vocabulary.
+type Event = transport.Event
 
-// String renders the event as "+12.345ms svc-3 write 219264 of 4194425 (note)".
-func (e Event) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "+%.3fms", float64(e.At)/float64(time.Millisecond))
-	if e.Conn != "" {
-		b.WriteString(" " + e.Conn)
-	}
-	b.WriteString(" " + e.Kind)
-	if e.N != 0 || e.Of != 0 {
-		fmt.Fprintf(&b, " %d", e.N)
-	}
-	if e.Of != 0 {
-		fmt.Fprintf(&b, " of %d", e.Of)
-	}
-	if e.Note != "" {
-		b.WriteString(" " + e.Note)
-	}
-	return b.String()
-}
-
-// TimelineString renders a timeline one event per line, for JUnit and text.
-func TimelineString(t []Event) string {
-	var b strings.Builder
-	for _, e := range t {
-		b.WriteString(e.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
+// Timeline is a connection's events, oldest first.
+type Timeline = transport.Timeline

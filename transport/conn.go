@@ -82,7 +82,7 @@ func newConn(inner net.Conn, o Options, seq uint64, born EventKind) *conn {
 		start:  time.Now(),
 		closed: make(chan struct{}),
 	}
-	c.rec = newRecorder(o.Record, c.start)
+	c.rec = newRecorder(o.Record, c.start, c.id)
 	var active []string
 	var setups []func()
 	for idx, fs := range o.Faults.list {

@@ -57,13 +57,15 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown event kind %q; accepted: %s", b, strings.Join(eventNames[1:], ", "))
 }
 
-// Event is one entry of a flight recorder.
+// Event is one entry of a flight recorder. It is the one timeline type:
+// results files keep these events as they were recorded.
 type Event struct {
-	At   time.Duration // monotonic, since the conn was created
-	Kind EventKind
-	N    int64  // bytes
-	Of   int64  // for partial writes: bytes asked
-	Note string // e.g. the fault's name, an error
+	At   time.Duration `json:"at_ns"`          // monotonic, since the conn was created
+	Conn string        `json:"conn,omitempty"` // the conn's ID, set when the timeline is copied out
+	Kind EventKind     `json:"kind"`
+	N    int64         `json:"n,omitempty"`    // bytes
+	Of   int64         `json:"of,omitempty"`   // for partial writes: bytes asked
+	Note string        `json:"note,omitempty"` // e.g. the fault's name, an error
 }
 
 // String formats an event the way strace would make you read it:
@@ -92,14 +94,25 @@ func (e Event) String() string {
 	return b.String()
 }
 
+// Stamped is the event with its offset and conn, as timelines print it:
+// "+12.345ms svc-3 write 1024".
+func (e Event) Stamped() string {
+	s := fmt.Sprintf("+%.3fms ", float64(e.At)/float64(time.Millisecond))
+	if e.Conn != "" {
+		s += e.Conn + " "
+	}
+	return s + e.String()
+}
+
 // Timeline is a conn's recorded events, oldest first.
 type Timeline []Event
 
-// String prints one event per line with its offset, e.g. "+12.345ms write 1024".
+// String prints one stamped event per line.
 func (t Timeline) String() string {
 	var b strings.Builder
 	for _, e := range t {
-		fmt.Fprintf(&b, "+%.3fms %s\n", float64(e.At)/float64(time.Millisecond), e)
+		b.WriteString(e.Stamped())
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
@@ -108,17 +121,18 @@ func (t Timeline) String() string {
 // without a recorder pays one nil check per call.
 type recorder struct {
 	start time.Time
+	conn  string
 	mu    sync.Mutex
 	buf   []Event
 	next  int
 	full  bool
 }
 
-func newRecorder(capacity int, start time.Time) *recorder {
+func newRecorder(capacity int, start time.Time, conn string) *recorder {
 	if capacity <= 0 {
 		return nil
 	}
-	return &recorder{start: start, buf: make([]Event, capacity)}
+	return &recorder{start: start, conn: conn, buf: make([]Event, capacity)}
 }
 
 func (r *recorder) add(k EventKind, n, of int64, note string) {
@@ -141,13 +155,19 @@ func (r *recorder) timeline() Timeline {
 		return nil
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var t Timeline
 	if !r.full {
-		return append(Timeline(nil), r.buf[:r.next]...)
+		t = append(t, r.buf[:r.next]...)
+	} else {
+		t = make(Timeline, 0, len(r.buf))
+		t = append(t, r.buf[r.next:]...)
+		t = append(t, r.buf[:r.next]...)
 	}
-	t := make(Timeline, 0, len(r.buf))
-	t = append(t, r.buf[r.next:]...)
-	return append(t, r.buf[:r.next]...)
+	r.mu.Unlock()
+	for i := range t {
+		t[i].Conn = r.conn
+	}
+	return t
 }
 
 // history keeps the most recent conns of a listener so that a timeline, or

@@ -14,14 +14,17 @@ import (
 )
 
 func TestRecorderRing(t *testing.T) {
-	r := newRecorder(3, time.Now())
+	r := newRecorder(3, time.Now(), "c-1")
 	for i := range 5 {
 		r.add(EventWrite, int64(i), 0, "")
 	}
 	tl := r.timeline()
 	require.Len(t, tl, 3)
 	assert.Equal(t, []int64{2, 3, 4}, []int64{tl[0].N, tl[1].N, tl[2].N}, "the newest events are kept, oldest first")
-	assert.Nil(t, newRecorder(0, time.Now()), "Record 0: no recorder at all")
+	for _, e := range tl {
+		assert.Equal(t, "c-1", e.Conn, "a copied-out event names its conn")
+	}
+	assert.Nil(t, newRecorder(0, time.Now(), "c-1"), "Record 0: no recorder at all")
 	var off *recorder
 	off.add(EventRead, 1, 0, "") // a nil recorder records nothing and does not panic
 	assert.Nil(t, off.timeline())
@@ -46,6 +49,13 @@ func TestEventString(t *testing.T) {
 	}
 	tl := Timeline{{At: 12345 * time.Microsecond, Kind: EventWrite, N: 1}, {At: 13 * time.Millisecond, Kind: EventClose}}
 	assert.Equal(t, "+12.345ms write 1\n+13.000ms close\n", tl.String())
+	tl[0].Conn = "svc-3"
+	assert.Equal(t, "+12.345ms svc-3 write 1", tl[0].Stamped())
+
+	// The JSON form is the results files' timeline: kinds by name.
+	b, err := json.Marshal(tl[0])
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"at_ns":12345000,"conn":"svc-3","kind":"write","n":1}`, string(b))
 }
 
 func TestEventKindText(t *testing.T) {
@@ -66,7 +76,7 @@ func TestListenerHistory(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		a, b := net.Pipe()
 		t.Cleanup(func() { a.Close(); b.Close() })
-		h.add(&conn{Conn: a, id: "c-" + strconv.Itoa(i), rec: newRecorder(1, time.Now())})
+		h.add(&conn{Conn: a, id: "c-" + strconv.Itoa(i), rec: newRecorder(1, time.Now(), "c-"+strconv.Itoa(i))})
 	}
 	_, ok := h.get("c-1")
 	assert.False(t, ok, "evicted")

@@ -14,6 +14,7 @@ import (
 	"github.com/truncheck/truncheck/harness"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 func realworldCommand(stdout, stderr io.Writer) command {
@@ -197,12 +198,12 @@ func orDash(s string) string {
 // timeline is whole (it starts with the dial): the number to compare with
 // the original report's 219,264.
 func wireBytes(f results.Record) (int64, bool) {
-	if len(f.Timeline) == 0 || f.Timeline[0].Kind != "dial" {
+	if len(f.Timeline) == 0 || f.Timeline[0].Kind != transport.EventDial {
 		return 0, false
 	}
 	var n int64
 	for _, e := range f.Timeline {
-		if e.Kind == "read" && (e.Conn == "" || e.Conn == f.ConnID) {
+		if e.Kind == transport.EventRead && (e.Conn == "" || e.Conn == f.ConnID) {
 			n += e.N
 		}
 	}
