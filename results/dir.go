@@ -284,12 +284,24 @@ func PrepareDir(dir string) error {
 // target's recipe, in the harness's own JSON). Records alone then suffice
 // to judge a run that was killed before its summary.
 type Plan struct {
-	Run       string                     `json:"run"`
-	Version   string                     `json:"version,omitempty"`
-	Created   time.Time                  `json:"created,omitzero"`
-	Command   string                     `json:"command,omitempty"` // run, check, soak, realworld
-	Scenarios []PlannedScenario          `json:"scenarios"`
-	Extra     map[string]json.RawMessage `json:"extra,omitempty"` // e.g. the target's recipe
+	Run       string            `json:"run"`
+	Version   string            `json:"version,omitempty"`
+	Created   time.Time         `json:"created,omitzero"`
+	Command   string            `json:"command,omitempty"` // run, check, soak, realworld
+	Scenarios []PlannedScenario `json:"scenarios"`
+	Target    *PlannedTarget    `json:"target,omitempty"` // check's server; nil for in-process runs
+}
+
+// PlannedTarget is the external server a check ran against, as its
+// command line gave it. (A hyper target scenario carries its own recipe
+// in its spec.)
+type PlannedTarget struct {
+	URL          string        `json:"url"`
+	Exec         []string      `json:"exec,omitempty"`
+	RestartEvery time.Duration `json:"restart_every_ns,omitempty"`
+	Overlap      bool          `json:"overlap,omitempty"`
+	ReadyPath    string        `json:"ready_path,omitempty"`
+	AccountPath  string        `json:"account_path,omitempty"`
 }
 
 // PlannedScenario is one scenario of a [Plan].

@@ -256,3 +256,41 @@ func Bytes(n int64) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
+
+// WritePlanText renders a run's plan: each scenario as it ran (layout,
+// seed, faults in their canonical text, expectation) and the external
+// target, if any.
+func WritePlanText(w io.Writer, p *Plan) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "as run: %s (%s, truncheck %s)\n", p.Run, p.Command, p.Version)
+	if t := p.Target; t != nil {
+		fmt.Fprintf(ew, "  target %s", t.URL)
+		if len(t.Exec) > 0 {
+			fmt.Fprintf(ew, ", started as %q", t.Exec)
+		}
+		if t.RestartEvery > 0 {
+			fmt.Fprintf(ew, ", restarted every %s", t.RestartEvery)
+			if t.Overlap {
+				fmt.Fprint(ew, " (overlapping)")
+			}
+		}
+		if t.AccountPath != "" {
+			fmt.Fprintf(ew, ", accounts at %s", t.AccountPath)
+		} else {
+			fmt.Fprint(ew, ", no account (silence unknown)")
+		}
+		fmt.Fprintln(ew)
+	}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, sc := range p.Scenarios {
+		faults := sc.Faults
+		if faults == "" {
+			faults = "no faults"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\tseed %d\t%s\texpect %s\n", sc.Name, sc.Layout, sc.Seed, faults, sc.Expectation)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return ew.err
+}

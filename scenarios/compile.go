@@ -42,6 +42,11 @@ func (c Compiled) Name() string { return c.s.Name }
 // "client-tcp>gw-unix>svc".
 func (c Compiled) Layout() string { return c.s.layout() }
 
+// Faults says where the scenario's faults sit and what they are, in
+// their canonical text, e.g. "svc listener: buffered-shutdown"; "" when
+// it injects none.
+func (c Compiled) Faults() string { return c.s.faults() }
+
 // IsZero reports whether c was never compiled.
 func (c Compiled) IsZero() bool { return c.s.Name == "" }
 

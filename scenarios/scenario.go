@@ -304,18 +304,25 @@ func (s Scenario) Clone() Scenario {
 	return s
 }
 
+// tiers names the tiers of a topology, client first: hop i goes from
+// tiers[i] to tiers[i+1].
+func (s Scenario) tiers() []string {
+	switch s.Topology.Mode {
+	case Direct:
+		return []string{"client", "svc"}
+	case Gateway:
+		return []string{"client", "gw", "svc"}
+	case Nested:
+		return []string{"client", "outer", "gw", "inner"}
+	}
+	return nil
+}
+
 // layout renders the chain of a defaulted scenario for records and
 // tables, e.g. "client-tcp>gw-unix>svc".
 func (s Scenario) layout() string {
-	var tiers []string
-	switch s.Topology.Mode {
-	case Direct:
-		tiers = []string{"client", "svc"}
-	case Gateway:
-		tiers = []string{"client", "gw", "svc"}
-	case Nested:
-		tiers = []string{"client", "outer", "gw", "inner"}
-	default:
+	tiers := s.tiers()
+	if tiers == nil {
 		return "?"
 	}
 	var b strings.Builder
@@ -327,6 +334,26 @@ func (s Scenario) layout() string {
 	}
 	b.WriteString(tiers[len(tiers)-1])
 	return b.String()
+}
+
+// faults renders where each hop's faults sit, by the tier they wrap, in
+// their canonical text: "svc listener: buffered-shutdown; client dialer:
+// slow-read=4KiB/1ms". "" when the scenario injects nothing.
+func (s Scenario) faults() string {
+	tiers := s.tiers()
+	var parts []string
+	for i, h := range s.Topology.Hops {
+		if i+1 >= len(tiers) {
+			break
+		}
+		if !h.ServerFaults.IsZero() {
+			parts = append(parts, tiers[i+1]+" listener: "+h.ServerFaults.String())
+		}
+		if !h.ClientFaults.IsZero() {
+			parts = append(parts, tiers[i]+" dialer: "+h.ClientFaults.String())
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Limits on sizes a scenario may ask for, so a typo cannot exhaust the

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/transport"
 )
 
 func TestMain(m *testing.M) {
@@ -77,6 +78,12 @@ func TestCompileFillsDefaults(t *testing.T) {
 	assert.Equal(t, DefaultOrigin, d.Origin)
 	assert.Empty(t, s.Topology.Hops, "Compile must not change its argument")
 	assert.Equal(t, "client-tcp>outer-tcp>gw-tcp>inner", c.Layout())
+	assert.Empty(t, c.Faults())
+
+	s.Topology.Hops = []Hop{{ClientFaults: transport.MustFaults(transport.SlowRead(4096, time.Millisecond))}, {}, {ServerFaults: transport.MustFaults(transport.CloseAfter(300_000))}}
+	f, err := Compile(s)
+	require.NoError(t, err)
+	assert.Equal(t, "client dialer: slow-read=4KiB/1ms; inner listener: close-after=300kB", f.Faults())
 
 	// A compiled scenario round-trips through its JSON (a plan's replay).
 	b, err := c.MarshalJSON()

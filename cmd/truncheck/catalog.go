@@ -1,9 +1,11 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // stringList is a repeatable string flag.
@@ -11,6 +13,26 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// sizeFlag is a byte size in the grammar scenario files and faults use
+// (3300000, 3.3MB, 16MiB); unset is -1.
+type sizeFlag int64
+
+func (f *sizeFlag) String() string {
+	if *f < 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64(*f), 10)
+}
+
+func (f *sizeFlag) Set(s string) error {
+	n, err := transport.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*f = sizeFlag(n)
+	return nil
+}
 
 // catalog is the built-in catalog plus the scenarios of the --scenarios
 // files, whose names are kept: with no names given, a command runs the

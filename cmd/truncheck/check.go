@@ -30,7 +30,8 @@ func checkCommand(stdout, stderr io.Writer) command {
 		"e.g. '/accounts/{id}?wait=2s'; JSON with at least \"complete\" and \"bytes_written\".\n"+
 		"Without it no failure is called silent (the server's view is unknown)")
 	out := fs.String("out", "", "results directory; default out/check-<timestamp>")
-	expectLength := fs.Int64("expect-length", -1, "the exact body length every checked request must return (what you know, not what the server says)")
+	expectLength := sizeFlag(-1)
+	fs.Var(&expectLength, "expect-length", "the exact body length every checked request must return, e.g. 3300000 or 3.3MB\n(what you know, not what the server says)")
 	expectDigest := fs.String("expect-digest", "", "the RFC 9530 digest every checked request's body must have, e.g. 'sha-256=:BASE64:'")
 	referenceURL := fs.String("reference-url", "", "a known-good server's URL of the same content (loopback); its bytes are the reference")
 	referenceFile := fs.String("reference-file", "", "a file holding the body every checked request must return")
@@ -81,7 +82,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
-		want, err := statedWant(*expectLength, *expectDigest, *referenceURL, *referenceFile)
+		want, err := statedWant(int64(expectLength), *expectDigest, *referenceURL, *referenceFile)
 		if err != nil {
 			return err
 		}
@@ -123,6 +124,10 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if err != nil {
 			return err
 		}
+		if err := sess.setTarget(t); err != nil {
+			sess.close()
+			return err
+		}
 		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 			o := sess.options()
 			o.Target = t
@@ -143,9 +148,6 @@ func checkCommand(stdout, stderr io.Writer) command {
 // statedWant is what the --expect-* and --reference-* flags state, or nil.
 func statedWant(length int64, dg, refURL, refFile string) (*scenarios.Want, error) {
 	w := &scenarios.Want{Digest: dg, ReferenceURL: refURL, ReferenceFile: refFile}
-	if length < -1 {
-		return nil, usagef("--expect-length %d (accepted: a length in bytes, >= 0)", length)
-	}
 	if length >= 0 {
 		w.Length = &length
 	}

@@ -76,6 +76,7 @@ func TestBadUsage(t *testing.T) {
 		{"check without target", []string{"check"}, "--target is required"},
 		{"check bad target", []string{"check", "--target", "ftp://127.0.0.1:1"}, "accepted: http://127.0.0.1:PORT"},
 		{"check bad exec", []string{"check", "--target", "unix:/x.sock", "--exec", `srv "unterminated`}, "unterminated"},
+		{"check bad length", []string{"check", "--target", "unix:/x.sock", "--expect-length", "3.3XB"}, "want a number of bytes"},
 		{"check restart without exec", []string{"check", "--target", "unix:/x.sock", "--restart-every", "1s"}, "--restart-every needs --exec"},
 		{"check overlap without restarts", []string{"check", "--target", "unix:/x.sock", "--exec", "srv", "--overlap"}, "--overlap needs --exec and --restart-every"},
 		{"check gateway scenario", []string{"check", "--target", "unix:/x.sock", "gateway-baseline"}, "direct scenarios only"},
@@ -413,6 +414,8 @@ func TestTrustInTheCommandLine(t *testing.T) {
 	code, stdout, _ = truncheck(t, "report", dir)
 	assert.Equal(t, exitFailed, code, "report exits 1 when its own verdict is FAIL")
 	assert.Contains(t, stdout, "FAIL detect")
+	assert.Regexp(t, `(?m)^  close-after-no-faults\s+client-tcp>svc\s+seed 7\s+no faults\s+expect detect truncated \(silent forbidden\)$`, stdout,
+		"report shows the scenario as it ran")
 
 	// The plan holds each scenario as it ran: a replay of the directory
 	// needs neither the file nor the catalog, and makes the same requests.
@@ -496,10 +499,17 @@ func TestCheckStatedExpectation(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file.yaml")
 	require.NoError(t, os.WriteFile(file, []byte("name: the-file\nworkload: [{path: /file}]\ncount: 6\nexpect: {kind: complete}\n"), 0o644))
 
-	code, stdout, stderr := truncheck(t, "check", "--target", front.URL, "--scenarios", file, "--out", t.TempDir(),
+	checked := t.TempDir()
+	code, stdout, stderr := truncheck(t, "check", "--target", front.URL, "--scenarios", file, "--out", checked,
 		"--expect-length", strconv.Itoa(len(body)))
 	assert.Equal(t, exitFailed, code, stderr)
 	assert.Regexp(t, `(?m)^the-file\s+6\s+6 truncated\s+\?\s`, stdout, "truncated, silence unknown: the gateway keeps no account")
+	plan, err := results.ReadPlan(checked)
+	require.NoError(t, err)
+	require.NotNil(t, plan.Target, "the plan names the server that was checked")
+	assert.Equal(t, front.URL, plan.Target.URL)
+	_, stdout, _ = truncheck(t, "report", checked)
+	assert.Contains(t, stdout, "target "+front.URL+", no account (silence unknown)")
 
 	code, stdout, stderr = truncheck(t, "check", "--target", front.URL, "--scenarios", file, "--out", t.TempDir(), "--require-e2e")
 	assert.Equal(t, exitFailed, code, stderr)

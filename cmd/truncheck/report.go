@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/truncheck/truncheck/results"
@@ -18,6 +20,7 @@ func reportCommand(stdout, stderr io.Writer) command {
 		fmt.Fprintln(fs.Output(), "usage: truncheck report [flags] RESULTS...")
 		fmt.Fprintln(fs.Output(), "Judges stored results again from their records (a run killed before its summary included)")
 		fmt.Fprintln(fs.Output(), "and merges several: the same run given twice counts once. Exit 1 when the verdict is FAIL.")
+		fmt.Fprintln(fs.Output(), "A results directory's plan follows the table: each scenario as it ran (faults, seed, expectation).")
 		fs.PrintDefaults()
 	}
 	return command{fs: fs, summary: "judge again and merge stored results (directories, .jsonl or summary .json)", fn: func(args []string) error {
@@ -44,6 +47,9 @@ func reportCommand(stdout, stderr io.Writer) command {
 		if err := printRun(stdout, rr, "", 0); err != nil {
 			return err
 		}
+		if err := printPlans(stdout, args); err != nil {
+			return err
+		}
 		if *html != "" {
 			if err := results.WriteFileAtomic(*html, func(w io.Writer) error { return results.WriteHTML(w, rr) }); err != nil {
 				return envError{err}
@@ -62,4 +68,29 @@ func reportCommand(stdout, stderr io.Writer) command {
 		}
 		return verdictErr(rr)
 	}}
+}
+
+// printPlans prints the plan of each results directory among args: the
+// scenarios as they ran, so a report says what was tested, not only how
+// it went.
+func printPlans(stdout io.Writer, args []string) error {
+	for _, a := range args {
+		if st, err := os.Stat(a); err != nil || !st.IsDir() {
+			continue
+		}
+		plan, err := results.ReadPlan(a)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return usageError{err}
+		}
+		if _, err := fmt.Fprintln(stdout); err != nil {
+			return envError{fmt.Errorf("writing the table: %w", err)}
+		}
+		if err := results.WritePlanText(stdout, plan); err != nil {
+			return envError{fmt.Errorf("writing the table: %w", err)}
+		}
+	}
+	return nil
 }

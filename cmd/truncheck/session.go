@@ -30,6 +30,8 @@ type session struct {
 	w       *results.Writer
 	origins *originSet
 	reports []harness.Report
+	planned []scenarios.Compiled
+	target  *results.PlannedTarget // check's server, kept in the plan
 	stderr  io.Writer
 	verbose bool
 }
@@ -61,9 +63,11 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 	return s, nil
 }
 
-// replan writes the plan: the session's scenarios with their expectations.
+// replan writes the plan: the session's scenarios with their expectations
+// (and the external target, once check has set it).
 func (s *session) replan(planned []scenarios.Compiled) error {
-	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind}
+	s.planned = planned
+	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
@@ -78,7 +82,7 @@ func (s *session) replan(planned []scenarios.Compiled) error {
 func plannedScenario(c scenarios.Compiled) results.PlannedScenario {
 	spec, _ := json.Marshal(c) // plain data: it always marshals
 	s := c.Scenario()
-	return results.PlannedScenario{Name: s.Name, Expectation: s.Expect.Clone(), Seed: s.Seed, Layout: c.Layout(), Spec: spec}
+	return results.PlannedScenario{Name: s.Name, Expectation: s.Expect.Clone(), Seed: s.Seed, Layout: c.Layout(), Faults: c.Faults(), Spec: spec}
 }
 
 // runAll runs each scenario of list with run, under a context that SIGINT
@@ -211,6 +215,13 @@ func printRun(stdout io.Writer, rr *results.RunResult, dir string, records int64
 		return envError{fmt.Errorf("writing the table: %w", err)}
 	}
 	return nil
+}
+
+// setTarget records check's external server in the plan.
+func (s *session) setTarget(t *harness.Target) error {
+	s.target = &results.PlannedTarget{URL: t.URL, Exec: t.Exec, RestartEvery: t.RestartEvery,
+		Overlap: t.Overlap, ReadyPath: t.ReadyPath, AccountPath: t.AccountPath}
+	return s.replan(s.planned)
 }
 
 // close releases the records file and the origins; finish calls it too.

@@ -1,6 +1,6 @@
 // Command probe is a hand tool for truncheck's hyper target (targets/hyper): it fires requests
 // at the server over a Unix socket or TCP, reads each response slowly with a raw socket (a
-// slow-ish reader keeps the socket buffer full, which is what hyper issue #4022 needs),
+// slow-ish reader keeps the socket buffer full, which is what the buffered-shutdown defect needs),
 // checks every body byte against the server's deterministic generator, and sets each
 // response next to the server's own account of it. A response that is short while the server
 // believes it sent everything is a SILENT truncation.
@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/truncheck/truncheck/harness/origin"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // config holds the command line.
@@ -123,10 +124,10 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("give exactly one of -unix PATH or -tcp ADDR")
 	}
 	var err error
-	if cfg.size, err = parseSize(*size); err != nil {
+	if cfg.size, err = transport.ParseSize(*size); err != nil {
 		return cfg, fmt.Errorf("-size: %w", err)
 	}
-	if cfg.upload, err = parseSize(*upload); err != nil {
+	if cfg.upload, err = transport.ParseSize(*upload); err != nil {
 		return cfg, fmt.Errorf("-upload: %w", err)
 	}
 	if cfg.mode != "get" && cfg.mode != "early" && cfg.mode != "upload" {
@@ -142,23 +143,6 @@ func parseFlags(args []string) (config, error) {
 		cfg.idPrefix = fmt.Sprintf("probe-%d", time.Now().Unix())
 	}
 	return cfg, nil
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"MB", 1e6}, {"kB", 1e3}, {"B", 1}, {"", 1}}
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseInt(num, 10, 64)
-			if err != nil || n < 0 {
-				return 0, fmt.Errorf("%q: expected bytes such as 3300000 or 16MiB", s)
-			}
-			return n * u.mult, nil
-		}
-	}
-	return 0, fmt.Errorf("%q: expected bytes such as 3300000 or 16MiB", s)
 }
 
 // generate is the server's body formula: 8-byte little-endian blocks of SplitMix64's
