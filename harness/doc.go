@@ -31,10 +31,17 @@
 //	   ▼
 //	results.Record ─► Options.Writer (JSONL as it goes) ─► results.Summary ─► results' judge
 //
-// The system under test is a contract of its own (sut.go): the in-process
-// [stack] (stack.go, gateway.go) and an external [Target] (target.go)
-// both give a faulty client path, a clean path for references, the
-// server's account of a request, who cut a failure, restarts and teardown.
+// The system under test is a contract of its own (sut.go), with one file
+// per responsibility: the in-process topology (inprocess.go; its gateway
+// in gateway.go, the listener handover in package transport), an external
+// [Target] (target.go; process supervision in process.go, its accounts in
+// accounts.go), dialing (dial.go), references (reference.go), the request
+// generator (workload.go) and the verifier (verify.go). Each system gives
+// a faulty client path, a clean path for references, the server's account
+// of a request, who cut a failure, restarts and teardown.
+//
+// A scenario reaches [RunScenario] compiled (scenarios.Compiled): defaults
+// filled in, faults typed. Nothing here parses or validates it again.
 //
 // Outcomes and evidence are results' vocabulary: complete, unverified,
 // truncated, reset, corrupt, overlong, stalled, http-error,

@@ -15,7 +15,7 @@ import (
 )
 
 // TestHyperTarget runs the hyper scenarios against the real hyper 0.14.19
-// builds of targets/hyper (issue 6) when TRUNCHECK_HYPER=1 and the binaries
+// builds of targets/hyper when TRUNCHECK_HYPER=1 and the binaries
 // are built (targets/hyper/build.sh): the stock build must show silent
 // truncations, the fixed build none.
 func TestHyperTarget(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Outcome is the checker's verdict on one request, in the vocabulary of
-// DESIGN.md. It is a string so that JSON files stay readable, and its text
+// Outcome is the checker's verdict on one request (complete, truncated,
+// overlong, corrupt, ...; the README's outcome table). It is a string so that JSON files stay readable, and its text
 // unmarshalling is strict so that a typo in a baseline or a file from a newer
 // version is reported instead of silently counted as something else.
 type Outcome string

@@ -1,11 +1,22 @@
 // Package scenarios is truncheck's catalog: each [Scenario] is plain data
-// saying which tiers stand between the client and the image service, the
-// socket kind and the faults of every hop, the requests, how many and how
-// hard, and what a run must show ([Expectation]: complete, or detect a
-// named outcome, silent or not).
+// saying which tiers stand between the client and the origin, the socket
+// kind and the faults of every hop, the requests, how many and how hard,
+// and what a run must show ([Expectation]: complete, or detect a named
+// outcome, silent or not).
 //
-// Data path of a scenario (the harness builds it; faults are transport
-// specs, one set per side of each hop):
+// A scenario is compiled once and flows one way:
+//
+//	Go value ──Compile──┐
+//	file ──Load/Parse───┴─> Compiled (validated, defaults filled in, faults
+//	   (sizes and faults      typed transport.Faults, outcomes results')
+//	    in transport's grammar)   │
+//	                              ├─> Catalog ─> harness.RunScenario ─> records
+//	                              └─> JSON (MarshalJSON) in the results' plan
+//	                                    ─> report shows it, run --replay DIR runs it
+//
+// Nothing downstream parses or validates it again.
+//
+// Its topology (the harness builds it; faults sit on each side of each hop):
 //
 //	           hop 0                     hop 1                  hop 2
 //	client ==============> [gateway] ==============> [outer] ...> service

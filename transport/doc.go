@@ -34,7 +34,8 @@
 //
 //	flight recorder (when Options.Record > 0): accept|dial, read, write, partial-write,
 //	would-block, close-write, close, peer-fin, rst, fault, error; offsets are monotonic
-//	time since the conn was created; the newest Record events are kept.
+//	time since the conn was created; the newest Record events are kept. A copied-out
+//	Timeline names its conn: results files keep these same events, unconverted.
 //
 // The proxy puts a wrapped conn on each side; a direction's faults act on the writes to
 // its sink, or on the reads from its source for read faults:
