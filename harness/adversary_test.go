@@ -138,7 +138,7 @@ func TestGatewayCuttingEveryResponse(t *testing.T) {
 
 	sum := digest.Sum(digest.SHA256, body)
 	withDigest := adversaryScenario("cut-every-expect-digest", scenarios.Request{Path: "/file",
-		Want: &scenarios.Want{Digest: digest.Digest{Algorithm: digest.SHA256, Value: sum}.String()}})
+		Want: &scenarios.Want{Digest: digest.Field{{Algorithm: digest.SHA256, Value: sum}}}})
 	rep, recs = runAgainst(t, withDigest, gw, false)
 	assert.False(t, rep.Met)
 	for _, r := range recs {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
@@ -342,13 +341,7 @@ func statedExpectation(ctx context.Context, v *Verifier, r scenarios.Request) (*
 	if w.Length != nil {
 		e.Length = *w.Length
 	}
-	if w.Digest != "" {
-		ds, err := digest.Parse(w.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("want.digest: %w", err)
-		}
-		e.Digests = ds
-	}
+	e.Digests = w.Digest
 	var ref *Reference
 	var err error
 	switch {

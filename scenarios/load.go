@@ -291,7 +291,10 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		}
 		req := Request{Method: r.Method, Path: r.Path, Weight: r.Weight, Headers: r.Headers, Upload: up, Expect100: r.Expect100}
 		if w := r.Want; w != nil {
-			req.Want = &Want{Digest: w.Digest, ReferenceURL: w.ReferenceURL, ReferenceFile: w.ReferenceFile}
+			req.Want = &Want{ReferenceURL: w.ReferenceURL, ReferenceFile: w.ReferenceFile}
+			if err := req.Want.Digest.UnmarshalText([]byte(strings.TrimSpace(w.Digest))); err != nil {
+				return s, ferr(fmt.Sprintf("workload[%d].want.digest", i), err, "an RFC 9530 field such as sha-256=:base64:")
+			}
 			if strings.TrimSpace(string(w.Length)) != "" {
 				n, err := parseSize(string(w.Length))
 				if err != nil {

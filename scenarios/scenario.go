@@ -177,14 +177,14 @@ type Request struct {
 // the bytes of a known-good copy (a file, or a URL on another server).
 type Want struct {
 	Length        *int64 // exact body length
-	Digest        string // e.g. "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+	Digest        digest.Field // parsed, e.g. from "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
 	ReferenceURL  string // a known-good server's URL of the same content
 	ReferenceFile string // a file holding the expected body
 }
 
 // IsZero reports whether nothing is stated.
 func (w *Want) IsZero() bool {
-	return w == nil || (w.Length == nil && w.Digest == "" && w.ReferenceURL == "" && w.ReferenceFile == "")
+	return w == nil || (w.Length == nil && len(w.Digest) == 0 && w.ReferenceURL == "" && w.ReferenceFile == "")
 }
 
 // Service holds the origin server's HTTP options.
@@ -544,15 +544,9 @@ func (w *Want) validate() *results.FieldProblem {
 	if w.Length != nil && *w.Length < 0 {
 		return &results.FieldProblem{Path: "length", Problem: fmt.Sprintf("negative length %d", *w.Length), Accepted: ">= 0 bytes"}
 	}
-	if w.Digest != "" {
-		ds, err := digest.Parse(w.Digest)
-		if err != nil {
-			return &results.FieldProblem{Path: "digest", Problem: err.Error(), Accepted: "an RFC 9530 field such as sha-256=:base64:"}
-		}
-		for _, d := range ds {
-			if !digest.Supported(d.Algorithm) {
-				return &results.FieldProblem{Path: "digest", Problem: fmt.Sprintf("algorithm %q cannot be computed", d.Algorithm), Accepted: digest.SupportedNames()}
-			}
+	for _, d := range w.Digest {
+		if !digest.Supported(d.Algorithm) {
+			return &results.FieldProblem{Path: "digest", Problem: fmt.Sprintf("algorithm %q cannot be computed", d.Algorithm), Accepted: digest.SupportedNames()}
 		}
 	}
 	if w.ReferenceURL != "" {

@@ -160,7 +160,7 @@ expect: {kind: complete, allow_unverified: true}
 	require.NotNil(t, r.Want)
 	require.NotNil(t, r.Want.Length)
 	assert.Equal(t, int64(3_000_000), *r.Want.Length)
-	assert.Equal(t, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", r.Want.Digest)
+	assert.Equal(t, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", r.Want.Digest.String())
 	assert.Equal(t, "http://127.0.0.1:9/other", s.Workload.Requests[2].Want.ReferenceURL)
 	assert.Equal(t, Verify{RequireEndToEnd: true, ReferenceFetches: 5}, s.Verify)
 	assert.True(t, s.Expect.AllowUnverified)

@@ -147,7 +147,10 @@ func checkCommand(stdout, stderr io.Writer) command {
 
 // statedWant is what the --expect-* and --reference-* flags state, or nil.
 func statedWant(length int64, dg, refURL, refFile string) (*scenarios.Want, error) {
-	w := &scenarios.Want{Digest: dg, ReferenceURL: refURL, ReferenceFile: refFile}
+	w := &scenarios.Want{ReferenceURL: refURL, ReferenceFile: refFile}
+	if err := w.Digest.UnmarshalText([]byte(dg)); err != nil {
+		return nil, usagef("--expect-digest: %v", err)
+	}
 	if length >= 0 {
 		w.Length = &length
 	}

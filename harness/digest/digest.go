@@ -76,6 +76,46 @@ func (d Digest) String() string {
 	return s
 }
 
+// Field is a parsed Content-Digest field: what a scenario states a body's
+// digest to be. Its text form is the field's, so files and plans keep it
+// readable, and reading it back parses it strictly.
+type Field []Digest
+
+// String renders the field, e.g. `sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`.
+func (f Field) String() string {
+	if len(f) == 0 {
+		return ""
+	}
+	s, err := Format(f...)
+	if err != nil {
+		return "?"
+	}
+	return s
+}
+
+// MarshalText writes the field's text.
+func (f Field) MarshalText() ([]byte, error) {
+	if len(f) == 0 {
+		return nil, nil
+	}
+	s, err := Format(f...)
+	return []byte(s), err
+}
+
+// UnmarshalText parses the field's text with [Parse]; empty text is no field.
+func (f *Field) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*f = nil
+		return nil
+	}
+	ds, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*f = ds
+	return nil
+}
+
 // ErrMalformed is wrapped by every parse error: the field is not the
 // structured field RFC 9530 defines.
 var ErrMalformed = errors.New("malformed digest field")

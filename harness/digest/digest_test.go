@@ -3,6 +3,7 @@ package digest
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -73,6 +74,26 @@ func TestFormatRoundTrip(t *testing.T) {
 	assert.Equal(t, ds, back)
 	_, err = Format(Digest{Algorithm: "Bad Name", Value: []byte{1}})
 	assert.Error(t, err)
+}
+
+// TestFieldText: a stated digest keeps the field's text in JSON and
+// parses it strictly on the way back in.
+func TestFieldText(t *testing.T) {
+	type stated struct {
+		Digest Field `json:"digest,omitempty"`
+	}
+	in := stated{Digest: Field{{SHA256, Sum(SHA256, nil)}}}
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"digest":"sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"}`, string(b))
+	var back stated
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, in, back)
+
+	b, err = json.Marshal(stated{})
+	require.NoError(t, err)
+	assert.Equal(t, `{}`, string(b), "no field, no text")
+	assert.ErrorIs(t, json.Unmarshal([]byte(`{"digest":"sha-256=abc"}`), &back), ErrMalformed)
 }
 
 func TestSumsAndHashes(t *testing.T) {
