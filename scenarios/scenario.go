@@ -176,10 +176,10 @@ type Request struct {
 // from the server under test: its exact length, its RFC 9530 digest, or
 // the bytes of a known-good copy (a file, or a URL on another server).
 type Want struct {
-	Length        *int64 // exact body length
+	Length        *int64       // exact body length
 	Digest        digest.Field // parsed, e.g. from "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
-	ReferenceURL  string // a known-good server's URL of the same content
-	ReferenceFile string // a file holding the expected body
+	ReferenceURL  string       // a known-good server's URL of the same content
+	ReferenceFile string       // a file holding the expected body
 }
 
 // IsZero reports whether nothing is stated.
