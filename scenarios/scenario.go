@@ -400,7 +400,8 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // Validate checks every field and returns the first problem as a
-// *[FieldError]. Fault specs are checked with transport.ParseFaults.
+// *[FieldError]. Faults arrive typed (transport.Faults: already parsed);
+// [Compile] calls it, and nothing after Compile does.
 func (s Scenario) Validate() error {
 	ferr := func(path, problem, accepted string) error {
 		return &FieldError{Scenario: s.Name, Path: path, Problem: problem, Accepted: accepted}
