@@ -43,11 +43,7 @@ func (r *external) start(ctx context.Context, taken func() bool) (*process, erro
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	wait := r.t.StartTimeout
-	if wait <= 0 {
-		wait = 20 * time.Second
-	}
-	if err := r.waitReady(ctx, wait, p, taken); err != nil {
+	if err := r.waitReady(ctx, r.startTimeout(), p, taken); err != nil {
 		return nil, errors.Join(err, r.stopProc(p))
 	}
 	return p, nil
@@ -152,6 +148,14 @@ func tcpListeners(port string) int {
 	return n
 }
 
+// startTimeout bounds the wait for a started or reloaded server to answer.
+func (r *external) startTimeout() time.Duration {
+	if r.t.StartTimeout > 0 {
+		return r.t.StartTimeout
+	}
+	return 20 * time.Second
+}
+
 func (r *external) stopTimeout() time.Duration {
 	switch {
 	case r.t.StopTimeout > 0:
@@ -160,6 +164,42 @@ func (r *external) stopTimeout() time.Duration {
 		return r.s.Restarts.Grace
 	}
 	return 10 * time.Second
+}
+
+// reload reloads the server in place (Target.Reload) and waits until it
+// answers again.
+func (r *external) reload(ctx context.Context) error {
+	rl := r.t.Reload
+	switch {
+	case rl.IsZero():
+		return errors.New("target: reloads need Target.Reload (a signal or a command)")
+	case rl.Signal != 0:
+		r.mu.Lock()
+		p := r.proc
+		r.mu.Unlock()
+		if p == nil {
+			return fmt.Errorf("target: reload by %s needs a process the harness started (Exec)", rl.Signal)
+		}
+		if err := p.cmd.Process.Signal(rl.Signal); err != nil {
+			return fmt.Errorf("target: reload: %w", err)
+		}
+	default:
+		cctx, cancel := context.WithTimeout(ctx, r.stopTimeout())
+		defer cancel()
+		cmd := exec.CommandContext(cctx, rl.Command[0], rl.Command[1:]...)
+		cmd.Dir = r.t.Dir
+		cmd.Stdout, cmd.Stderr = r.t.Stdout, r.t.Stderr
+		if err := cmd.Run(); err != nil {
+			if ctx.Err() != nil {
+				return nil // the run is over
+			}
+			return fmt.Errorf("target: reload %q: %w", strings.Join(rl.Command, " "), err)
+		}
+	}
+	if err := r.waitReady(ctx, r.startTimeout(), nil, nil); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("target: after reload: %w", err)
+	}
+	return nil
 }
 
 // stop stops the current process.
@@ -188,6 +228,9 @@ func (r *external) stopProc(p *process) error {
 }
 
 func (r *external) restart(ctx context.Context, _ time.Duration) error {
+	if r.s.Restarts.Reload {
+		return r.reload(ctx)
+	}
 	if len(r.t.Exec) == 0 {
 		return errors.New("target: restarts need Exec")
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/truncheck/truncheck/results"
@@ -52,6 +53,11 @@ type Target struct {
 	// RestartEvery restarts the Exec'd process this often; 0 => the
 	// scenario's Restarts.Every (0 there too => never).
 	RestartEvery time.Duration
+	// Reload is how the server reloads its configuration in place, for
+	// scenarios whose restarts are reloads (scenarios.Restarts.Reload):
+	// nginx, Apache and HAProxy reload rather than restart, and a reload
+	// can cut responses in flight the way a restart does.
+	Reload Reload
 	// StartTimeout bounds the wait until the server answers; 0 => 20s for
 	// an Exec'd server, 2s for one already running.
 	StartTimeout time.Duration
@@ -70,6 +76,20 @@ type Target struct {
 	// Stdout and Stderr receive the process's output; nil => discarded.
 	Stdout, Stderr io.Writer
 }
+
+// Reload is a server's own way to reload: a signal to the process the
+// harness started (SIGHUP for nginx and Apache's graceful restart,
+// SIGUSR2 for HAProxy's master), or a command that does it (`nginx -s
+// reload`, `apachectl graceful`), which works on a server the harness did
+// not start. After either, the harness waits until the server answers
+// ReadyPath again.
+type Reload struct {
+	Signal  syscall.Signal
+	Command []string
+}
+
+// IsZero reports whether no reload is set.
+func (r Reload) IsZero() bool { return r.Signal == 0 && len(r.Command) == 0 }
 
 func (t *Target) network() (network, addr string, err error) {
 	if p, ok := strings.CutPrefix(t.URL, "unix:"); ok {

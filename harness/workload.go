@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 
 	"github.com/truncheck/truncheck/scenarios"
 )
@@ -33,21 +34,29 @@ func picker(s scenarios.Scenario) func(seq int64) int {
 // newRequest builds one request of the workload against base; id, when
 // set, goes out as X-Request-Id (the key of the server's account).
 func newRequest(ctx context.Context, base string, r scenarios.Request, id string) (*http.Request, error) {
+	getBody, size, err := uploadBody(r)
+	if err != nil {
+		return nil, err
+	}
 	var body io.Reader
-	if r.Upload > 0 {
-		body = &patternReader{left: r.Upload}
+	if getBody != nil {
+		if body, err = getBody(); err != nil {
+			return nil, err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.Method, base+r.Path, body)
 	if err != nil {
+		if c, ok := body.(io.Closer); ok {
+			c.Close()
+		}
 		return nil, fmt.Errorf("request %s %s: %w", r.Method, r.Path, err)
 	}
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
 	}
-	if r.Upload > 0 {
-		req.ContentLength = r.Upload
-		n := r.Upload
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&patternReader{left: n}), nil }
+	if getBody != nil {
+		req.ContentLength = size
+		req.GetBody = getBody
 		if req.Header.Get("Content-Type") == "" {
 			req.Header.Set("Content-Type", "application/octet-stream")
 		}
@@ -59,6 +68,28 @@ func newRequest(ctx context.Context, base string, r scenarios.Request, id string
 		req.Header.Set("X-Request-Id", id)
 	}
 	return req, nil
+}
+
+// uploadBody is how to make a request's upload again and again (a
+// redirect or a retry asks for it twice): the deterministic pattern, or
+// the file reopened each time. nil when the request uploads nothing.
+func uploadBody(r scenarios.Request) (func() (io.ReadCloser, error), int64, error) {
+	switch {
+	case r.Upload > 0:
+		n := r.Upload
+		return func() (io.ReadCloser, error) { return io.NopCloser(&patternReader{left: n}), nil }, n, nil
+	case r.UploadFile != "":
+		st, err := os.Stat(r.UploadFile)
+		if err != nil {
+			return nil, 0, fmt.Errorf("upload: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, 0, fmt.Errorf("upload %s: not a regular file", r.UploadFile)
+		}
+		path := r.UploadFile
+		return func() (io.ReadCloser, error) { return os.Open(path) }, st.Size(), nil
+	}
+	return nil, 0, nil
 }
 
 // requestKey names a request kind in records and references.

@@ -110,6 +110,22 @@ func (e Expectation) Equal(o Expectation) bool {
 		slices.Equal(e.Outcomes, o.Outcomes) && slices.Equal(e.Tolerate, o.Tolerate)
 }
 
+// Explains reports whether an outcome is what the expectation allows:
+// complete always, unverified when allowed, and for a detect expectation
+// the outcomes it names or tolerates. A live display uses it to tell an
+// expected detection from a failure as records arrive.
+func (e Expectation) Explains(o Outcome) bool {
+	switch {
+	case o == Complete:
+		return true
+	case o == Unverified && e.AllowUnverified:
+		return true
+	case e.Kind == ExpectDetect:
+		return slices.Contains(e.Outcomes, o) || slices.Contains(e.Tolerate, o)
+	}
+	return false
+}
+
 // String renders the expectation in one line: "complete",
 // "detect truncated (silent required; tolerate transport-error)".
 func (e Expectation) String() string {
@@ -225,14 +241,9 @@ func (e Expectation) Judge(s *Summary) Judgement {
 	}
 	outcomes := outcomeList(s)
 	for _, o := range allOutcomes {
-		n := s.Outcomes[o]
-		if n == 0 || o == Complete || (o == Unverified && e.AllowUnverified) {
-			continue
+		if n := s.Outcomes[o]; n > 0 && !e.Explains(o) {
+			j.Unexplained[o] = n
 		}
-		if e.Kind == ExpectDetect && (slices.Contains(e.Outcomes, o) || slices.Contains(e.Tolerate, o)) {
-			continue
-		}
-		j.Unexplained[o] = n
 	}
 	if s.Invalid > 0 {
 		j.Reason = fmt.Sprintf("%d records had no valid outcome (%s)", s.Invalid, outcomes)

@@ -199,8 +199,9 @@ type fileTarget struct {
 }
 
 type fileRestarts struct {
-	Every fileDuration `yaml:"every" json:"every"`
-	Grace fileDuration `yaml:"grace" json:"grace"`
+	Every  fileDuration `yaml:"every" json:"every"`
+	Grace  fileDuration `yaml:"grace" json:"grace"`
+	Reload bool         `yaml:"reload" json:"reload"`
 }
 
 type fileExpect struct {
@@ -254,6 +255,7 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		Topology:    Topology{Mode: Mode(fs.Topology.Mode), Gateway: GatewayKind(fs.Topology.Gateway)},
 		Service:     Service{DisableKeepAlives: fs.Service.DisableKeepAlives},
 		Client:      Client{ConnectionClose: fs.Client.ConnectionClose},
+		Restarts:    Restarts{Reload: fs.Restarts.Reload},
 		Verify:      Verify{RequireEndToEnd: fs.Verify.RequireEndToEnd, ReferenceFetches: fs.Verify.ReferenceFetches},
 		Expect: results.Expectation{
 			Kind:            results.Expect(fs.Expect.Kind),
@@ -285,11 +287,14 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		s.Topology.Hops = append(s.Topology.Hops, hop)
 	}
 	for i, r := range fs.Workload {
-		up, err := parseSize(string(r.Upload))
-		if err != nil {
-			return s, ferr(fmt.Sprintf("workload[%d].upload", i), err, sizeAccepted)
+		req := Request{Method: r.Method, Path: r.Path, Weight: r.Weight, Headers: r.Headers, Expect100: r.Expect100}
+		if file, ok := strings.CutPrefix(strings.TrimSpace(string(r.Upload)), "@"); ok {
+			req.UploadFile = file
+		} else if n, err := parseSize(string(r.Upload)); err != nil {
+			return s, ferr(fmt.Sprintf("workload[%d].upload", i), err, sizeAccepted+", or @file")
+		} else {
+			req.Upload = n
 		}
-		req := Request{Method: r.Method, Path: r.Path, Weight: r.Weight, Headers: r.Headers, Upload: up, Expect100: r.Expect100}
 		if w := r.Want; w != nil {
 			req.Want = &Want{ReferenceURL: w.ReferenceURL, ReferenceFile: w.ReferenceFile}
 			if err := req.Want.Digest.UnmarshalText([]byte(strings.TrimSpace(w.Digest))); err != nil {

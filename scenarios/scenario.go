@@ -165,11 +165,16 @@ type Request struct {
 	// Want, when set, is what the user states the response must be: the
 	// strongest evidence a verdict can rest on.
 	Want *Want
-	// Upload is the size of a deterministic request body sent with POST
-	// (0 => none). Expect100 adds `Expect: 100-continue`, the shape of the
-	// early-answer case (a server that answers before reading the upload).
-	Upload    int64
-	Expect100 bool
+	// Upload is the size of a deterministic request body (0 => none);
+	// UploadFile, instead, sends a file's bytes. Either goes with GET, POST
+	// or PUT: a GET with a body is how to find a server that answers
+	// without reading what it was sent (most never read a GET's body) and
+	// then closes with the upload unread, which can reset the answer.
+	// Expect100 adds `Expect: 100-continue`, the shape of the early-answer
+	// case (a server that answers before the client sends the upload).
+	Upload     int64
+	UploadFile string
+	Expect100  bool
 }
 
 // Want is what a response must be, stated by the user rather than taken
@@ -219,6 +224,12 @@ type Restarts struct {
 	// Grace is the graceful shutdown's deadline; responses still in flight
 	// after it are cut by closing their connections. 0 => 5s.
 	Grace time.Duration
+	// Reload asks an external target to reload its configuration the way
+	// its operators do (harness.Target.Reload: a signal or a command)
+	// instead of restarting its process. nginx, Apache and HAProxy reload
+	// far more often than they restart. In-process origins restart either
+	// way.
+	Reload bool
 }
 
 // Defaults used when a field is zero.
@@ -471,8 +482,11 @@ func (s Scenario) Validate() error {
 		if r.Upload < 0 || r.Upload > MaxUpload {
 			return ferr(p+".upload", fmt.Sprintf("upload size %d out of range", r.Upload), "0 to 1GiB")
 		}
-		if r.Upload > 0 && r.Method != http.MethodPost && r.Method != http.MethodPut {
-			return ferr(p+".upload", "an upload needs method POST or PUT", "method: POST or PUT")
+		if (r.Upload > 0 || r.UploadFile != "") && r.Method == http.MethodHead {
+			return ferr(p+".upload", "a HEAD request carries no upload", "method: GET, POST or PUT")
+		}
+		if r.Upload > 0 && r.UploadFile != "" {
+			return ferr(p+".upload", "both a size and a file", "one of them: a size such as 4MiB, or @file")
 		}
 		for name := range r.Headers {
 			if err := checkHeader(name, r.Headers[name]); err != nil {
@@ -482,8 +496,8 @@ func (s Scenario) Validate() error {
 		if err := r.Want.validate(); err != nil {
 			return &FieldError{Scenario: s.Name, Path: p + ".want." + err.Path, Problem: err.Problem, Accepted: err.Accepted}
 		}
-		if r.Expect100 && r.Upload == 0 {
-			return ferr(p+".expect_100", "Expect: 100-continue needs an upload", "upload > 0")
+		if r.Expect100 && r.Upload == 0 && r.UploadFile == "" {
+			return ferr(p+".expect_100", "Expect: 100-continue needs an upload", "upload > 0 or @file")
 		}
 	}
 	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {

@@ -172,6 +172,22 @@ expect: {kind: complete, allow_unverified: true}
 	assert.Equal(t, "bytes=0-99", s.Workload.Requests[1].Headers["Range"])
 }
 
+// TestUploads: an upload is a size or @file, with GET (the early-answer
+// probe), POST or PUT; never both, never with HEAD.
+func TestUploads(t *testing.T) {
+	list, err := Parse("a.yaml", []byte("name: x\nworkload: [{path: /u, upload: '@body.bin'}, {method: PUT, path: /v, upload: 1.5MB}]\ncount: 1\nexpect: {kind: complete}\n"))
+	require.NoError(t, err)
+	reqs := list[0].Scenario().Workload.Requests
+	assert.Equal(t, "body.bin", reqs[0].UploadFile)
+	assert.Equal(t, "GET", reqs[0].Method, "a GET may carry an upload")
+	assert.Equal(t, int64(1_500_000), reqs[1].Upload)
+
+	s := Scenario{Name: "x", Count: 1, Expect: results.Expectation{Kind: results.ExpectComplete},
+		Workload: Workload{Requests: []Request{{Method: "POST", Path: "/u", Upload: 10, UploadFile: "f"}}}}
+	_, err = Compile(s)
+	assert.ErrorContains(t, err, "workload[0].upload: both a size and a file")
+}
+
 func TestParseErrors(t *testing.T) {
 	const base = "workload: [{path: /images/photo-small}]\ncount: 1\nexpect: {kind: complete}\n"
 	tests := []struct {
@@ -234,8 +250,10 @@ func TestParseErrors(t *testing.T) {
 			`a.yaml: scenario "My Test": name: invalid name "My Test" (accepted: 1-64 lowercase letters, digits and dashes`},
 		{"bad path", "a.yaml", "name: x\nworkload: [{path: images/x}]\ncount: 1\nexpect: {kind: complete}\n",
 			`a.yaml: scenario "x": workload[0].path: path "images/x" does not start with a single /`},
-		{"upload with GET", "a.yaml", "name: x\nworkload: [{path: /u, upload: 10}]\ncount: 1\nexpect: {kind: complete}\n",
-			`a.yaml: scenario "x": workload[0].upload: an upload needs method POST or PUT (accepted: method: POST or PUT)`},
+		{"upload with HEAD", "a.yaml", "name: x\nworkload: [{method: HEAD, path: /u, upload: 10}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].upload: a HEAD request carries no upload (accepted: method: GET, POST or PUT)`},
+		{"upload bad size", "a.yaml", "name: x\nworkload: [{method: POST, path: /u, upload: 10XB}]\ncount: 1\nexpect: {kind: complete}\n",
+			`a.yaml: scenario "x": workload[0].upload: bad size "10XB"`},
 		{"wrong type", "a.yaml", "name: x\ncount: many\n" + "workload: [{path: /}]\nexpect: {kind: complete}\n",
 			`a.yaml: count: got the string "many", want an integer`},
 		{"wrong type in JSON", "a.json", `{"name": "x", "quick": "yes", "workload": [{"path": "/"}], "count": 1, "expect": {"kind": "complete"}}`,
@@ -315,7 +333,7 @@ func TestLoadBadFiles(t *testing.T) {
 		want string
 	}{
 		{"testdata/bad-fault.yaml", `testdata/bad-fault.yaml: scenario "bad-fault": topology.hops[1].server_faults: fault "close-after=lots": close-after:`},
-		{"testdata/bad-field.json", `testdata/bad-field.json: restarts.grace_period: unknown field "grace_period" (accepted: every, grace)`},
+		{"testdata/bad-field.json", `testdata/bad-field.json: restarts.grace_period: unknown field "grace_period" (accepted: every, grace, reload)`},
 		{"testdata/bad-duration.yaml", `testdata/bad-duration.yaml: scenario "bad-duration": duration: bad duration "10 minutes" (accepted: Go durations such as 250ms`},
 	}
 	for _, tt := range tests {

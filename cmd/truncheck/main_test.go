@@ -66,19 +66,32 @@ func TestBadUsage(t *testing.T) {
 		{"baseline without gate", []string{"run", "--baseline", "x.json"}, "--baseline and the --gate-* flags need --gate"},
 		{"soak without duration", []string{"soak"}, "--duration is required"},
 		{"soak target-only", []string{"soak", "--duration", "1s", "hyper-early-answer"}, "external target only"},
-		{"serve nothing to listen on", []string{"serve", "--tcp", ""}, "nothing to listen on"},
+		{"serve host:port", []string{"serve", "--listen", "127.0.0.1:8080"}, "did you mean http://127.0.0.1:8080?"},
+		{"serve two tcp", []string{"serve", "--listen", "http://127.0.0.1:1", "--listen", "http://127.0.0.1:2"}, "one http address at most"},
 		{"serve bad faults", []string{"serve", "--faults", "no-such-fault=1"}, "--faults"},
 		{"serve arguments", []string{"serve", "extra"}, "unexpected arguments"},
 		{"proxy without upstream", []string{"proxy"}, "--upstream is required"},
-		{"proxy bad faults", []string{"proxy", "--upstream", "127.0.0.1:1", "--faults", "close-after=lots"}, "--faults"},
+		{"proxy bad faults", []string{"proxy", "--upstream", "http://127.0.0.1:1", "--faults", "close-after=lots"}, "--faults"},
+		{"proxy tcp: address", []string{"proxy", "--upstream", "tcp:127.0.0.1:1"}, "did you mean http://127.0.0.1:1?"},
+		{"proxy path without unix:", []string{"proxy", "--upstream", "/run/app.sock"}, "did you mean unix:/run/app.sock?"},
 		{"report nothing", []string{"report"}, "give at least one results directory"},
 		{"report missing", []string{"report", filepath.Join(dir, "nope")}, "nope"},
 		{"check without target", []string{"check"}, "--target is required"},
-		{"check bad target", []string{"check", "--target", "ftp://127.0.0.1:1"}, "accepted: http://127.0.0.1:PORT"},
-		{"check bad exec", []string{"check", "--target", "unix:/x.sock", "--exec", `srv "unterminated`}, "unterminated"},
+		{"check bad target", []string{"check", "--target", "ftp://127.0.0.1:1"}, "accepted: http://HOST:PORT or unix:/PATH"},
+		{"check remote target", []string{"check", "--target", "http://192.0.2.1:80", "--path", "/f"}, "not a loopback address"},
+		{"check without paths", []string{"check", "--target", "unix:/x.sock"}, "--path /your/large/file"},
+		{"check paths and scenarios", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "baseline"}, "give one or the other"},
+		{"check bad header", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--header", "no colon"}, `accepted: "Name: value"`},
+		{"check bad upload", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--upload", "@/nonexistent"}, "--upload"},
+		{"check bad method", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--method", "DELETE"}, "accepted: GET, HEAD, POST, PUT"},
+		{"check bad reload signal", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--reload-signal", "KILLME", "--", "srv"}, "accepted: HUP"},
+		{"check bad reload cmd", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--reload-cmd", `nginx "unterminated`}, "unterminated"},
+		{"check exec flag", []string{"check", "--target", "unix:/x.sock", "--exec", "srv"}, "flag provided but not defined: -exec"},
 		{"check bad length", []string{"check", "--target", "unix:/x.sock", "--expect-length", "3.3XB"}, "want a number of bytes"},
-		{"check restart without exec", []string{"check", "--target", "unix:/x.sock", "--restart-every", "1s"}, "--restart-every needs --exec"},
-		{"check overlap without restarts", []string{"check", "--target", "unix:/x.sock", "--exec", "srv", "--overlap"}, "--overlap needs --exec and --restart-every"},
+		{"check restart without command", []string{"check", "--target", "unix:/x.sock", "--restart-every", "1s", "baseline"}, "need the server's command after --"},
+		{"check overlap without command", []string{"check", "--target", "unix:/x.sock", "--path", "/f", "--overlap"}, "need the server's command after --"},
+		{"help for nothing", []string{"help", "nope"}, `unknown command "nope"`},
+		{"completion for fish", []string{"completion", "fish"}, "accepted: bash, zsh"},
 		{"check gateway scenario", []string{"check", "--target", "unix:/x.sock", "gateway-baseline"}, "direct scenarios only"},
 		{"realworld no binaries", []string{"realworld", "--bin-dir", dir}, "targets/hyper/build.sh"},
 		{"realworld other scenario", []string{"realworld", "baseline"}, "not a hyper target scenario"},
@@ -92,18 +105,36 @@ func TestBadUsage(t *testing.T) {
 	}
 }
 
+// TestHelp: help is on stdout with exit 0 when asked for (truncheck help,
+// help CMD, CMD -h), on stderr with exit 2 when no command was given;
+// every command has a synopsis, examples and its flags.
 func TestHelp(t *testing.T) {
-	code, _, stderr := truncheck(t)
-	assert.Equal(t, 2, code)
+	code, stdout, stderr := truncheck(t)
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "usage: truncheck <command>")
-	for _, cmd := range []string{"list", "run", "soak", "serve", "proxy", "check", "report", "realworld"} {
-		assert.Contains(t, stderr, "  "+cmd+" ")
-		code, _, stderr := truncheck(t, cmd, "-h")
-		assert.Equal(t, 0, code, cmd)
-		assert.Contains(t, stderr, "-", cmd)
+
+	code, stdout, stderr = truncheck(t, "help")
+	assert.Equal(t, exitOK, code)
+	assert.Empty(t, stderr)
+	assert.Contains(t, stdout, "Exit codes: 0 ok, 1 the verdict failed, 2 bad usage, 3 the environment")
+	for _, cmd := range []string{"list", "run", "soak", "serve", "proxy", "check", "report", "realworld", "completion"} {
+		assert.Contains(t, stdout, "  "+cmd+" ")
+		for _, ask := range [][]string{{"help", cmd}, {cmd, "-h"}, {cmd, "--help"}} {
+			code, out, errs := truncheck(t, ask...)
+			assert.Equal(t, exitOK, code, ask)
+			assert.Empty(t, errs, ask)
+			assert.Contains(t, out, "usage: truncheck "+cmd, ask)
+			assert.Contains(t, out, "\nexamples:\n  ", ask)
+		}
 	}
-	_, _, stderr = truncheck(t, "run", "-h")
-	assert.Contains(t, stderr, "timing", "run -h says what --replay does not reproduce")
+	_, stdout, _ = truncheck(t, "help", "run")
+	assert.Contains(t, stdout, "timing", "run's help says what --replay does not reproduce")
+	assert.Contains(t, stdout, "  --replay STRING\n")
+
+	code, stdout, _ = truncheck(t, "--version")
+	assert.Equal(t, exitOK, code)
+	assert.Regexp(t, `^truncheck \S+ \(go1\.\d+`, stdout)
 }
 
 func TestList(t *testing.T) {
@@ -305,7 +336,9 @@ func TestSoakKilled(t *testing.T) {
 		dir := t.TempDir()
 		cmd := soak(t, dir, 10)
 		require.NoError(t, cmd.Process.Signal(os.Interrupt))
-		require.NoError(t, cmd.Wait(), "a clean stop exits by the expectations: 0")
+		var ee *exec.ExitError
+		require.ErrorAs(t, cmd.Wait(), &ee)
+		assert.Equal(t, exitInterrupted, ee.ExitCode(), "a stopped soak says it was stopped: 130, after writing everything")
 		sum, err := results.ReadJSONFile(filepath.Join(dir, results.SummaryFile))
 		require.NoError(t, err)
 		recs, warnings, err := results.ReadFile(filepath.Join(dir, results.RecordsFile))
@@ -548,7 +581,7 @@ func TestWithoutCgo(t *testing.T) {
 		}
 		return code, string(out)
 	}
-	code, out := run("serve", "--tcp", "127.0.0.1:0")
+	code, out := run("serve", "--listen", "http://127.0.0.1:0")
 	assert.Equal(t, exitEnv, code)
 	assert.Contains(t, out, "built without cgo")
 	assert.Contains(t, out, "CGO_ENABLED=1")

@@ -23,62 +23,65 @@ func realworldCommand(stdout, stderr io.Writer) command {
 	out := fs.String("out", "", "results directory; default out/realworld-<timestamp>")
 	timeline := fs.Int("timeline", 16, "events of the flight recorder shown for each first silent truncation (the end of it: the FIN)")
 	verbose := fs.Bool("v", false, "harness events and the servers' output to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: truncheck realworld [flags] [hyper-scenario...]")
-		fmt.Fprintln(fs.Output(), "Reproduces hyper #4022 on hyper 0.14.19 (targets/hyper): the hyper-* scenarios of the catalog")
-		fmt.Fprintln(fs.Output(), "against hyper-stock (expect silent truncations) and, for the -fixed ones, hyper-fixed (expect none).")
-		fs.PrintDefaults()
-	}
-	return command{fs: fs, summary: "reproduce hyper #4022 on real hyper 0.14.19 and prove the fix (targets/hyper)", fn: func(args []string) error {
-		if *timeline < 0 {
-			return usagef("--timeline must not be negative")
-		}
-		cat := catalog{Catalog: scenarios.Builtin()}
-		var list []scenarios.Compiled
-		if len(args) > 0 {
-			var err error
-			if list, err = pick(cat, args); err != nil {
+	return command{fs: fs,
+		summary:  "reproduce hyper #4022 on real hyper 0.14.19 and prove the fix (targets/hyper)",
+		synopsis: "truncheck realworld [flags] [hyper-scenario...]",
+		about: "Reproduces hyper #4022 on hyper 0.14.19 (targets/hyper): the hyper-* scenarios of the catalog\n" +
+			"against hyper-stock (expect silent truncations) and, for the -fixed ones, hyper-fixed (expect none).",
+		examples: []string{
+			"bash targets/hyper/build.sh && truncheck realworld",
+			"truncheck realworld hyper-early-answer hyper-early-answer-fixed",
+		},
+		fn: func(args []string) error {
+			if *timeline < 0 {
+				return usagef("--timeline must not be negative")
+			}
+			cat := catalog{Catalog: scenarios.Builtin()}
+			var list []scenarios.Compiled
+			if len(args) > 0 {
+				var err error
+				if list, err = pick(cat, args); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range cat.All() {
+					if isHyper(c) {
+						list = append(list, c)
+					}
+				}
+			}
+			for _, c := range list {
+				if !isHyper(c) {
+					return usagef("scenario %q is not a hyper target scenario (accepted: the scenarios of truncheck list whose target is hyper-stock or hyper-fixed)", c.Name())
+				}
+				if _, err := os.Stat(hyperBinary(*binDir, c)); err != nil {
+					return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
+				}
+			}
+			sess, err := startSession("realworld", *out, list, stderr, *verbose)
+			if err != nil {
 				return err
 			}
-		} else {
-			for _, c := range cat.All() {
-				if isHyper(c) {
-					list = append(list, c)
+			err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+				_, err := runHyper(ctx, sess, sc, *binDir, *verbose)
+				return err
+			})
+			if err != nil {
+				return envError{err}
+			}
+			rr := sess.result()
+			if err := sess.finish(stdout, rr, nil); err != nil {
+				return err
+			}
+			for _, r := range sess.reports {
+				if r.Expectation.Kind == results.ExpectDetect {
+					if _, err := fmt.Fprint(stdout, firstSilent(r, *timeline)); err != nil {
+						return envError{err}
+					}
 				}
 			}
-		}
-		for _, c := range list {
-			if !isHyper(c) {
-				return usagef("scenario %q is not a hyper target scenario (accepted: the scenarios of truncheck list whose target is hyper-stock or hyper-fixed)", c.Name())
-			}
-			if _, err := os.Stat(hyperBinary(*binDir, c)); err != nil {
-				return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
-			}
-		}
-		sess, err := startSession("realworld", *out, list, stderr, *verbose)
-		if err != nil {
-			return err
-		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
-			_, err := runHyper(ctx, sess, sc, *binDir, *verbose)
-			return err
-		})
-		if err != nil {
-			return envError{err}
-		}
-		rr := sess.result()
-		if err := sess.finish(stdout, rr, nil); err != nil {
-			return err
-		}
-		for _, r := range sess.reports {
-			if r.Expectation.Kind == results.ExpectDetect {
-				if _, err := fmt.Fprint(stdout, firstSilent(r, *timeline)); err != nil {
-					return envError{err}
-				}
-			}
-		}
-		return verdictErr(rr)
-	}}
+			return sess.exit(rr)
+		}}
 }
 
 // isHyper says whether a scenario's target recipe is one of the hyper

@@ -16,58 +16,62 @@ func reportCommand(stdout, stderr io.Writer) command {
 	html := fs.String("html", "", "write the merged HTML report to this file")
 	out := fs.String("out", "", "write summary.json, junit.xml and report.html of the merge into this directory")
 	gf := gateFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: truncheck report [flags] RESULTS...")
-		fmt.Fprintln(fs.Output(), "Judges stored results again from their records (a run killed before its summary included)")
-		fmt.Fprintln(fs.Output(), "and merges several: the same run given twice counts once. Exit 1 when the verdict is FAIL.")
-		fmt.Fprintln(fs.Output(), "A results directory's plan follows the table: each scenario as it ran (faults, seed, expectation).")
-		fs.PrintDefaults()
-	}
-	return command{fs: fs, summary: "judge again and merge stored results (directories, .jsonl or summary .json)", fn: func(args []string) error {
-		if len(args) == 0 {
-			return usagef("give at least one results directory or file")
-		}
-		gate, err := gf.gate(stderr)
-		if err != nil {
-			return err
-		}
-		for _, a := range args {
-			if _, err := os.Stat(a); err != nil {
-				return usagef("results %q: %v", a, err)
+	return command{fs: fs,
+		summary:  "judge again and merge stored results (directories, .jsonl or summary .json)",
+		synopsis: "truncheck report [flags] RESULTS...",
+		about: "Judges stored results again from their records (a run killed before its summary included)\n" +
+			"and merges several: the same run given twice counts once. A results directory's plan follows\n" +
+			"the table: each scenario as it ran (faults, seed, expectation). Exit 1 when the verdict is FAIL.",
+		examples: []string{
+			"truncheck report out/nightly",
+			"truncheck report out/runner-*/ --out out/merged      # one summary, JUnit and HTML",
+			"truncheck report out/nightly --html nightly.html",
+		},
+		fn: func(args []string) error {
+			if len(args) == 0 {
+				return usagef("give at least one results directory or file")
 			}
-		}
-		rr, warnings, err := results.MergeFiles(args...)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		printWarnings(stderr, warnings)
-		if gate != nil {
-			gate(rr)
-		}
-		if err := printRun(stdout, rr, "", 0); err != nil {
-			return err
-		}
-		if err := printPlans(stdout, args); err != nil {
-			return err
-		}
-		if *html != "" {
-			if err := results.WriteFileAtomic(*html, func(w io.Writer) error { return results.WriteHTML(w, rr) }); err != nil {
-				return envError{err}
+			gate, err := gf.gate(stderr)
+			if err != nil {
+				return err
 			}
-			if _, err := fmt.Fprintf(stdout, "html report: %s\n", *html); err != nil {
-				return envError{err}
+			for _, a := range args {
+				if _, err := os.Stat(a); err != nil {
+					return usagef("results %q: %v", a, err)
+				}
 			}
-		}
-		if *out != "" {
-			if err := results.WriteReports(*out, rr); err != nil {
-				return envError{err}
+			rr, warnings, err := results.MergeFiles(args...)
+			if err != nil {
+				return usagef("%v", err)
 			}
-			if _, err := fmt.Fprintf(stdout, "reports in %s\n", *out); err != nil {
-				return envError{err}
+			printWarnings(stderr, warnings)
+			if gate != nil {
+				gate(rr)
 			}
-		}
-		return verdictErr(rr)
-	}}
+			if err := printRun(stdout, rr, "", 0); err != nil {
+				return err
+			}
+			if err := printPlans(stdout, args); err != nil {
+				return err
+			}
+			if *html != "" {
+				if err := results.WriteFileAtomic(*html, func(w io.Writer) error { return results.WriteHTML(w, rr) }); err != nil {
+					return envError{err}
+				}
+				if _, err := fmt.Fprintf(stdout, "html report: %s\n", *html); err != nil {
+					return envError{err}
+				}
+			}
+			if *out != "" {
+				if err := results.WriteReports(*out, rr); err != nil {
+					return envError{err}
+				}
+				if _, err := fmt.Fprintf(stdout, "reports in %s\n", *out); err != nil {
+					return envError{err}
+				}
+			}
+			return verdictErr(rr)
+		}}
 }
 
 // printPlans prints the plan of each results directory among args: the

@@ -32,74 +32,82 @@ func runCommand(stdout, stderr io.Writer) command {
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: truncheck run [flags] [scenario...|all]   (default: the --scenarios files' scenarios, else the quick catalog)")
-		fs.PrintDefaults()
-	}
-	return command{fs: fs, summary: "run scenarios, print the table, write results (exit 1 if an expectation fails)", fn: func(args []string) error {
-		if *count < 0 || *duration < 0 {
-			return usagef("--count and --duration must not be negative")
-		}
-		gate, err := gf.gate(stderr)
-		if err != nil {
-			return err
-		}
-		cat, err := loadCatalog(files)
-		if err != nil {
-			return err
-		}
-		var list []scenarios.Compiled
-		if *replay != "" {
-			if flagSet(fs, "seed") || *count != 0 || *duration != 0 {
-				return usagef("--replay runs the scenarios as they ran: drop --seed, --count and --duration")
+	return command{fs: fs,
+		summary:  "run scenarios, print the table, write results (exit 1 if an expectation fails)",
+		synopsis: "truncheck run [flags] [scenario...|all]",
+		about: "Runs scenarios in-process (default: the --scenarios files' scenarios, else the quick catalog),\n" +
+			"a line per scenario on stderr as it ends, then the table on stdout, and writes the results\n" +
+			"directory. Exit 1 when an expectation (or, with --gate, the gate) fails.",
+		examples: []string{
+			"truncheck run                                  # the quick catalog",
+			"truncheck run buffered-shutdown --out out/bs   # one scenario",
+			"truncheck run --gate --baseline out/last-good  # the CI gate",
+			"truncheck run --replay out/bs                  # the same scenarios, as they ran",
+		},
+		fn: func(args []string) error {
+			if *count < 0 || *duration < 0 {
+				return usagef("--count and --duration must not be negative")
 			}
-			if list, err = replayList(*replay, cat, args, stderr); err != nil {
+			gate, err := gf.gate(stderr)
+			if err != nil {
 				return err
 			}
-		} else {
-			if list, err = pick(cat, args); err != nil {
+			cat, err := loadCatalog(files)
+			if err != nil {
 				return err
 			}
-			list = inProcess(list, args)
-			if err := requireInProcess(list, "run"); err != nil {
-				return err
+			var list []scenarios.Compiled
+			if *replay != "" {
+				if flagSet(fs, "seed") || *count != 0 || *duration != 0 {
+					return usagef("--replay runs the scenarios as they ran: drop --seed, --count and --duration")
+				}
+				if list, err = replayList(*replay, cat, args, stderr); err != nil {
+					return err
+				}
+			} else {
+				if list, err = pick(cat, args); err != nil {
+					return err
+				}
+				list = inProcess(list, args)
+				if err := requireInProcess(list, "run"); err != nil {
+					return err
+				}
 			}
-		}
-		// What the flags change is compiled into the scenarios, so the plan
-		// keeps each one exactly as it runs.
-		for i := range list {
-			sc := list[i].Scenario()
-			if flagSet(fs, "seed") {
-				sc.Seed = *seed
+			// What the flags change is compiled into the scenarios, so the plan
+			// keeps each one exactly as it runs.
+			for i := range list {
+				sc := list[i].Scenario()
+				if flagSet(fs, "seed") {
+					sc.Seed = *seed
+				}
+				if *count > 0 || *duration > 0 {
+					sc.Count, sc.Duration = *count, *duration
+				}
+				if *requireE2E {
+					sc.Verify.RequireEndToEnd = true
+				}
+				if list[i], err = scenarios.Compile(sc); err != nil {
+					return usageError{err}
+				}
 			}
-			if *count > 0 || *duration > 0 {
-				sc.Count, sc.Duration = *count, *duration
-			}
-			if *requireE2E {
-				sc.Verify.RequireEndToEnd = true
-			}
-			if list[i], err = scenarios.Compile(sc); err != nil {
-				return usageError{err}
-			}
-		}
 
-		sess, err := startSession("run", *out, list, stderr, *verbose)
-		if err != nil {
-			return err
-		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
-			_, err := sess.runOne(ctx, sc, sess.options())
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		rr := sess.result()
-		if err := sess.finish(stdout, rr, gate); err != nil {
-			return err
-		}
-		return verdictErr(rr)
-	}}
+			sess, err := startSession("run", *out, list, stderr, *verbose)
+			if err != nil {
+				return err
+			}
+			err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+				_, err := sess.runOne(ctx, sc, sess.options())
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			rr := sess.result()
+			if err := sess.finish(stdout, rr, gate); err != nil {
+				return err
+			}
+			return sess.exit(rr)
+		}}
 }
 
 // gateOptions are the --gate flags every gating subcommand shares.

@@ -8,21 +8,58 @@ import (
 // serveOptions are serve's flags, the same in every build (a binary built
 // without cgo answers them with how to get the image service).
 type serveOptions struct {
-	tcp, unix, faults *string
-	seed              *int64
-	writeTimeout      *time.Duration
-	noKeepAlive       *bool
-	grace             *time.Duration
+	listen       *stringList
+	faults       *string
+	seed         *int64
+	writeTimeout *time.Duration
+	noKeepAlive  *bool
+	grace        *time.Duration
 }
 
 func serveFlags(fs *flag.FlagSet) serveOptions {
+	var listen stringList
+	fs.Var(&listen, "listen", "where to listen: http://HOST:PORT and/or unix:/PATH, one of each at most; repeatable\n(default http://127.0.0.1:8080)")
 	return serveOptions{
-		tcp:          fs.String("tcp", "127.0.0.1:8080", `TCP address to listen on ("" for none)`),
-		unix:         fs.String("unix", "", "Unix socket path to listen on (optional)"),
+		listen:       &listen,
 		faults:       fs.String("faults", "", "fault spec applied to every accepted conn, e.g. 'buffered-shutdown,sndbuf=8KiB'"),
 		seed:         fs.Int64("seed", 1, "seed for the faults' randomness"),
 		writeTimeout: fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)"),
 		noKeepAlive:  fs.Bool("no-keepalive", false, "close every connection after one response"),
 		grace:        fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
 	}
+}
+
+const (
+	serveSynopsis = "truncheck serve [--listen ADDRESS]... [--faults SPEC] [flags]"
+	serveAbout    = "Runs the image service alone (bimg on libvips), optionally with faults on every accepted\n" +
+		"connection, until SIGINT or SIGTERM (then a graceful shutdown; exit 130)."
+)
+
+var serveExamples = []string{
+	"truncheck serve                                             # http://127.0.0.1:8080",
+	"truncheck serve --listen unix:/tmp/img.sock --faults buffered-shutdown --no-keepalive",
+	"curl -o /dev/null 'http://127.0.0.1:8080/images/photo-4mp?format=png'",
+}
+
+// addresses reads --listen: one TCP address and one Unix path at most.
+func (o serveOptions) addresses() (tcp, unix string, err error) {
+	list := *o.listen
+	if len(list) == 0 {
+		list = stringList{"http://127.0.0.1:8080"}
+	}
+	for _, s := range list {
+		a, err := parseAddress("listen", s)
+		if err != nil {
+			return "", "", err
+		}
+		switch {
+		case a.network == "tcp" && tcp == "":
+			tcp = a.addr
+		case a.network == "unix" && unix == "":
+			unix = a.addr
+		default:
+			return "", "", usagef("--listen %q: one %s address at most", s, a.scheme)
+		}
+	}
+	return tcp, unix, nil
 }

@@ -19,50 +19,53 @@ import (
 func serveCommand(stdout, _ io.Writer) command {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f := serveFlags(fs)
-	tcp, unix, faults, seed, writeTimeout, noKeepAlive, grace := f.tcp, f.unix, f.faults, f.seed, f.writeTimeout, f.noKeepAlive, f.grace
-	return command{fs: fs, summary: "the image service alone (TCP and/or Unix socket), optional faults", fn: func(args []string) error {
-		if len(args) > 0 {
-			return usagef("unexpected arguments %q", args)
-		}
-		if *tcp == "" && *unix == "" {
-			return usagef("nothing to listen on: give --tcp and/or --unix")
-		}
-		fl, err := transport.ParseFaults(*faults)
-		if err != nil {
-			return usagef("--faults: %v", err)
-		}
-		svc, err := imagesvc.New(imagesvc.Config{})
-		if err != nil {
-			return err
-		}
-		cfg := imagesvc.ServerConfig{TCPAddr: *tcp, UnixPath: *unix, WriteTimeout: *writeTimeout, DisableKeepAlives: *noKeepAlive}
-		if !fl.IsZero() {
-			cfg.WrapListener = func(l net.Listener) net.Listener {
-				return transport.WrapListener(l, transport.Options{Faults: fl, Seed: *seed, Name: "svc"})
+	faults, seed, writeTimeout, noKeepAlive, grace := f.faults, f.seed, f.writeTimeout, f.noKeepAlive, f.grace
+	return command{fs: fs, summary: "the image service alone (TCP and/or Unix socket), optional faults",
+		synopsis: serveSynopsis, about: serveAbout, examples: serveExamples,
+		fn: func(args []string) error {
+			if len(args) > 0 {
+				return usagef("unexpected arguments %q", args)
 			}
-		}
-		srv := imagesvc.NewServer(svc, cfg)
-		if err := srv.Start(); err != nil {
-			return err
-		}
-		if a := srv.TCPAddr(); a != "" {
-			fmt.Fprintf(stdout, "listening tcp %s\n", a)
-		}
-		if p := srv.UnixPath(); p != "" {
-			fmt.Fprintf(stdout, "listening unix %s\n", p)
-		}
-		if !fl.IsZero() {
-			fmt.Fprintf(stdout, "faults %s (seed %d)\n", fl, *seed)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), *grace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("graceful shutdown within %s: %w", *grace, err)
-		}
-		return nil
-	}}
+			tcp, unix, err := f.addresses()
+			if err != nil {
+				return err
+			}
+			fl, err := transport.ParseFaults(*faults)
+			if err != nil {
+				return usagef("--faults: %v", err)
+			}
+			svc, err := imagesvc.New(imagesvc.Config{})
+			if err != nil {
+				return err
+			}
+			cfg := imagesvc.ServerConfig{TCPAddr: tcp, UnixPath: unix, WriteTimeout: *writeTimeout, DisableKeepAlives: *noKeepAlive}
+			if !fl.IsZero() {
+				cfg.WrapListener = func(l net.Listener) net.Listener {
+					return transport.WrapListener(l, transport.Options{Faults: fl, Seed: *seed, Name: "svc"})
+				}
+			}
+			srv := imagesvc.NewServer(svc, cfg)
+			if err := srv.Start(); err != nil {
+				return envError{err}
+			}
+			if a := srv.TCPAddr(); a != "" {
+				fmt.Fprintf(stdout, "listening http://%s\n", a)
+			}
+			if p := srv.UnixPath(); p != "" {
+				fmt.Fprintf(stdout, "listening unix:%s\n", p)
+			}
+			if !fl.IsZero() {
+				fmt.Fprintf(stdout, "faults %s (seed %d)\n", fl, *seed)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), *grace)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				_ = srv.Close()
+				return fmt.Errorf("graceful shutdown within %s: %w", *grace, err)
+			}
+			return errInterrupted
+		}}
 }

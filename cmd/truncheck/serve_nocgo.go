@@ -12,7 +12,8 @@ import (
 func serveCommand(_, _ io.Writer) command {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	serveFlags(fs)
-	return command{fs: fs, summary: "the image service alone (needs a build with cgo and libvips)", fn: func([]string) error {
-		return envError{errNoImageService}
-	}}
+	return command{fs: fs, summary: "the image service alone (needs a build with cgo and libvips)",
+		synopsis: serveSynopsis, about: serveAbout, examples: serveExamples, fn: func([]string) error {
+			return envError{errNoImageService}
+		}}
 }

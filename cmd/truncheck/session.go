@@ -31,6 +31,8 @@ type session struct {
 	origins *originSet
 	reports []harness.Report
 	planned []scenarios.Compiled
+	meter   *meter
+	stopped bool                   // SIGINT or SIGTERM ended the run: exit 130 once all is written
 	target  *results.PlannedTarget // check's server, kept in the plan
 	stderr  io.Writer
 	verbose bool
@@ -51,7 +53,12 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 	if err := results.PrepareDir(out); err != nil {
 		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet()}
+	width := 0
+	for _, c := range planned {
+		width = max(width, len(c.Name()))
+	}
+	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet(),
+		meter: newMeter(stderr, len(planned), width)}
 	if err := s.replan(planned); err != nil {
 		return nil, err
 	}
@@ -92,11 +99,15 @@ func plannedScenario(c scenarios.Compiled) results.PlannedScenario {
 func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context, i int, sc scenarios.Compiled) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	s.meter.start(0, 10*time.Second)
+	defer s.meter.end()
 	for i, sc := range list {
 		if err := run(ctx, i, sc); err != nil {
 			if ctx.Err() != nil {
+				s.meter.end()
 				fmt.Fprintf(s.stderr, "truncheck %s: interrupted during %s; writing what was run\n", s.kind, sc.Name())
 				s.interrupted(list[i+1:])
+				s.stopped = true
 				return nil
 			}
 			s.close()
@@ -120,8 +131,11 @@ func (s *session) options() harness.Options {
 // is returned as the error; one that started and was cut short (ctx ended)
 // is kept with a failing finding, and the error returned too.
 func (s *session) runOne(ctx context.Context, sc scenarios.Compiled, opts harness.Options) (harness.Report, error) {
-	if isTerminal(s.stderr) {
-		fmt.Fprintf(s.stderr, "running %s ...\n", sc.Name())
+	s.meter.begin(sc.Name(), sc.Scenario().Expect)
+	if on := opts.OnRecord; on != nil {
+		opts.OnRecord = func(r *results.Record) { s.meter.add(r); on(r) }
+	} else {
+		opts.OnRecord = s.meter.add
 	}
 	if opts.Target == nil && opts.Origin == nil {
 		o, err := s.origins.get(sc.Scenario().Origin)
@@ -145,6 +159,7 @@ func (s *session) runOne(ctx context.Context, sc scenarios.Compiled, opts harnes
 		rep.Judge()
 	}
 	s.reports = append(s.reports, rep)
+	s.meter.finished(&rep.ScenarioResult, rep.Wall)
 	return rep, err
 }
 
@@ -242,6 +257,15 @@ func runID(kind string, t time.Time) string {
 }
 
 // verdictErr maps a run's verdict to the exit code's error.
+// exit is the error a session's command ends with: interrupted (exit
+// 130) when a signal stopped it, else the verdict's.
+func (s *session) exit(rr *results.RunResult) error {
+	if s.stopped {
+		return errInterrupted
+	}
+	return verdictErr(rr)
+}
+
 func verdictErr(rr *results.RunResult) error {
 	if rr.Met() {
 		return nil

@@ -11,11 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/truncheck/truncheck/harness"
 	"github.com/truncheck/truncheck/results"
@@ -30,114 +27,123 @@ func soakCommand(stdout, stderr io.Writer) command {
 	out := fs.String("out", "", "results directory (records.jsonl appended as the soak goes, then summary.json, junit.xml,\n"+
 		"report.html; files of an earlier run there are replaced); default out/soak-<timestamp>")
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: truncheck soak --duration D [flags] [scenario...]")
-		fmt.Fprintln(fs.Output(), "Loops the scenarios round-robin until the time is up; round k of a scenario uses its seed + k")
-		fmt.Fprintln(fs.Output(), "(records carry the seed, so run --replay reproduces any round). Default mix: the quick")
-		fmt.Fprintln(fs.Output(), "scenarios expecting complete, plus buffered-shutdown. SIGINT/SIGTERM stop it cleanly.")
-		fs.PrintDefaults()
-	}
-	return command{fs: fs, summary: "loop a scenario mix until the time is up; results appended as it goes", fn: func(args []string) error {
-		if *duration <= 0 {
-			return usagef("--duration is required and must be positive (e.g. 2m, 8h)")
-		}
-		cat, err := loadCatalog(files)
-		if err != nil {
-			return err
-		}
-		mix, err := soakMix(cat, args)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		// A soak keeps no reports (memory stays flat): the session is used
-		// for its plan and records file only; summaries come from an
-		// Aggregator, judged at the end with results' one judge.
-		sess, err := startSession("soak", *out, mix, stderr, *verbose)
-		if err != nil {
-			return err
-		}
-		defer sess.close()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-
-		st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}}
-		names := make([]string, len(mix))
-		for i, c := range mix {
-			names[i] = c.Name()
-		}
-		fmt.Fprintf(stdout, "soak %s: %s\nrecords: %s\n", *duration, strings.Join(names, ", "), sess.w.Path())
-		progressDone := st.progress(stdout, start, *duration)
-
-		deadline := start.Add(*duration)
-		for round := 0; ctx.Err() == nil; round++ {
-			remaining := time.Until(deadline)
-			if remaining <= 0 {
-				break
+	return command{fs: fs,
+		summary:  "loop a scenario mix until the time is up; results appended as it goes",
+		synopsis: "truncheck soak --duration D [flags] [scenario...]",
+		about: "Loops the scenarios round-robin until the time is up; round k of a scenario uses its seed + k\n" +
+			"(records carry the seed, so run --replay reproduces any round). Default mix: the quick scenarios\n" +
+			"expecting complete, plus buffered-shutdown. Progress on stderr separates expected detections from\n" +
+			"failures. SIGINT/SIGTERM stop it cleanly: everything is written, exit 130.",
+		examples: []string{
+			"truncheck soak --duration 8h --out out/nightly",
+			"truncheck soak --duration 10m baseline slow-reader-unix",
+		},
+		fn: func(args []string) error {
+			if *duration <= 0 {
+				return usagef("--duration is required and must be positive (e.g. 2m, 8h)")
 			}
-			c := mix[round%len(mix)]
-			s := c.Scenario()
-			seed := s.Seed + int64(round/len(mix))
-			opts := sess.options()
-			opts.Seed = &seed
-			opts.OnRecord = st.add
-			opts.Count = s.Count
-			// The last round stops sending with the soak; one cut short is
-			// judged only on what cannot be explained (see soakState.judge).
-			opts.Duration = remaining
-			partial := true
-			if s.Duration > 0 && s.Duration <= remaining {
-				opts.Duration, partial = s.Duration, false
-			}
-			st.current.Store(s.Name)
-			o, err := sess.origins.get(s.Origin)
+			cat, err := loadCatalog(files)
 			if err != nil {
 				return err
 			}
-			opts.Origin = o
-			rep, err := harness.RunScenario(ctx, c, opts)
-			if ctx.Err() != nil {
-				partial = true
+			mix, err := soakMix(cat, args)
+			if err != nil {
+				return err
 			}
-			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
-				partial = false
+			start := time.Now()
+			// A soak keeps no reports (memory stays flat): the session is used
+			// for its plan and records file only; summaries come from an
+			// Aggregator, judged at the end with results' one judge.
+			sess, err := startSession("soak", *out, mix, stderr, *verbose)
+			if err != nil {
+				return err
 			}
-			st.round(c, round/len(mix), rep, err, partial, ctx.Err() != nil)
-			if err != nil && ctx.Err() == nil {
-				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
-				if rep.Summary == nil {
-					// It could not even start: do not spin on it.
-					select {
-					case <-ctx.Done():
-					case <-time.After(time.Second):
+			defer sess.close()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+
+			st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}, meter: sess.meter}
+			names := make([]string, len(mix))
+			for i, c := range mix {
+				names[i] = c.Name()
+			}
+			fmt.Fprintf(stdout, "soak %s: %s\nrecords: %s\n", *duration, strings.Join(names, ", "), sess.w.Path())
+			// A status line a minute in a log (duration/10 for short soaks, at
+			// least 5 s apart): alive, without drowning the log.
+			st.meter.start(*duration, min(time.Minute, max(5*time.Second, *duration/10)))
+
+			deadline := start.Add(*duration)
+			for round := 0; ctx.Err() == nil; round++ {
+				remaining := time.Until(deadline)
+				if remaining <= 0 {
+					break
+				}
+				c := mix[round%len(mix)]
+				s := c.Scenario()
+				seed := s.Seed + int64(round/len(mix))
+				opts := sess.options()
+				opts.Seed = &seed
+				opts.OnRecord = st.add
+				opts.Count = s.Count
+				// The last round stops sending with the soak; one cut short is
+				// judged only on what cannot be explained (see soakState.judge).
+				opts.Duration = remaining
+				partial := true
+				if s.Duration > 0 && s.Duration <= remaining {
+					opts.Duration, partial = s.Duration, false
+				}
+				st.meter.begin(s.Name, s.Expect)
+				o, err := sess.origins.get(s.Origin)
+				if err != nil {
+					return err
+				}
+				opts.Origin = o
+				rep, err := harness.RunScenario(ctx, c, opts)
+				if ctx.Err() != nil {
+					partial = true
+				}
+				if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
+					partial = false
+				}
+				st.round(c, round/len(mix), rep, err, partial, ctx.Err() != nil)
+				if err != nil && ctx.Err() == nil {
+					fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
+					if rep.Summary == nil {
+						// It could not even start: do not spin on it.
+						select {
+						case <-ctx.Done():
+						case <-time.After(time.Second):
+						}
 					}
 				}
 			}
-		}
-		stop()
-		close(progressDone.stop)
-		<-progressDone.done
+			interrupted := ctx.Err() != nil && time.Now().Before(deadline)
+			stop()
+			st.meter.end()
 
-		rr := st.result(sess.run)
-		// The soak judges the scenarios it reached: the plan says so now
-		// (killed before this, the plan still lists every scenario, and a
-		// scenario never reached fails when the records are judged).
-		if err := sess.replan(st.reached(mix)); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout)
-		if err := sess.finish(stdout, rr, nil); err != nil {
-			return err
-		}
-		how := "time up"
-		if time.Now().Before(deadline) {
-			how = "stopped by signal"
-		}
-		if _, err := fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\n", how, time.Since(start).Round(time.Second), *duration); err != nil {
-			return envError{err}
-		}
-		return verdictErr(rr)
-	}}
+			rr := st.result(sess.run)
+			// The soak judges the scenarios it reached: the plan says so now
+			// (killed before this, the plan still lists every scenario, and a
+			// scenario never reached fails when the records are judged).
+			if err := sess.replan(st.reached(mix)); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout)
+			if err := sess.finish(stdout, rr, nil); err != nil {
+				return err
+			}
+			how := "time up"
+			if interrupted {
+				how = "stopped by signal"
+			}
+			if _, err := fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\n", how, time.Since(start).Round(time.Second), *duration); err != nil {
+				return envError{err}
+			}
+			if interrupted {
+				return errInterrupted
+			}
+			return verdictErr(rr)
+		}}
 }
 
 // soakMix is the named scenarios, or the default mix: the quick in-process
@@ -175,9 +181,8 @@ func soakMix(cat catalog, names []string) ([]scenarios.Compiled, error) {
 // each scenario's rounds said besides their records, and the counters of
 // the progress display.
 type soakState struct {
-	agg                        *results.Aggregator
-	requests, silent, failures atomic.Int64
-	current                    atomic.Value // scenario name
+	agg   *results.Aggregator
+	meter *meter
 
 	mu   sync.Mutex
 	info map[string]*soakInfo
@@ -196,13 +201,7 @@ type soakInfo struct {
 
 func (st *soakState) add(r *results.Record) {
 	st.agg.Add(r)
-	st.requests.Add(1)
-	if r.Silent() {
-		st.silent.Add(1)
-	}
-	if r.Outcome.Failed() {
-		st.failures.Add(1)
-	}
+	st.meter.add(r)
 }
 
 // round notes one round of a scenario. A round that could not start is a
@@ -292,56 +291,4 @@ func (in *soakInfo) apply(sr *results.ScenarioResult) {
 	sr.Restarts = in.restarts
 	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), seeds from %d", in.rounds+in.partial, in.partial, in.s.Seed))
 	sr.Findings = slices.Clone(in.findings)
-}
-
-type progressLoop struct{ stop, done chan struct{} }
-
-// progress shows the soak's state until stop is closed: a progress bar on a
-// terminal, else a status line a minute (duration/10 for short soaks, at
-// least 5 s apart) so a CI log shows it is alive without drowning in it.
-func (st *soakState) progress(w io.Writer, start time.Time, total time.Duration) progressLoop {
-	p := progressLoop{stop: make(chan struct{}), done: make(chan struct{})}
-	status := func() string {
-		cur, _ := st.current.Load().(string)
-		return fmt.Sprintf("%d requests, %d failed, %d silent; %s", st.requests.Load(), st.failures.Load(), st.silent.Load(), cur)
-	}
-	tty := isTerminal(w)
-	every := min(time.Minute, max(5*time.Second, total/10))
-	var bar *progressbar.ProgressBar
-	if tty {
-		every = time.Second
-		bar = progressbar.NewOptions64(int64(total/time.Second),
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionShowDescriptionAtLineEnd(),
-			progressbar.OptionSetRenderBlankState(true))
-	}
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				if bar != nil {
-					_ = bar.Set64(min(int64(time.Since(start)/time.Second), int64(total/time.Second)))
-					bar.Describe("of " + total.String() + ": " + status())
-					fmt.Fprintln(w)
-				}
-				return
-			case <-t.C:
-			}
-			elapsed := time.Since(start)
-			if bar != nil {
-				bar.Describe("of " + total.String() + ": " + status())
-				_ = bar.Set64(min(int64(elapsed/time.Second), int64(total/time.Second)-1))
-				continue
-			}
-			fmt.Fprintf(w, "%s soak %s/%s: %s\n", time.Now().UTC().Format(time.TimeOnly),
-				elapsed.Round(time.Second), total, status())
-		}
-	}()
-	return p
 }
