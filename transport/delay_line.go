@@ -27,7 +27,8 @@ type delayLine struct {
 	chunks   []lineChunk // oldest first
 	held     int
 	last     time.Time     // release of the newest chunk
-	changed  chan struct{} // closed and renewed on every change
+	changed  chan struct{} // closed and renewed on a change that someone waits for
+	watched  bool          // a waiter holds changed
 	started  bool          // the goroutine of the line runs
 	draining bool          // write side: no more pushes; the releaser ends once empty
 	stopped  bool          // the line is shut: waits end, the goroutine ends, chunks are dropped
@@ -60,10 +61,15 @@ func newDelayLine(draw func() time.Duration, c clock) *delayLine {
 	return &delayLine{clock: c, draw: draw, limit: lineLimit, changed: make(chan struct{}), done: make(chan struct{})}
 }
 
-// broadcast wakes every waiter; l.mu is held.
+// broadcast wakes every waiter; l.mu is held. Without waiters it costs nothing, which
+// keeps a channel allocation off the path of every chunk.
 func (l *delayLine) broadcast() {
+	if !l.watched {
+		return
+	}
 	close(l.changed)
 	l.changed = make(chan struct{})
+	l.watched = false
 }
 
 // schedule stamps a chunk that arrived at arrived with its release; l.mu is held.
@@ -113,6 +119,7 @@ func (l *delayLine) await(ready func(now time.Time) (bool, time.Time), dl *deadl
 			tc, stop = l.clock.Timer(wake.Sub(now))
 		}
 		changed := l.changed
+		l.watched = true
 		l.mu.Unlock()
 		res := waitDone
 		select {

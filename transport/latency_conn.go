@@ -96,6 +96,7 @@ func (c *conn) awaitWriteDeadlineMoved() bool {
 		}
 		l.mu.Lock()
 		lc := l.changed
+		l.watched = true
 		l.mu.Unlock()
 		select {
 		case <-changed:
