@@ -19,13 +19,14 @@ import (
 type delayLine struct {
 	clock clock
 	draw  func() time.Duration // the delay of the next chunk
-	limit int                  // bytes held at most (a chunk always fits an empty line)
+	limit int                  // load at most (a chunk always fits an empty line)
 	// onSchedule, when set (tests), sees every chunk's arrival and release.
 	onSchedule func(arrived, release time.Time, n int)
 
 	mu       sync.Mutex
-	chunks   []lineChunk // oldest first
-	held     int
+	chunks   []lineChunk   // oldest first
+	held     int           // bytes in the line
+	load     int           // what they cost: bytes plus chunkOverhead per chunk, bounded by limit
 	last     time.Time     // release of the newest chunk
 	changed  chan struct{} // closed and renewed on a change that someone waits for
 	watched  bool          // a waiter holds changed
@@ -40,8 +41,9 @@ type delayLine struct {
 // lineChunk is a run of bytes in the line (or, on the read side, the end of the stream:
 // err with no data, delivered after the bytes before it).
 type lineChunk struct {
-	buf              *[lineChunkSize]byte // pooled storage of data
+	buf              *[lineChunkSize]byte // pooled storage of data; nil for a small chunk
 	data             []byte
+	cost             int // its share of load
 	arrived, release time.Time
 	err              error
 }
@@ -49,6 +51,11 @@ type lineChunk struct {
 const (
 	lineChunkSize = 64 << 10 // bytes per chunk and per socket call of the line's goroutine
 	lineLimit     = 4 << 20  // bytes a line holds at most
+	// Chunks under smallChunk get storage of their own size instead of a pooled 64 KiB
+	// buffer, and every chunk costs chunkOverhead more than its bytes, so a stream of
+	// one-byte writes cannot hold 64 KiB per byte: memory stays near lineLimit.
+	smallChunk    = 4 << 10
+	chunkOverhead = 256
 	// closeStallGrace bounds Close's drain of a write line when the peer stops reading:
 	// once every chunk was due, Close waits while bytes keep moving and gives up after
 	// this long without progress (the write deadline ends it sooner).
@@ -141,8 +148,28 @@ func (l *delayLine) await(ready func(now time.Time) (bool, time.Time), dl *deadl
 	}
 }
 
-// roomFor reports whether n more bytes fit; l.mu is held.
-func (l *delayLine) roomFor(n int) bool { return l.held == 0 || l.held+n <= l.limit }
+// roomFor reports whether a chunk of n more bytes fits; l.mu is held.
+func (l *delayLine) roomFor(n int) bool { return l.load == 0 || l.load+n+chunkOverhead <= l.limit }
+
+// add appends a chunk of data (buf its pooled storage or nil) and stamps it; l.mu is held.
+func (l *delayLine) add(buf *[lineChunkSize]byte, data []byte, arrived time.Time) {
+	cost := len(data) + chunkOverhead
+	l.chunks = append(l.chunks, lineChunk{buf: buf, data: data, cost: cost, arrived: arrived, release: l.schedule(arrived, len(data))})
+	l.held += len(data)
+	l.load += cost
+}
+
+// remove drops the oldest chunk and gives its storage back; l.mu is held.
+func (l *delayLine) remove() {
+	ch := l.chunks[0]
+	l.chunks[0] = lineChunk{}
+	l.chunks = l.chunks[1:]
+	l.held -= len(ch.data)
+	l.load -= ch.cost
+	if ch.buf != nil {
+		lineBuffers.Put(ch.buf)
+	}
+}
 
 // push copies p into the line as chunks that arrived at arrived, waiting for room while
 // the line is full. It returns how many bytes it took and why it stopped early.
@@ -164,10 +191,12 @@ func (l *delayLine) push(p []byte, arrived time.Time, dl *deadline, closed <-cha
 		if l.err != nil || l.draining {
 			continue
 		}
-		buf := lineBuffers.Get().(*[lineChunkSize]byte)
-		data := buf[:copy(buf[:], p[took:took+n])]
-		l.chunks = append(l.chunks, lineChunk{buf: buf, data: data, arrived: arrived, release: l.schedule(arrived, n)})
-		l.held += n
+		if n < smallChunk {
+			l.add(nil, append([]byte(nil), p[took:took+n]...), arrived)
+		} else {
+			buf := lineBuffers.Get().(*[lineChunkSize]byte)
+			l.add(buf, buf[:copy(buf[:], p[took:took+n])], arrived)
+		}
 		took += n
 		l.broadcast()
 	}
@@ -178,10 +207,13 @@ func (l *delayLine) push(p []byte, arrived time.Time, dl *deadline, closed <-cha
 func (l *delayLine) pushRead(buf *[lineChunkSize]byte, n int, err error, arrived time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n > 0 {
-		l.chunks = append(l.chunks, lineChunk{buf: buf, data: buf[:n], arrived: arrived, release: l.schedule(arrived, n)})
-		l.held += n
-	} else {
+	switch {
+	case n >= smallChunk:
+		l.add(buf, buf[:n], arrived)
+	case n > 0:
+		l.add(nil, append([]byte(nil), buf[:n]...), arrived)
+		lineBuffers.Put(buf)
+	default:
 		lineBuffers.Put(buf)
 	}
 	if err != nil {
@@ -231,14 +263,8 @@ func (l *delayLine) release() {
 	if len(l.chunks) == 0 {
 		return
 	}
-	ch := l.chunks[0]
-	l.chunks[0] = lineChunk{}
-	l.chunks = l.chunks[1:]
-	l.held -= len(ch.data)
-	l.moved += int64(len(ch.data))
-	if ch.buf != nil {
-		lineBuffers.Put(ch.buf)
-	}
+	l.moved += int64(len(l.chunks[0].data))
+	l.remove()
 	l.broadcast()
 }
 
@@ -265,15 +291,7 @@ func (l *delayLine) pop(p []byte, dl *deadline, closed <-chan struct{}) (int, er
 		ch.data = ch.data[k:]
 		l.held -= k
 		if len(ch.data) == 0 {
-			if ch.buf != nil {
-				lineBuffers.Put(ch.buf)
-			}
-			if ch.err != nil {
-				ch.buf = nil // keep the end
-				continue
-			}
-			l.chunks[0] = lineChunk{}
-			l.chunks = l.chunks[1:]
+			l.remove()
 		}
 	}
 	l.broadcast()
@@ -302,13 +320,9 @@ func (l *delayLine) stop() int64 {
 
 func (l *delayLine) dropLocked() int64 {
 	dropped := int64(l.held)
-	for i := range l.chunks {
-		if l.chunks[i].buf != nil {
-			lineBuffers.Put(l.chunks[i].buf)
-		}
-		l.chunks[i] = lineChunk{}
+	for len(l.chunks) > 0 {
+		l.remove()
 	}
-	l.chunks, l.held = l.chunks[:0], 0
 	l.broadcast()
 	return dropped
 }

@@ -38,7 +38,9 @@
 //	below it in the line's goroutine. Chunks in flight overlap (a body that arrives in two
 //	reads is late once); jitter never reorders (a release never precedes the one before);
 //	the line holds at most 4 MiB, so a full line blocks the writer (backpressure); deadlines
-//	and Close end the waits; Close and CloseWrite first deliver what Write already took.
+//	and Close end the waits; Close and CloseWrite first deliver what Write already took (as
+//	a kernel sends what is in its buffer after close), until the write deadline or one
+//	second without progress once all of it was due; the close event counts what was left.
 //
 //	flight recorder (when Options.Record > 0): accept|dial, read, write, partial-write,
 //	would-block, close-write, close, peer-fin, rst, fault, error; offsets are monotonic

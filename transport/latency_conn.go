@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -35,15 +36,12 @@ func (c *conn) writeLine(chunk []byte) (int, error) {
 		shut := l.draining && !l.stopped
 		l.mu.Unlock()
 		if shut {
-			return n, c.opErr("write", errShutDown)
+			return n, c.opErr("write", syscall.EPIPE) // like a socket shut down for writing
 		}
 		return n, c.opErr("write", net.ErrClosed)
 	}
 	return n, nil
 }
-
-// errShutDown is what a Write after CloseWrite returns, as from a socket shut down for writing.
-var errShutDown = os.NewSyscallError("write", errors.New("broken pipe: the conn was closed for writing"))
 
 // releaseWrites is the write line's releaser: it writes every chunk when it is due
 // through the stages after latency, until the line drains or stops.

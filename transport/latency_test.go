@@ -292,7 +292,7 @@ func TestLatencyBackpressure(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			fc := newFakeClock()
 			s, _ := lineConn(t, network, "latency=1h", fc)
-			s.wline.limit = 256 << 10
+			s.wline.limit = 4 * (lineChunkSize + chunkOverhead) // four 64 KiB chunks
 			held := func() int {
 				s.wline.mu.Lock()
 				defer s.wline.mu.Unlock()
@@ -381,4 +381,31 @@ func TestLatencyCloseDelivers(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestDelayLineSmallChunks: one-byte writes cannot each pin a 64 KiB buffer: small chunks
+// get storage of their own size, and the per-chunk overhead bounds how many wait.
+func TestDelayLineSmallChunks(t *testing.T) {
+	fc := newFakeClock()
+	l := newDelayLine(draws(time.Hour), fc)
+	var dl deadline
+	dl.set(time.Now().Add(-time.Second)) // a full line returns at once instead of waiting
+	pushed := 0
+	for {
+		n, w, err := l.push([]byte{'x'}, fc.Now(), &dl, nil)
+		require.NoError(t, err)
+		if w != waitDone {
+			break
+		}
+		pushed += n
+		require.Less(t, pushed, lineLimit, "the line never fills")
+	}
+	assert.Equal(t, lineLimit/(1+chunkOverhead), pushed)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ch := range l.chunks {
+		require.Nil(t, ch.buf)
+		require.LessOrEqual(t, cap(ch.data), 16, "storage of its own size")
+	}
+	assert.LessOrEqual(t, l.load, lineLimit)
 }
