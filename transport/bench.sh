@@ -13,14 +13,14 @@
 # Usage: transport/bench.sh
 #   COUNT=5 BENCHTIME=1s   repetitions, time of each go benchmark
 #   LOAD_FOR=3s            time of each HTTP load run (B)
-#   PEERS=1                PEERS=0 skips B
+#   PARTS="A B"            the parts to run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source transport/benchlib.sh
 COUNT="${COUNT:-5}"
 BENCHTIME="${BENCHTIME:-1s}"
 LOAD_FOR="${LOAD_FOR:-3s}"
-PEERS="${PEERS:-1}"
+PARTS="${PARTS:-A B}"
 GO="${GO:-go}"
 tmp="$(mktemp -d)"
 pids=()
@@ -35,6 +35,7 @@ trap cleanup EXIT
 bin="$tmp/transport.test"
 echo "load average before: $(load_avg)"
 
+if [[ " $PARTS " == *" A "* ]]; then
 echo "-- A. one process: 64 KiB writes, 64 KiB reads, $COUNT repetitions of $BENCHTIME, order rotated"
 res="$tmp/inproc"
 go_bench_rotated "$res" "$bin" transport "$BENCHTIME" "$COUNT" \
@@ -48,8 +49,8 @@ goal "$res" "wrapper/direct unix" BenchmarkThroughput/unix/wrapped BenchmarkThro
 goal "$res" "proxy/direct tcp (one process)" BenchmarkThroughput/tcp/proxy BenchmarkThroughput/tcp/direct ">=" 0.80
 goal "$res" "proxy-recorded/direct tcp (one process)" BenchmarkThroughput/tcp/proxy-recorded BenchmarkThroughput/tcp/direct ">=" 0.80
 echo "load average after A: $(load_avg)"
-
-[[ "$PEERS" == "0" ]] && exit 0
+fi
+[[ " $PARTS " == *" B "* ]] || exit 0
 
 echo
 echo "-- B. separate processes (client, proxy, upstream), side by side with Toxiproxy"
