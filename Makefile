@@ -60,12 +60,15 @@ gate: setup
 soak: setup
 	$(GO) run ./cmd/truncheck soak --duration $(SOAK_DURATION) --out $(OUT)/soak
 
-## bench: the performance run (issue 7); every result a ratio against a baseline measured in
-## the same run: verifier vs plain client, transport overhead, time to reproduce, imagesvc
-## settings, a memory soak (SOAK=60s shortens it, SOAK=0 skips it). About 10 minutes.
-SOAK ?= 5m
+## bench: the performance run; every result a ratio against a baseline measured in the same
+## run, each measurement its own process in a rotating order, medians with their spread:
+## verifier vs a plain client with the same buffer and vs vegeta, wrapper and proxy vs direct
+## and proxy vs Toxiproxy (both built from source into a temporary directory when they can
+## be), time to reproduce, imagesvc settings, a 10-minute memory soak judged by its slope
+## (SOAK=0 skips it; charts in out/bench). About 30 minutes.
+SOAK ?= 10m
 bench: setup
-	SOAK=$(SOAK) bash harness/bench.sh
+	SOAK=$(SOAK) BENCH_OUT=$(OUT)/bench bash harness/bench.sh
 
 bench-transport: setup
 	bash transport/bench.sh

@@ -1,6 +1,6 @@
 package harness
 
-// Performance measurements for issue 7, driven by harness/bench.sh. The
+// Performance measurements, driven by harness/bench.sh. The
 // benchmarks here run only with -bench; the Test functions are gated by
 // environment variables (TRUNCHECK_PERF_REPRO, TRUNCHECK_PERF_SOAK) and skip
 // otherwise, so `go test -race ./harness` stays fast. Nothing here asserts a
@@ -15,9 +15,11 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -28,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truncheck/truncheck/results"
@@ -79,13 +82,14 @@ func digestServer(b testing.TB, max int) (*httptest.Server, []byte) {
 	return srv, body
 }
 
-// BenchmarkPerfVerify is issue 7's benchmark 1: 16 MB bodies from a static
-// loopback server, read by a plain client (io.Copy to io.Discard) and by
-// the verifier (length, framing, CRC-32C of the whole body and of every
-// block against the reference, and the Content-Digest: crc32c as the
-// harness asks for it by default, or sha-256 when that is all there is).
-// bench.sh runs it with -count to interleave the sub-benchmarks and prints
-// the verifier's medians as ratios of the plain client's.
+// BenchmarkPerfVerify: 16 MB bodies from a static loopback server, read by a plain
+// client and by the verifier (length, framing, CRC-32C of the whole body and of every
+// block against the reference, and the Content-Digest: crc32c as the harness asks for it
+// by default, or sha-256 when that is all there is). The plain client does the same work
+// except the checking: the same http.Client set-up and the same 64 KiB read buffer as the
+// verifier (io.Copy to io.Discard would read 8 KiB at a time). bench.sh runs each
+// sub-benchmark in its own process, in an order that rotates per repetition, and prints
+// the verifier's per-repetition ratios to the plain client.
 func BenchmarkPerfVerify(b *testing.B) {
 	const n = 16 << 20
 	srv, body := digestServer(b, n)
@@ -94,14 +98,13 @@ func BenchmarkPerfVerify(b *testing.B) {
 	b.Run("plain", func(b *testing.B) {
 		c := &http.Client{Transport: &http.Transport{}}
 		defer c.CloseIdleConnections()
+		buf := make([]byte, bufSize)
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
-			resp, err := c.Get(url)
+			got, err := plainGet(c, url, buf)
 			require.NoError(b, err)
-			_, err = io.Copy(io.Discard, resp.Body)
-			require.NoError(b, err)
-			resp.Body.Close()
+			require.Equal(b, int64(n), got)
 		}
 	})
 	for _, tc := range []struct{ name, want string }{
@@ -125,6 +128,31 @@ func BenchmarkPerfVerify(b *testing.B) {
 	}
 }
 
+// plainGet fetches url and reads the whole body into buf, bufSize bytes at a time, like
+// the verifier reads but checking nothing; it returns the body's length.
+func plainGet(c *http.Client, url string, buf []byte) (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var n int64
+	for {
+		m, err := resp.Body.Read(buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
 // BenchmarkPerfHash measures the checksums' speed on this CPU in the same
 // run: the physical limits of the verifier.
 func BenchmarkPerfHash(b *testing.B) {
@@ -145,12 +173,82 @@ func BenchmarkPerfHash(b *testing.B) {
 	})
 }
 
+// TestPerfServe is the server of bench.sh's side-by-side run with vegeta, in its own
+// process: digestServer's 16 MB bodies on loopback until TRUNCHECK_PERF_SERVE_FOR
+// (default 30m) ends or the script stops it; its URL goes to the file named by
+// TRUNCHECK_PERF_SERVE.
+func TestPerfServe(t *testing.T) {
+	out := os.Getenv("TRUNCHECK_PERF_SERVE")
+	if out == "" {
+		t.Skip("set TRUNCHECK_PERF_SERVE=path to serve 16 MB bodies for harness/bench.sh")
+	}
+	life := 30 * time.Minute
+	if v := os.Getenv("TRUNCHECK_PERF_SERVE_FOR"); v != "" {
+		var err error
+		life, err = time.ParseDuration(v)
+		require.NoError(t, err, "TRUNCHECK_PERF_SERVE_FOR: a Go duration")
+	}
+	const n = 16 << 20
+	srv, _ := digestServer(t, n)
+	require.NoError(t, os.WriteFile(out+".tmp", []byte(srv.URL+"/"+strconv.Itoa(n)+"\n"), 0o600))
+	require.NoError(t, os.Rename(out+".tmp", out))
+	time.Sleep(life)
+}
+
+// TestPerfClient is a client of bench.sh's side-by-side run with vegeta: one connection
+// fetching TRUNCHECK_PERF_CLIENT_URL for TRUNCHECK_PERF_CLIENT_FOR (default 5s, at most
+// 100,000 requests), as the verifier with crc32c digests and the reference
+// (TRUNCHECK_PERF_CLIENT=verifier-crc32c) or as the plain client with the same 64 KiB
+// buffer (plain). It prints "PERF client mode=M requests=N seconds=S mb_s=X".
+func TestPerfClient(t *testing.T) {
+	mode := os.Getenv("TRUNCHECK_PERF_CLIENT")
+	if mode == "" {
+		t.Skip("set TRUNCHECK_PERF_CLIENT=plain|verifier-crc32c and TRUNCHECK_PERF_CLIENT_URL for harness/bench.sh")
+	}
+	url := os.Getenv("TRUNCHECK_PERF_CLIENT_URL")
+	dur := 5 * time.Second
+	if v := os.Getenv("TRUNCHECK_PERF_CLIENT_FOR"); v != "" {
+		var err error
+		dur, err = time.ParseDuration(v)
+		require.NoError(t, err, "TRUNCHECK_PERF_CLIENT_FOR: a Go duration")
+	}
+	const n = 16 << 20
+	ref := FingerprintBytes(testBody(n))
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	v := NewVerifier(time.Minute, DefaultWantDigest)
+	buf := make([]byte, bufSize)
+	var requests int
+	var bytes int64
+	start := time.Now()
+	for requests < 100_000 && time.Since(start) < dur {
+		switch mode {
+		case "plain":
+			got, err := plainGet(c, url, buf)
+			require.NoError(t, err)
+			require.Equal(t, int64(n), got)
+			bytes += got
+		case "verifier-crc32c":
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			require.NoError(t, err)
+			vd := v.Do(context.Background(), c, req, &ref, false)
+			require.Equal(t, results.Complete, vd.Outcome, "%v", vd.Err)
+			bytes += vd.Received
+		default:
+			t.Fatalf("TRUNCHECK_PERF_CLIENT=%q; accepted: plain, verifier-crc32c", mode)
+		}
+		requests++
+	}
+	secs := time.Since(start).Seconds()
+	perfLine("client mode=%s requests=%d seconds=%.3f mb_s=%.1f", mode, requests, secs, float64(bytes)/secs/1e6)
+}
+
 // perfLine prints one machine-readable result line for bench.sh.
 func perfLine(format string, args ...any) {
 	fmt.Printf("PERF "+format+"\n", args...)
 }
 
-// TestPerfReproduce is issue 7's benchmark 3, run when TRUNCHECK_PERF_REPRO
+// TestPerfReproduce measures the time to reproduce, run when TRUNCHECK_PERF_REPRO
 // is set to a number of runs: the built-in buffered-shutdown scenario over
 // its Unix socket, each run for TRUNCHECK_PERF_REPRO_FOR (default 2s) of
 // sending. It prints, per run, the time from calling RunScenario to the
@@ -218,17 +316,20 @@ func TestPerfReproduce(t *testing.T) {
 	}
 }
 
-// TestPerfSoak is issue 7's benchmark 5, run when TRUNCHECK_PERF_SOAK is a
-// duration (e.g. 5m): concurrency 16 over imagesvc on loopback TCP with a
-// mix of ~1 to ~30 MB bodies, every body verified. RSS (VmRSS), the Go
-// heap in use and the goroutine count are sampled every
-// TRUNCHECK_PERF_SOAK_EVERY (default 10s); the script prints the slopes
-// of least-squares lines through the samples. TRUNCHECK_PERF_SOAK_HEAP=path
-// writes a heap profile at every sample, to path.<seconds>s.
+// TestPerfSoak is the memory soak, run when TRUNCHECK_PERF_SOAK is a duration
+// (bench.sh: 10m): concurrency 16 over imagesvc on loopback TCP with a mix of
+// ~1 to ~30 MB bodies, every body verified. RSS (VmRSS), the live Go heap
+// (after a collection) and the goroutine count are sampled every
+// TRUNCHECK_PERF_SOAK_EVERY (default 10s). After the warm-up
+// (TRUNCHECK_PERF_SOAK_WARMUP, default 2m, at most a third of the soak) each
+// series is judged by [judgeGrowth]. TRUNCHECK_PERF_SOAK_OUT=dir writes the
+// samples (soak.csv) and charts of RSS and live heap over time (soak.svg,
+// soak.txt). TRUNCHECK_PERF_SOAK_HEAP=path writes a heap profile at every
+// sample, to path.<seconds>s.
 func TestPerfSoak(t *testing.T) {
 	d := os.Getenv("TRUNCHECK_PERF_SOAK")
 	if d == "" {
-		t.Skip("set TRUNCHECK_PERF_SOAK=5m to run the memory soak")
+		t.Skip("set TRUNCHECK_PERF_SOAK=10m to run the memory soak")
 	}
 	dur, err := time.ParseDuration(d)
 	require.NoError(t, err, "TRUNCHECK_PERF_SOAK: a Go duration such as 5m")
@@ -237,9 +338,15 @@ func TestPerfSoak(t *testing.T) {
 		every, err = time.ParseDuration(e)
 		require.NoError(t, err, "TRUNCHECK_PERF_SOAK_EVERY: a Go duration such as 10s")
 	}
+	warmup := 2 * time.Minute
+	if w := os.Getenv("TRUNCHECK_PERF_SOAK_WARMUP"); w != "" {
+		warmup, err = time.ParseDuration(w)
+		require.NoError(t, err, "TRUNCHECK_PERF_SOAK_WARMUP: a Go duration such as 2m")
+	}
+	warmup = min(warmup, dur/3)
 	s := scenarios.Scenario{
 		Name:        "perf-soak",
-		Description: "issue 7 memory soak: 1-30 MB bodies at concurrency 16",
+		Description: "memory soak: 1-30 MB bodies at concurrency 16",
 		Topology:    scenarios.Topology{Mode: scenarios.Direct, Hops: []scenarios.Hop{{Network: scenarios.TCP}}},
 		Workload: scenarios.Workload{Requests: []scenarios.Request{
 			{Path: "/images/photo-small?format=tiff"},                                // ~0.9 MB
@@ -318,62 +425,247 @@ loop:
 	wall := time.Since(start)
 	perfLine("soak done wall_s=%.0f requests=%d gb=%.1f met=%v peak_rss_mb=%.1f reason=%q",
 		wall.Seconds(), done.Load(), float64(bytes.Load())/(1<<30), rep.Met, rssMB(t, "VmHWM"), rep.Reason)
-	// The first sample includes the warm-up (images generated, references
-	// fetched, cache filling): slopes are over the rest when there are
-	// at least three of them.
-	fit := samples
-	if len(fit) >= 4 {
-		fit = fit[1:]
+	var fit []sample
+	for _, smp := range samples {
+		if smp.at >= warmup {
+			fit = append(fit, smp)
+		}
 	}
-	if len(fit) < 2 {
-		perfLine("soak slope n/a (fewer than 2 samples: run longer or sample more often)")
-		return
+	if dir := os.Getenv("TRUNCHECK_PERF_SOAK_OUT"); dir != "" {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		var csv strings.Builder
+		csv.WriteString("seconds,rss_mb,heap_live_mb,goroutines,requests\n")
+		series := make([]soakPoint, len(samples))
+		for i, smp := range samples {
+			fmt.Fprintf(&csv, "%.1f,%.1f,%.1f,%d,%d\n", smp.at.Seconds(), smp.rss, smp.heap, smp.goroutines, smp.done)
+			series[i] = soakPoint{smp.at.Minutes(), smp.rss, smp.heap}
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "soak.csv"), []byte(csv.String()), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "soak.svg"), []byte(soakSVG(series, warmup.Minutes())), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "soak.txt"), []byte(soakASCII(series, 64, 14)), 0o644))
 	}
+	perfLine("soak fit over %d samples after a warm-up of %s", len(fit), warmup)
 	xs := make([]float64, len(fit))
 	rss, heap, gor := make([]float64, len(fit)), make([]float64, len(fit)), make([]float64, len(fit))
 	for i, smp := range fit {
 		xs[i] = smp.at.Minutes()
 		rss[i], heap[i], gor[i] = smp.rss, smp.heap, float64(smp.goroutines)
 	}
-	span := xs[len(xs)-1] - xs[0]
 	for _, m := range []struct {
-		name string
-		ys   []float64
-	}{{"rss_mb", rss}, {"heap_live_mb", heap}, {"goroutines", gor}} {
-		slope, sd, mean := linfit(xs, m.ys)
-		growth := slope * span
-		// Flat (no growth beyond noise): the growth the line predicts over
-		// the fitted span is at most twice the samples' scatter around the
-		// line or 2% of the mean; a falling line is flat.
-		flat := growth <= math.Max(2*sd, 0.02*math.Abs(mean))
-		perfLine("soak slope %s per_min=%+.3f over_span=%+.2f mean=%.1f resid_sd=%.2f min=%.1f max=%.1f n=%d flat=%v",
-			m.name, slope, growth, mean, sd, slices.Min(m.ys), slices.Max(m.ys), len(m.ys), flat)
+		name  string
+		ys    []float64
+		limit float64
+	}{{"rss_mb", rss, soakMaxMBPerMin}, {"heap_live_mb", heap, soakMaxMBPerMin}, {"goroutines", gor, soakMaxGoroutinesPerMin}} {
+		g := judgeGrowth(xs, m.ys, m.limit)
+		perfLine("soak slope %s per_min=%+.3f se=%.3f upper95=%+.3f limit=%.2f mean=%.1f min=%.1f max=%.1f n=%d verdict=%s",
+			m.name, g.slope, g.se, g.slope+2*g.se, m.limit, g.mean, minOf(m.ys), maxOf(m.ys), len(m.ys), g.verdict)
 	}
 }
 
-// linfit returns the least-squares slope of ys over xs, the standard
-// deviation of the residuals and the mean of ys.
-func linfit(xs, ys []float64) (slope, sd, mean float64) {
-	n := float64(len(xs))
-	var sx, sy, sxx, sxy float64
+// TestJudgeGrowth checks the soak's rule on synthetic series sampled every 10 s for
+// 8 minutes after the warm-up: flat with noise passes, a steady rise of 5 MB/min fails
+// with or without noise, and a series too short or too noisy to tell is never flat.
+func TestJudgeGrowth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	series := func(n int, everyMin, perMin, noise float64) ([]float64, []float64) {
+		xs, ys := make([]float64, n), make([]float64, n)
+		for i := range n {
+			xs[i] = 2 + float64(i)*everyMin
+			// noise: Gaussian scatter plus a GC-like sawtooth of the same size
+			ys[i] = 300 + perMin*xs[i] + noise*rng.NormFloat64() + noise*float64(i%5-2)/2
+		}
+		return xs, ys
+	}
+	tests := []struct {
+		name          string
+		n             int
+		perMin, noise float64
+		want          string
+	}{
+		{"flat, quiet", 48, 0, 1, "flat"},
+		{"flat, noisy", 48, 0, 8, "flat"},
+		{"slow drift under the limit", 48, 0.3, 2, "flat"},
+		{"5 MB/min, quiet", 48, 5, 1, "rising"},
+		{"5 MB/min, noisy", 48, 5, 8, "rising"},
+		{"5 MB/min under heavy noise", 48, 5, 60, "unproven"},
+		{"one minute of 5.5 MB/min", 6, 5.5, 1, "rising"},
+		{"one minute, flat but noisy", 6, 0, 8, "unproven"},
+		{"two samples", 2, 0, 0, "unproven"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			xs, ys := series(tt.n, 1.0/6, tt.perMin, tt.noise)
+			g := judgeGrowth(xs, ys, soakMaxMBPerMin)
+			assert.Equal(t, tt.want, g.verdict, "slope %.3f se %.3f", g.slope, g.se)
+			if tt.perMin >= 5 {
+				assert.NotEqual(t, "flat", g.verdict, "a steady 5 MB/min rise is never flat")
+			}
+		})
+	}
+}
+
+// The growth a soak tolerates per minute: a megabyte a minute is half a gigabyte over
+// the nightly eight hours, so anything steadier than that is a leak to find.
+const (
+	soakMaxMBPerMin         = 1.0
+	soakMaxGoroutinesPerMin = 0.5
+)
+
+// growth is the verdict of [judgeGrowth].
+type growth struct {
+	slope, se, mean float64 // per minute; se is the slope's standard error
+	verdict         string  // "flat", "rising" or "unproven"
+}
+
+// judgeGrowth fits a least-squares line through ys sampled at xs (minutes) and judges the
+// slope with its uncertainty, so a steady rise cannot hide in the noise of a short run:
+//
+//	flat      the slope's upper 95% bound (slope + 2 standard errors) is at most limit
+//	rising    its lower 95% bound (slope - 2 standard errors) is above limit
+//	unproven  neither: too short or too noisy to tell; never called flat
+//
+// Fewer than three samples are unproven.
+func judgeGrowth(xs, ys []float64, limit float64) growth {
+	n := len(xs)
+	if n < 3 {
+		return growth{verdict: "unproven", mean: meanOf(ys)}
+	}
+	mx, my := meanOf(xs), meanOf(ys)
+	var sxx, sxy float64
 	for i := range xs {
-		sx += xs[i]
-		sy += ys[i]
-		sxx += xs[i] * xs[i]
-		sxy += xs[i] * ys[i]
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+		sxy += (xs[i] - mx) * (ys[i] - my)
 	}
-	mean = sy / n
-	den := n*sxx - sx*sx
-	if den != 0 {
-		slope = (n*sxy - sx*sy) / den
+	if sxx == 0 {
+		return growth{verdict: "unproven", mean: my}
 	}
-	icpt := (sy - slope*sx) / n
+	slope := sxy / sxx
 	var ss float64
 	for i := range xs {
-		r := ys[i] - (icpt + slope*xs[i])
+		r := ys[i] - (my + slope*(xs[i]-mx))
 		ss += r * r
 	}
-	return slope, math.Sqrt(ss / n), mean
+	se := math.Sqrt(ss / float64(n-2) / sxx)
+	g := growth{slope: slope, se: se, mean: my, verdict: "unproven"}
+	switch {
+	case slope+2*se <= limit:
+		g.verdict = "flat"
+	case slope-2*se > limit:
+		g.verdict = "rising"
+	}
+	return g
+}
+
+func meanOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+func minOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return slices.Min(v)
+}
+
+func maxOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return slices.Max(v)
+}
+
+// soakPoint is one sample for the charts: minutes, RSS and live heap in MB.
+type soakPoint struct{ min, rss, heap float64 }
+
+// soakASCII draws RSS (*) and the live heap (o) over time in a w x h text chart, for
+// reading in a terminal or a log.
+func soakASCII(pts []soakPoint, w, h int) string {
+	if len(pts) == 0 {
+		return "no samples\n"
+	}
+	top, end := 1.0, pts[len(pts)-1].min
+	for _, p := range pts {
+		top = math.Max(top, math.Max(p.rss, p.heap))
+	}
+	grid := make([][]byte, h)
+	for i := range grid {
+		grid[i] = []byte(strings.Repeat(" ", w))
+	}
+	put := func(x, y float64, c byte) {
+		col := 0
+		if end > 0 {
+			col = int(math.Round(x / end * float64(w-1)))
+		}
+		row := h - 1 - int(math.Round(y/top*float64(h-1)))
+		if grid[row][col] == ' ' || c == '*' {
+			grid[row][col] = c
+		}
+	}
+	for _, p := range pts {
+		put(p.min, p.heap, 'o')
+		put(p.min, p.rss, '*')
+	}
+	var b strings.Builder
+	b.WriteString("MB  (* RSS, o live heap)\n")
+	for i, row := range grid {
+		label := "      "
+		switch i {
+		case 0:
+			label = fmt.Sprintf("%6.0f", top)
+		case h - 1:
+			label = fmt.Sprintf("%6.0f", 0.0)
+		}
+		fmt.Fprintf(&b, "%s |%s\n", label, row)
+	}
+	fmt.Fprintf(&b, "       +%s\n", strings.Repeat("-", w))
+	fmt.Fprintf(&b, "        0%*s\n", w-1, fmt.Sprintf("%.1f min", end))
+	return b.String()
+}
+
+// soakSVG draws RSS and the live heap over time as an SVG line chart, the warm-up shaded.
+func soakSVG(pts []soakPoint, warmupMin float64) string {
+	const W, H, L, R, T, B = 720.0, 320.0, 60.0, 20.0, 20.0, 40.0
+	top, end := 1.0, 1e-9
+	for _, p := range pts {
+		top = math.Max(top, math.Max(p.rss, p.heap))
+		end = math.Max(end, p.min)
+	}
+	top *= 1.1
+	x := func(m float64) float64 { return L + m/end*(W-L-R) }
+	y := func(v float64) float64 { return H - B - v/top*(H-T-B) }
+	line := func(get func(soakPoint) float64) string {
+		var b strings.Builder
+		for i, p := range pts {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%.1f,%.1f", x(p.min), y(get(p)))
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", W, H)
+	fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#eee"/>`+"\n", x(0), T, math.Max(0, x(math.Min(warmupMin, end))-x(0)), H-T-B)
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`+"\n", L, H-B, W-R, H-B)
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000"/>`+"\n", L, T, L, H-B)
+	for i := 0; i <= 4; i++ {
+		v := top * float64(i) / 4
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%.0f MB</text>`+"\n", L-4, y(v)+4, v)
+	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">minutes (warm-up shaded)</text>`+"\n", (L+W-R)/2, H-8)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f">0</text><text x="%.1f" y="%.1f" text-anchor="end">%.1f</text>`+"\n", L, H-B+16, W-R, H-B+16, end)
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#c33" stroke-width="2" points="%s"/>`+"\n", line(func(p soakPoint) float64 { return p.rss }))
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#36c" stroke-width="2" points="%s"/>`+"\n", line(func(p soakPoint) float64 { return p.heap }))
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#c33">RSS</text><text x="%.1f" y="%.1f" fill="#36c">live heap</text>`+"\n", L+10, T+14, L+60, T+14)
+	b.WriteString("</svg>\n")
+	return b.String()
 }
 
 // rssMB reads a field of /proc/self/status (VmRSS, VmHWM) in MB.

@@ -5,23 +5,22 @@ import (
 	"testing"
 )
 
-// BenchmarkThroughput measures one stream on loopback, a client writing 64 KiB chunks to
-// a server that reads and discards them:
+// BenchmarkThroughput measures one stream on loopback in one process, a client writing
+// 64 KiB chunks to a server that reads them with a 64 KiB buffer and discards them:
 //
-//	raw:     plain conns
+//	direct:  plain conns: the baseline of the others on the same kind of socket
 //	wrapped: the server accepted through WrapListener, the client through WrapConn
 //	         (no faults, no recorder): the cost of the wrapper itself
-//	direct:  a plain client to a plain server (the proxy's baseline)
-//	proxy:   the same through a Proxy with no faults (the kernel splices)
-//	proxy-recorded: through a Proxy with a flight recorder (the user-space copy loop)
+//	proxy:   the same through a Proxy with no faults (TCP on both sides)
+//	proxy-recorded: through a Proxy with a flight recorder on both of its conns
 //
-// bench.sh runs it and prints wrapped/raw and proxy/direct.
+// bench.sh runs each sub-benchmark in its own process, in an order that rotates per
+// repetition, and prints wrapped/direct and proxy/direct.
 func BenchmarkThroughput(b *testing.B) {
 	for _, network := range []string{"tcp", "unix"} {
-		b.Run(network+"/raw", func(b *testing.B) { benchStream(b, network, false, nil) })
+		b.Run(network+"/direct", func(b *testing.B) { benchStream(b, network, false, nil) })
 		b.Run(network+"/wrapped", func(b *testing.B) { benchStream(b, network, true, nil) })
 	}
-	b.Run("tcp/direct", func(b *testing.B) { benchStream(b, "tcp", false, nil) })
 	b.Run("tcp/proxy", func(b *testing.B) { benchStream(b, "tcp", false, &ProxyConfig{}) })
 	b.Run("tcp/proxy-recorded", func(b *testing.B) { benchStream(b, "tcp", false, &ProxyConfig{Record: 64}) })
 }

@@ -29,9 +29,15 @@ type conn struct {
 	rec   *recorder // nil => recording off
 	plain bool      // no stages, no recorder, no buffer: Read and Write go straight through
 
-	rs, ws   []stage         // read and write stages in chain order
+	rs, ws   []stage         // read and write stages in chain order (the app's side of a line)
 	buf      *shutdownBuffer // buffered-shutdown(-fixed), nil otherwise
 	maxWrite int             // write-slice for the drainer of buf; 0 => unlimited
+
+	// With latency a direction's chain is split by a delay line (delay_line.go): rs and ws
+	// keep the app's side, rsLine and wsLine run in the line's goroutine, next to the socket.
+	rline, wline   *delayLine
+	rsLine, wsLine []stage
+	rmu            sync.Mutex // orders the start of the reader goroutine with SetReadDeadline
 
 	rdl, wdl  deadline
 	closed    chan struct{}
@@ -112,7 +118,41 @@ func newConn(inner net.Conn, o Options, seq uint64, born EventKind) *conn {
 		f()
 	}
 	c.plain = c.rec == nil && c.rs == nil && c.ws == nil && c.buf == nil
+	c.splitAtLatency(realClock{})
 	return c
+}
+
+// splitAtLatency gives each direction with latency its delay line. Writes: the stages
+// before latency (budgets, write-slice) run in the app's Write, which pushes into the
+// line; the ones after it (bandwidth), the buffer of buffered-shutdown and the socket run
+// in the releaser. Reads: the budgets run in the app's Read, which takes from the line;
+// read-slice, slow-read and bandwidth run in the reader goroutine, next to the socket.
+func (c *conn) splitAtLatency(clk clock) {
+	for i, s := range c.ws {
+		if ls, ok := s.(*latencyStage); ok {
+			c.wline = newDelayLine(ls.delay, clk)
+			c.wsLine = c.ws[i+1:]
+			c.ws = c.ws[:i:i]
+			break
+		}
+	}
+	for _, s := range c.rs {
+		if ls, ok := s.(*latencyStage); ok {
+			c.rline = newDelayLine(ls.delay, clk)
+			var app, line []stage
+			for _, s := range c.rs {
+				switch s.(type) {
+				case *latencyStage:
+				case *budgetStage:
+					app = append(app, s)
+				default:
+					line = append(line, s)
+				}
+			}
+			c.rs, c.rsLine = app, line
+			break
+		}
+	}
 }
 
 // ID returns the conn's identifier, e.g. "svc-17": Options.Name and the conn's number.
@@ -131,6 +171,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.before(c.rs, len(p))
 	if err != nil {
 		return 0, err
+	}
+	if c.rline != nil {
+		return c.readLine(p[:n])
 	}
 	m, err := c.Conn.Read(p[:n])
 	if m > 0 {
@@ -157,16 +200,10 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 		chunk := p[written : written+n]
 		var m int
-		if c.buf != nil {
-			m, err = c.buf.write(chunk)
+		if c.wline != nil {
+			m, err = c.writeLine(chunk)
 		} else {
-			m, err = c.Conn.Write(chunk)
-			switch {
-			case m == len(chunk):
-				c.rec.add(EventWrite, int64(m), 0, "")
-			case m > 0:
-				c.rec.add(EventPartialWrite, int64(m), int64(len(chunk)), "")
-			}
+			m, err = c.sink(chunk)
 		}
 		written += m
 		for _, s := range c.ws {
@@ -178,6 +215,21 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// sink moves a chunk to the socket (or into the buffer of buffered-shutdown) and records it.
+func (c *conn) sink(chunk []byte) (int, error) {
+	if c.buf != nil {
+		return c.buf.write(chunk)
+	}
+	m, err := c.Conn.Write(chunk)
+	switch {
+	case m == len(chunk):
+		c.rec.add(EventWrite, int64(m), 0, "")
+	case m > 0:
+		c.rec.add(EventPartialWrite, int64(m), int64(len(chunk)), "")
+	}
+	return m, err
 }
 
 // before runs the stages' before in chain order; when one refuses, the stages that
@@ -214,10 +266,11 @@ func (c *conn) noteErr(err error) {
 // calls it before closing a "Connection: close" response, which is where
 // buffered-shutdown does its damage.
 func (c *conn) CloseWrite() error {
+	unsent, note := c.drainWriteLine()
 	if c.buf != nil {
 		return c.buf.closeWrite()
 	}
-	return c.closeWriteInner(0, "")
+	return c.closeWriteInner(unsent, note)
 }
 
 func (c *conn) closeWriteInner(unsent int64, note string) error {
@@ -237,29 +290,44 @@ func (c *conn) closeWriteInner(unsent int64, note string) error {
 // buffered-shutdown-fixed Close drains it first, bounded by the write deadline.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
-		var unsent int64
-		note := ""
+		unsent, note := c.drainWriteLine()
 		if c.buf != nil {
-			unsent, note = c.buf.close()
+			u, n := c.buf.close()
+			unsent += u
+			if note == "" {
+				note = n
+			}
 		}
 		close(c.closed)
 		c.rec.add(EventClose, unsent, 0, note)
 		c.closeErr = c.Conn.Close()
+		c.stopReadLine()
 	})
 	return c.closeErr
 }
 
 func (c *conn) SetDeadline(t time.Time) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rdl.set(t)
 	c.wdl.set(t)
 	if c.buf != nil {
 		c.buf.kick()
 	}
+	if c.readerStarted() {
+		// The reader goroutine owns the socket's reads; the deadline acts on the line.
+		return c.Conn.SetWriteDeadline(t)
+	}
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *conn) SetReadDeadline(t time.Time) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rdl.set(t)
+	if c.readerStarted() {
+		return nil
+	}
 	return c.Conn.SetReadDeadline(t)
 }
 

@@ -10,11 +10,13 @@ import (
 
 // TestConnConformance runs x/net/nettest's conformance suite on wrapped conns: accepted
 // through WrapListener and dialed through Dialer, on TCP and Unix sockets, with no faults
-// and with latency and slicing.
+// and with latency in the middle of chains of faults that keep the byte stream intact.
 func TestConnConformance(t *testing.T) {
 	specs := map[string]string{
 		"no-faults":       "",
 		"latency-slicing": "latency=50us~50us,write-slice=1500,read-slice=1000",
+		// latency's delay lines with stages on both sides of them in each direction
+		"latency-chain": "latency=2ms~2ms,bandwidth=64MiB,slow-read=64KiB/1ms,stall-after=1GiB",
 	}
 	for _, network := range networks {
 		for name, s := range specs {

@@ -21,16 +21,26 @@
 //	budgets    stall-after, close-after, half-close-after,      |  budgets count n
 //	           reset-after: move at most what is left,          |  (@dir=read|both)
 //	           then act (cut exactly at N bytes)                |
-//	slicing    write-slice: at most N bytes per syscall         |  latency: wait, then deliver
-//	timing     latency: wait before the chunk                   |  bandwidth: pay for n bytes
-//	           bandwidth: wait until the bytes are paid for     |  slow-read: pause after N
-//	           |                                                |
+//	slicing    write-slice: at most N bytes per syscall         |
+//	timing     latency: a delay line; Write returns once it     |  latency: a delay line; Read
+//	           took the chunk, stamped on arrival; a releaser   |  takes what is due; a reader
+//	           goroutine sends it at arrival + delay            |  goroutine stamps what arrives
+//	           bandwidth: wait until the bytes are paid for     |  bandwidth: pay for n bytes
+//	           |                                                |  slow-read: pause after N
 //	buffer     buffered-shutdown(-fixed): copy, return          |  read(2) of at most
 //	           len(p) at once; a drainer makes one              |  read-slice / slow-read N
 //	           non-blocking write(2) at a time (partial-write,  |
 //	           would-block); CloseWrite/Close skip the drain    |
 //	           v                                                |
 //	socket     [SO_SNDBUF: sndbuf] ====== kernel ====== [SO_RCVBUF: rcvbuf]
+//
+//	latency splits a direction in two: what is above it runs in the app's call, what is
+//	below it in the line's goroutine. Chunks in flight overlap (a body that arrives in two
+//	reads is late once); jitter never reorders (a release never precedes the one before);
+//	the line holds at most 4 MiB, so a full line blocks the writer (backpressure); deadlines
+//	and Close end the waits; Close and CloseWrite first deliver what Write already took (as
+//	a kernel sends what is in its buffer after close), until the write deadline or one
+//	second without progress once all of it was due; the close event counts what was left.
 //
 //	flight recorder (when Options.Record > 0): accept|dial, read, write, partial-write,
 //	would-block, close-write, close, peer-fin, rst, fault, error; offsets are monotonic
@@ -58,7 +68,7 @@
 // or kB, MB, GB (1000-based); "KB", "K" and "k" are refused as ambiguous. DURATION is a Go
 // duration (time.ParseDuration): 5ms, 250us, 1.5s.
 //
-//	latency=DURATION[~JITTER]   delay each chunk by DURATION +- uniform JITTER (dir: both)
+//	latency=DURATION[~JITTER]   delay each byte by DURATION +- uniform JITTER from its arrival (dir: both)
 //	bandwidth=SIZE[/s]          at most SIZE bytes per second, each direction (dir: both)
 //	write-slice=SIZE            at most SIZE bytes per write syscall
 //	read-slice=SIZE             at most SIZE bytes per read syscall
@@ -89,7 +99,7 @@
 // Toxiproxy's toxics and their counterparts here (sizes carry units, times are
 // durations: no milliseconds in an int):
 //
-//	latency (latency, jitter ms)        latency=DURATION~JITTER
+//	latency (latency, jitter ms)        latency=DURATION~JITTER (the same pipeline: each chunk at arrival + delay)
 //	bandwidth (rate KB/s)               bandwidth=SIZE (per second)
 //	slow_close (delay ms)               no direct twin: latency on the last chunk; the close itself is not delayed
 //	timeout (timeout ms)                stall-after=0 (stop moving data; the deadline ends it) or

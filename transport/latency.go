@@ -10,13 +10,15 @@ import (
 	"github.com/truncheck/truncheck/transport/internal/spec"
 )
 
-// latency delays every chunk: writes wait before they go to the socket, reads wait after
-// the bytes arrived (and still deliver them if the wait is cut short). The delay is
-// DURATION plus a uniform jitter in [-JITTER, +JITTER], never below zero.
+// latency delays every byte by DURATION (plus a uniform jitter in [-JITTER, +JITTER],
+// never below zero) from the moment it arrived, like a long wire: chunks in flight
+// overlap, so a response that arrives in two pieces is late once, not twice. On the write
+// side a byte arrives when the app writes it; on the read side when it comes off the
+// socket. The bytes wait in a [delayLine] between the two halves of the conn's chain.
 var latencyKind = kindInfo{
 	name:   "latency",
 	usage:  "latency=DURATION[~JITTER][@dir=read|write|both], e.g. latency=5ms~2ms",
-	rank:   30,
+	rank:   latencyRank,
 	dirs:   dirBoth,
 	defDir: dirBoth,
 	parse: func(v string, f *faultSpec) error {
@@ -48,18 +50,22 @@ var latencyKind = kindInfo{
 		return f.dur.String()
 	},
 	stages: func(f faultSpec, seed uint64) (stage, stage) {
-		return &latencyStage{f: f, d: dirRead, rng: rand.New(rand.NewPCG(seed, 1))},
-			&latencyStage{f: f, d: dirWrite, rng: rand.New(rand.NewPCG(seed, 2))}
+		return &latencyStage{f: f, rng: rand.New(rand.NewPCG(seed, 1))},
+			&latencyStage{f: f, rng: rand.New(rand.NewPCG(seed, 2))}
 	},
 }
+
+// latencyRank is latency's place in the chain: the conn splits its chain there.
+const latencyRank = 30
 
 // maxLatency bounds latency's duration and jitter.
 const maxLatency = time.Hour
 
+// latencyStage marks where the chain is split and draws each chunk's delay from the
+// conn's seed. It never acts as a stage itself: newConn replaces it with a [delayLine].
 type latencyStage struct {
 	f   faultSpec
-	d   dir
-	mu  sync.Mutex // net.Conn allows concurrent Reads (and Writes)
+	mu  sync.Mutex
 	rng *rand.Rand
 }
 
@@ -73,17 +79,5 @@ func (s *latencyStage) delay() time.Duration {
 	return max(d, 0)
 }
 
-func (s *latencyStage) before(c *conn, n int) (int, error) {
-	if s.d == dirWrite {
-		if err := c.wait(dirWrite, s.delay()); err != nil {
-			return 0, err
-		}
-	}
-	return n, nil
-}
-
-func (s *latencyStage) after(c *conn, n int) {
-	if s.d == dirRead && n > 0 {
-		c.pause(dirRead, s.delay())
-	}
-}
+func (s *latencyStage) before(_ *conn, n int) (int, error) { return n, nil }
+func (s *latencyStage) after(*conn, int)                   {}

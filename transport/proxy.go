@@ -380,32 +380,55 @@ func newConnNamed(c net.Conn, o Options, seq uint64, born EventKind) *conn {
 	return w
 }
 
+// Copy buffers of the proxy. Every direction starts with a small buffer; a read that
+// fills it means a bulk stream is flowing, and the direction borrows a large buffer from
+// a pool until a read returns less than a quarter of it. On loopback a 1 MiB buffer moved
+// more per second than splice(2) (the kernel path io.Copy takes between two TCP conns)
+// and four times fewer syscalls than 64 KiB, while idle and interactive conns hold only
+// the small one.
+const (
+	smallCopyBuffer = 32 << 10
+	largeCopyBuffer = 1 << 20
+)
+
+var largeCopyBuffers = sync.Pool{New: func() any { return new([largeCopyBuffer]byte) }}
+
 // pipe copies src to dst until src ends, carries the end on (FIN as CloseWrite, RST as a
 // reset) and reports it. Any end other than a FIN closes both conns.
 func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
 	var r DirectionReport
 	var rerr, werr error
-	if dst.plain && src.plain && dst.buf == nil {
-		// No faults and no recorder: let the kernel splice where it can.
-		var n int64
-		n, rerr = io.Copy(dst.Conn, src.Conn)
-		r.Bytes = n
-	} else {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				m, err := dst.Write(buf[:n])
-				r.Bytes += int64(m)
-				if err != nil {
-					werr = err
-					break
-				}
-			}
+	small := make([]byte, smallCopyBuffer)
+	var large *[largeCopyBuffer]byte
+	defer func() {
+		if large != nil {
+			largeCopyBuffers.Put(large)
+		}
+	}()
+	for {
+		buf := small
+		if large != nil {
+			buf = large[:]
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			m, err := dst.Write(buf[:n])
+			r.Bytes += int64(m)
 			if err != nil {
-				rerr = err
+				werr = err
 				break
 			}
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = largeCopyBuffers.Get().(*[largeCopyBuffer]byte)
+		case large != nil && n < largeCopyBuffer/4:
+			largeCopyBuffers.Put(large)
+			large = nil
 		}
 	}
 	err := rerr

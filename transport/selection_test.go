@@ -19,7 +19,7 @@ func selectedConns(t *testing.T, spec string, seed int64, n int) []uint64 {
 	var picked []uint64
 	for seq := uint64(1); seq <= uint64(n); seq++ {
 		c := newConn(a, o, seq, EventAccept)
-		if len(c.ws) > 0 || len(c.rs) > 0 {
+		if len(c.ws) > 0 || len(c.rs) > 0 || c.wline != nil || c.rline != nil {
 			picked = append(picked, seq)
 		}
 	}
@@ -74,10 +74,10 @@ func TestJitterSeeded(t *testing.T) {
 		defer a.Close()
 		defer b.Close()
 		c := newConn(a, Options{Faults: mustFaults(t, "latency=5ms~2ms"), Seed: seed}, seq, EventAccept)
-		require.Len(t, c.ws, 1)
+		require.NotNil(t, c.wline)
 		var d []int64
 		for range 20 {
-			d = append(d, int64(c.ws[0].(*latencyStage).delay()))
+			d = append(d, int64(c.wline.draw()))
 		}
 		return d
 	}
