@@ -25,7 +25,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	if cfg := os.Getenv(cliServeEnv); cfg != "" {
+		os.Exit(serveCLITest(cfg))
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(removeBinary))
 }
 
 // truncheck runs realMain like the binary would be run.

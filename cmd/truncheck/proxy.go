@@ -56,6 +56,10 @@ func proxyCommand(stdout, _ io.Writer) command {
 			if err != nil {
 				return usagef("--faults-up: %v", err)
 			}
+			// Signals are caught before anything listens: one that comes as
+			// soon as the address is printed must still stop it cleanly.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			var mu sync.Mutex // conn reports arrive from the proxy's goroutines
 			p, err := transport.NewProxy(transport.ProxyConfig{
 				ListenNetwork: la.network, ListenAddr: la.addr, UpstreamNetwork: ua.network, UpstreamAddr: ua.addr,
@@ -81,8 +85,6 @@ func proxyCommand(stdout, _ io.Writer) command {
 			mu.Lock()
 			fmt.Fprintf(stdout, "proxy %s -> %s\n", listening(p.Addr()), ua)
 			mu.Unlock()
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			<-ctx.Done()
 			return errInterrupted
 		}}

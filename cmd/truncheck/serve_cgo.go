@@ -30,6 +30,10 @@ func serveCommand(stdout, _ io.Writer) command {
 			if err != nil {
 				return err
 			}
+			// Signals are caught before anything listens: one that comes as
+			// soon as the address is printed must still stop it cleanly.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			fl, err := transport.ParseFaults(*faults)
 			if err != nil {
 				return usagef("--faults: %v", err)
@@ -57,8 +61,6 @@ func serveCommand(stdout, _ io.Writer) command {
 			if !fl.IsZero() {
 				fmt.Fprintf(stdout, "faults %s (seed %d)\n", fl, *seed)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), *grace)
 			defer cancel()
