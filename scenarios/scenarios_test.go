@@ -344,3 +344,48 @@ func TestLoadBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestHunt: the hunting set sends the user's requests under every
+// condition that applies, says why the others were left out, and keeps
+// restarts to the restart and reload conditions.
+func TestHunt(t *testing.T) {
+	h := Hunt{Requests: []Request{{Path: "/big.iso", Headers: map[string]string{"Accept": "*/*"}}}, Network: Unix}
+	list, skipped, err := h.Scenarios()
+	require.NoError(t, err)
+	var names []string
+	for _, c := range list {
+		names = append(names, c.Name())
+		s := c.Scenario()
+		assert.Equal(t, "/big.iso", s.Workload.Requests[0].Path)
+		assert.Equal(t, results.ExpectComplete, s.Expect.Kind)
+		assert.Zero(t, s.Restarts.Every, "%s restarts only in the restart and reload conditions", s.Name)
+		assert.Equal(t, "client-unix>svc", c.Layout())
+	}
+	assert.Equal(t, []string{"hunt-baseline", "hunt-slow-reader-64k", "hunt-slow-reader-16k", "hunt-slow-reader-4k",
+		"hunt-small-buffers", "hunt-tiny-writes", "hunt-jitter", "hunt-early-answer"}, names)
+	require.Len(t, skipped, 2)
+	assert.Equal(t, "restart", skipped[0].Condition)
+	assert.Contains(t, skipped[1].String(), "reload (needs a way to reload")
+	early := list[7].Scenario().Workload.Requests[0]
+	assert.Equal(t, int64(EarlyAnswerUpload), early.Upload, "a GET with a body nobody reads")
+	assert.Zero(t, list[0].Scenario().Workload.Requests[0].Upload)
+
+	h.CanRestart, h.CanReload, h.RestartEvery, h.Only = true, true, 300*time.Millisecond, []string{"reload", "restart"}
+	list, skipped, err = h.Scenarios()
+	require.NoError(t, err)
+	assert.Empty(t, skipped)
+	require.Len(t, list, 2, "Only keeps the named conditions, in the set's order")
+	restart, reload := list[0].Scenario(), list[1].Scenario()
+	assert.Equal(t, Restarts{Every: 300 * time.Millisecond, Grace: DefaultGrace}, restart.Restarts)
+	assert.True(t, reload.Restarts.Reload)
+	assert.Equal(t, "client dialer: slow-read=64KiB/5ms", list[1].Faults())
+
+	h.Only = []string{"slow-reader-1k"}
+	_, _, err = h.Scenarios()
+	assert.ErrorContains(t, err, `unknown condition "slow-reader-1k" (accepted: baseline, slow-reader-64k`)
+
+	h = Hunt{Requests: []Request{{Method: "HEAD", Path: "/f"}}}
+	_, skipped, err = h.Scenarios()
+	require.NoError(t, err)
+	assert.Equal(t, "early-answer", skipped[0].Condition, "a HEAD carries no upload")
+}

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/truncheck/truncheck/harness"
 	"github.com/truncheck/truncheck/scenarios"
@@ -111,23 +110,24 @@ func checkCommand(stdout, stderr io.Writer) command {
 			verify := scenarios.Verify{RequireEndToEnd: *requireE2E, ReferenceFetches: *referenceFetches}
 
 			var list []scenarios.Compiled
-			var skipped []string
+			var skipped []scenarios.Skipped
 			if hunting {
-				h, err := newHunt(paths, *method, headers, *upload, want, *count, *concurrency, verify)
+				reqs, err := huntRequests(paths, *method, headers, *upload, want)
 				if err != nil {
 					return err
 				}
-				h.network = scenarios.TCP
+				h := scenarios.Hunt{Requests: reqs, Count: *count, Concurrency: *concurrency, Network: scenarios.TCP,
+					RestartEvery: *restartEvery, Verify: verify, Only: splitList(*only),
+					CanRestart: len(argv) > 0, CanReload: *reloadCmd != "" || (*reloadSignal != "" && len(argv) > 0)}
 				if addr.network == "unix" {
-					h.network = scenarios.Unix
+					h.Network = scenarios.Unix
 				}
-				h.restartEvery = cmp.Or(*restartEvery, 2*time.Second)
-				h.canRestart, h.canReload = len(argv) > 0, *reloadCmd != "" || (*reloadSignal != "" && len(argv) > 0)
-				if h.only, err = pickConditions(*only); err != nil {
-					return err
-				}
-				if list, skipped, err = h.scenarios(); err != nil {
-					return err
+				if list, skipped, err = h.Scenarios(); err != nil {
+					var fe *scenarios.FieldError
+					if errors.As(err, &fe) && fe.Path == "conditions" {
+						return usagef("--conditions: %s (accepted: %s)", fe.Problem, fe.Accepted)
+					}
+					return usagef("--path and its flags: %v", err)
 				}
 			} else {
 				if list, err = namedCheckScenarios(files, args, want, verify); err != nil {
@@ -175,39 +175,45 @@ func checkCommand(stdout, stderr io.Writer) command {
 		}}
 }
 
-// newHunt reads the request flags of the hunting set.
-func newHunt(paths []string, method string, headers []string, upload string, want *scenarios.Want, count, concurrency int, verify scenarios.Verify) (hunt, error) {
-	h := hunt{paths: paths, method: strings.ToUpper(method), want: want, count: count, concurrency: concurrency, verify: verify}
+// huntRequests are the requests check's flags describe, one per --path.
+func huntRequests(paths []string, method string, headers []string, upload string, want *scenarios.Want) ([]scenarios.Request, error) {
+	r := scenarios.Request{Method: strings.ToUpper(method)}
 	if len(headers) > 0 {
-		h.headers = map[string]string{}
+		r.Headers = map[string]string{}
 		for _, hv := range headers {
 			name, value, err := parseHeader(hv)
 			if err != nil {
-				return h, err
+				return nil, err
 			}
-			h.headers[name] = value
+			r.Headers[name] = value
 		}
 	}
 	if file, ok := strings.CutPrefix(upload, "@"); ok {
 		st, err := os.Stat(file)
 		if err != nil {
-			return h, usagef("--upload: %v", err)
+			return nil, usagef("--upload: %v", err)
 		}
 		if !st.Mode().IsRegular() {
-			return h, usagef("--upload @%s: not a regular file", file)
+			return nil, usagef("--upload @%s: not a regular file", file)
 		}
-		h.uploadFile = file
+		r.UploadFile = file
 	} else if upload != "" {
 		n, err := transport.ParseSize(upload)
 		if err != nil {
-			return h, usagef("--upload: %v (or @FILE)", err)
+			return nil, usagef("--upload: %v (or @FILE)", err)
 		}
-		h.upload = n
+		r.Upload = n
 	}
 	if want != nil && len(paths) > 1 {
-		return h, usagef("--expect-* and --reference-* state what one request returns; give one --path with them (or state it per request in a scenario file: workload[].want)")
+		return nil, usagef("--expect-* and --reference-* state what one request returns; give one --path with them (or state it per request in a scenario file: workload[].want)")
 	}
-	return h, nil
+	var reqs []scenarios.Request
+	for _, p := range paths {
+		r.Path = p
+		r.Want = want
+		reqs = append(reqs, r)
+	}
+	return reqs, nil
 }
 
 // reloadFlags reads --reload-signal and --reload-cmd.
