@@ -17,6 +17,9 @@
 //
 //	results dirs, *.jsonl, *.json from several runners ──> Load / MergeFiles ──> Merge ──> RunResult
 //
+//	RunResult.Grid (from the plan: rows × columns, one scenario and its control per cell)
+//	   ──> GridView ──> WriteGridMarkdown (the survey's table) and the grid section of WriteHTML
+//
 // # Files
 //
 // A results directory holds [RecordsFile], [SummaryFile], [JUnitFile] and
