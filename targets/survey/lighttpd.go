@@ -11,6 +11,7 @@ func lighttpd() Server {
 	return Server{
 		Name:        "lighttpd",
 		Packages:    []string{"lighttpd"},
+		Forwards:    true,
 		Binary:      "/usr/sbin/lighttpd",
 		Reload:      "SIGUSR1 (graceful restart; graceful-restart-bg: the old connections finish in a forked child)",
 		Stop:        "SIGINT (graceful shutdown, server.graceful-shutdown-timeout 5)",

@@ -1,0 +1,207 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/truncheck/truncheck/harness"
+)
+
+// Runner keeps the right server running for each cell of a plan, in the
+// plan's order: it starts a server from its package under Dir when its
+// first cell comes, starts it again with its send timeouts set for the
+// send-timeout cells, stops it when the next server's cells begin, and
+// hands each cell a harness.Target whose restarts, reloads and accounts
+// are the server's own (Instance.Restart, Instance.Reload, its access
+// log). The caller runs the scenario (so records go where its other runs
+// go) and calls Close at the end:
+//
+//	for each cell:  t, err := r.Target(ctx, cell)   // starts/stops servers as needed
+//	                err != nil: the cell does not run (RowProblem says why, for the table)
+//	                harness.RunScenario(ctx, cell.Scenario, Options{Target: t})
+//	r.Close(ctx)                                    // stops the last server
+//
+// A Runner is used by one goroutine.
+type Runner struct {
+	// Dir is where the servers' configurations, files and logs go (see
+	// Config.Dir); Upstream the origin proxies forward to (StartUpstream).
+	Dir      string
+	Upstream string
+	// StartTimeout and StopTimeout bound a server's start and graceful
+	// stop (Config); 0 => 20s and 5s.
+	StartTimeout, StopTimeout time.Duration
+	// Logf, when set, gets a line per server started, stopped or failed.
+	Logf func(format string, args ...any)
+
+	cur      *Instance
+	curKey   string
+	problems map[string]error // server name -> why it could not run
+	notes    []string
+	mu       sync.Mutex
+}
+
+// Target makes sure the cell's server runs in the cell's configuration
+// and returns the target to run the cell's scenario against. An error
+// means the cell cannot run: the server's package is missing or it would
+// not start (RowProblem keeps the first such error per server, and later
+// cells of that server fail fast with it).
+func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
+	if err := r.problem(c.Server.Name); err != nil {
+		return nil, err
+	}
+	key := c.Server.Name + "/" + string(c.Protocol) + "/" + c.Condition.Config
+	if r.cur != nil && r.curKey == key && r.cur.Pid() == 0 {
+		r.note(fmt.Sprintf("%s: the server was not running when %s began (it exited by itself, or its last restart failed); started again", c.Server.Name, c.Name()))
+		r.stopCurrent(ctx)
+	}
+	if r.cur == nil || r.curKey != key {
+		r.stopCurrent(ctx)
+		cfg := Config{Dir: r.Dir, Network: "tcp", Protocol: c.Protocol, Files: []int64{Size16MiB, StallSize},
+			StartTimeout: r.StartTimeout, StopTimeout: r.StopTimeout}
+		if cfg.StopTimeout == 0 {
+			cfg.StopTimeout = 5 * time.Second
+		}
+		if c.Server.CanProxy() {
+			cfg.Upstream = r.Upstream
+		}
+		if c.Condition.Config == ConfigSendTimeout {
+			cfg.SendTimeout = SendTimeout
+		}
+		in, err := Start(ctx, c.Server, cfg)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.setProblem(c.Server.Name, err)
+			}
+			return nil, err
+		}
+		r.cur, r.curKey = in, key
+		r.logf("survey: %s started at %s (%s)", c.Server.Name, in.URL(), orDefault(c.Condition.Config))
+	}
+	in := r.cur
+	t := &harness.Target{
+		URL:          in.URL(),
+		ReadyPath:    "/",
+		Accounts:     in.Accounts(),
+		Restart:      whole(in, in.Restart),
+		StartTimeout: 20 * time.Second,
+	}
+	if c.Server.Reload != "" {
+		t.Reload = harness.Reload{Func: whole(in, in.Reload)}
+	}
+	return t, nil
+}
+
+// whole runs a restart or reload to its end even when the scenario ends
+// during it (the harness cancels its context then): one cut short would
+// leave the server stopped, or half reloaded, for the next cell. It is
+// bounded by the server's own start and stop bounds.
+func whole(in *Instance, f func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.Config.StartTimeout+in.Config.StopTimeout+10*time.Second)
+		defer cancel()
+		return f(ctx)
+	}
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "configuration as shipped"
+	}
+	return s
+}
+
+// Close stops the server that runs, if any.
+func (r *Runner) Close(ctx context.Context) {
+	r.stopCurrent(ctx)
+}
+
+// stopCurrent stops the running server and keeps what its logs say it
+// knew of cuts (its error log: timeouts, resets, "prematurely closed").
+func (r *Runner) stopCurrent(ctx context.Context) {
+	in := r.cur
+	if in == nil {
+		return
+	}
+	r.cur, r.curKey = nil, ""
+	// A stop must happen even after an interrupt: a fresh bound of its own.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*in.Config.StopTimeout+5*time.Second)
+	defer cancel()
+	if err := in.Stop(sctx); err != nil {
+		r.note(fmt.Sprintf("%s: stop: %v", in.Server.Name, firstLine(err.Error())))
+	}
+	r.logf("survey: %s stopped", in.Server.Name)
+	ev, err := in.Evidence()
+	if err != nil {
+		r.note(fmt.Sprintf("%s: reading its logs: %v", in.Server.Name, err))
+	}
+	if n := len(ev.Errors); n > 0 {
+		r.note(fmt.Sprintf("%s (%s): %d error-log lines show it knew of cuts, e.g. %s",
+			in.Server.Name, orDefault(in.Config.sendTimeoutName()), n, clip(ev.Errors[0].Line, 200)))
+	}
+}
+
+func (c Config) sendTimeoutName() string {
+	if c.SendTimeout > 0 {
+		return ConfigSendTimeout
+	}
+	return ""
+}
+
+// RowProblem is why a server could not run (its package, its start), or
+// nil.
+func (r *Runner) RowProblem(server string) error { return r.problem(server) }
+
+// Notes are what the runner saw beside the verdicts: servers that exited
+// by themselves, stops that needed a kill, error-log lines that show a
+// server knew it cut a response.
+func (r *Runner) Notes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.notes)
+}
+
+func (r *Runner) problem(server string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.problems[server]
+}
+
+func (r *Runner) setProblem(server string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.problems == nil {
+		r.problems = map[string]error{}
+	}
+	if r.problems[server] == nil {
+		r.problems[server] = err
+	}
+}
+
+func (r *Runner) note(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, s)
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Logf != nil {
+		r.Logf(format, args...)
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
