@@ -34,6 +34,7 @@ type session struct {
 	meter   *meter
 	stopped bool                   // SIGINT or SIGTERM ended the run: exit 130 once all is written
 	target  *results.PlannedTarget // check's server, kept in the plan
+	grid    *results.Grid          // survey's table, kept in the plan and the summary
 	stderr  io.Writer
 	verbose bool
 }
@@ -74,7 +75,7 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 // (and the external target, once check has set it).
 func (s *session) replan(planned []scenarios.Compiled) error {
 	s.planned = planned
-	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target}
+	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target, Grid: s.grid.Clone()}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
@@ -191,6 +192,7 @@ func (s *session) result() *results.RunResult {
 	}
 	rr := results.NewRunResult(s.run, srs)
 	rr.Version = version()
+	rr.Grid = s.grid.Clone()
 	return rr
 }
 
