@@ -67,7 +67,7 @@ func (r *external) waitReady(ctx context.Context, wait time.Duration, p *process
 		if taken != nil && !taken() {
 			last = fmt.Errorf("the new process has not taken %s %s yet", r.network, r.addr)
 		} else {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://target"+path, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base()+path, nil)
 			if err != nil {
 				return fmt.Errorf("target: ready path %q: %w", path, err)
 			}

@@ -240,12 +240,24 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 
 func (r *external) client() *http.Client { return r.cl }
 func (r *external) dial() dialFunc       { return r.cldial }
-func (r *external) baseURL() string      { return "http://target" }
+func (r *external) baseURL() string      { return r.base() }
+
+// base is the URL every request to the target is made on: its own host
+// and port, so a server that routes by Host (virtual hosts: Caddy's
+// site addresses, Traffic Server's remap rules) sees the name it serves;
+// "localhost" on a Unix socket, as curl --unix-socket sends. The dial
+// goes to the target whatever the URL says.
+func (r *external) base() string {
+	if r.network == "unix" {
+		return "http://localhost"
+	}
+	return "http://" + r.addr
+}
 
 // clean is the target itself without faults, a fresh connection per fetch:
 // its answers are the suspect's own, so agreeing fetches are consistency.
 func (r *external) clean() cleanPath {
-	return cleanPath{client: r.cleanCl, dial: r.clDial0, base: "http://target"}
+	return cleanPath{client: r.cleanCl, dial: r.clDial0, base: r.base()}
 }
 
 func (r *external) layout(string) string {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,4 +191,28 @@ func TestTargetRestartAndReloadFuncs(t *testing.T) {
 		_, err := RunScenario(t.Context(), cutScenario(t, "bad-target", "/cut", 1), Options{Target: b.give})
 		assert.ErrorContains(t, err, b.want)
 	}
+}
+
+// TestTargetSeesItsOwnHost: requests, references and readiness probes
+// name the target's own host and port, so a server that routes by Host
+// (virtual hosts) answers as it is deployed.
+func TestTargetSeesItsOwnHost(t *testing.T) {
+	var mu sync.Mutex
+	hosts := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts[r.Host] = true
+		mu.Unlock()
+		_, _ = io.Copy(w, origin.Body(1000))
+	}))
+	defer srv.Close()
+	s := cutScenario(t, "host", "/b", 2).Scenario()
+	s.Workload.Requests[0].Want = nil // a reference from agreeing fetches: the clean path too
+	s.Expect = results.Expectation{Kind: results.ExpectComplete}
+	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: &Target{URL: srv.URL}})
+	require.NoError(t, err)
+	assert.True(t, rep.Met, rep.Text())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]bool{srv.Listener.Addr().String(): true}, hosts)
 }
