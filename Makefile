@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup clean
+.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup survey survey-quick clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -86,6 +86,23 @@ realworld: setup
 SURVEY_SERVERS ?=
 survey-setup: setup
 	@SURVEY_SERVERS="$(SURVEY_SERVERS)" $(GO) run ./targets/survey/setup
+
+## survey: the field survey: every server from its Debian package (SURVEY_SERVERS selects) under
+## every condition, each cell with its control; prints the table and its wall time, writes
+## $(OUT)/survey (records, run.json, summary.json, junit.xml, report.html, survey.md). About 30
+## minutes on a 2-core machine.
+survey: survey-setup
+	$(GO) run ./cmd/truncheck survey $(if $(SURVEY_SERVERS),--servers $(SURVEY_SERVERS)) --out $(OUT)/survey
+
+## survey-quick: CI's subset, so the machinery stays alive: three servers, one condition each
+## (with its controls), every one required to run; stopped by SIGINT after 5 minutes at most
+## (what ran is written, and the exit is non-zero).
+SURVEY_QUICK_SERVERS    ?= nginx,haproxy,go
+SURVEY_QUICK_CONDITIONS ?= nginx:reload,haproxy:upstream-cut-cl,go:send-timeout
+survey-quick:
+	timeout --signal=INT --kill-after=30s 5m $(GO) run ./cmd/truncheck survey --no-install \
+		--servers $(SURVEY_QUICK_SERVERS) --require $(SURVEY_QUICK_SERVERS) \
+		--conditions $(SURVEY_QUICK_CONDITIONS) --out $(OUT)/survey-quick
 
 clean:
 	rm -rf $(OUT)

@@ -57,6 +57,11 @@ type GridCell struct {
 	Skip    string `json:"skip,omitempty"`
 }
 
+// GridNotSelected is the Skip of a cell left out by the caller's
+// selection (a column another row needed): rendered blank, with no
+// footnote.
+const GridNotSelected = "not selected"
+
 // Validate checks the grid's shape: named columns and rows, one cell per
 // column in every row, and a scenario or a reason in every cell.
 func (g *Grid) Validate() error {
@@ -267,7 +272,8 @@ func WriteGridMarkdown(w io.Writer, rr *RunResult) error {
 		head = append(head, esc(c.Name))
 	}
 	fmt.Fprintf(ew, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
-	var skips []string
+	var reasons []string
+	skips := map[string][]string{} // reason -> "row column"
 	daggers := false
 	for i, r := range g.Rows {
 		about := esc(r.About)
@@ -285,7 +291,14 @@ func WriteGridMarkdown(w io.Writer, rr *RunResult) error {
 				daggers = true
 			}
 			if v.Class == CellSkip {
-				skips = append(skips, fmt.Sprintf("%s %s (%s)", r.Name, g.Columns[j].Name, v.Reason))
+				if v.Reason == GridNotSelected {
+					text = ""
+				} else {
+					if _, ok := skips[v.Reason]; !ok {
+						reasons = append(reasons, v.Reason)
+					}
+					skips[v.Reason] = append(skips[v.Reason], r.Name+" "+g.Columns[j].Name)
+				}
 			}
 			cells = append(cells, text)
 		}
@@ -300,8 +313,11 @@ func WriteGridMarkdown(w io.Writer, rr *RunResult) error {
 	for _, c := range g.Columns {
 		fmt.Fprintf(ew, "- `%s`: %s\n", c.Name, esc(c.About))
 	}
-	if len(skips) > 0 {
-		fmt.Fprintf(ew, "\nn/a: %s.\n", strings.Join(skips, "; "))
+	if len(reasons) > 0 {
+		fmt.Fprintln(ew, "\nn/a:")
+		for _, why := range reasons {
+			fmt.Fprintf(ew, "- %s: %s\n", esc(why), strings.Join(skips[why], ", "))
+		}
 	}
 	if len(g.Notes) > 0 {
 		fmt.Fprintln(ew)

@@ -110,7 +110,7 @@ func TestGridMarkdownAndHTML(t *testing.T) {
 		"| **srv-b** | b/2.0 | 2 truncated @219K (silent? 2) | 4 ok † | n/a |",
 		"**did not run**: srv-c: did not answer within 20s |",
 		"- `slow`: a slow reader",
-		"n/a: srv-b cut (not a proxy)",
+		"n/a:\n- not a proxy: srv-b cut, srv-c slow, srv-c cut\n",
 		"- offsets over TCP depend",
 	} {
 		assert.Contains(t, out, want)

@@ -108,6 +108,9 @@ func htmlGridOf(rr *RunResult, scenarios []htmlScenario) *htmlGrid {
 		row := htmlGridRow{Row: r}
 		for _, v := range view[i] {
 			c := htmlGridCell{CellView: v}
+			if v.Class == CellSkip && v.Reason == GridNotSelected {
+				c.Text = ""
+			}
 			if hs, ok := ids[v.Scenario]; ok {
 				c.Href = "#" + hs.ID
 				if len(hs.Failures) > 0 {

@@ -225,7 +225,7 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 			var later []Cell // the send-timeout instance's cells run after the default's
 			for _, c := range cols {
 				if !sel.has(s.Name, c.Name) {
-					row.Cells = append(row.Cells, results.GridCell{Skip: "not selected"})
+					row.Cells = append(row.Cells, results.GridCell{Skip: results.GridNotSelected})
 					continue
 				}
 				if c.skip != nil {

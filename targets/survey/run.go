@@ -41,7 +41,10 @@ type Runner struct {
 	curKey   string
 	problems map[string]error // server name -> why it could not run
 	notes    []string
-	mu       sync.Mutex
+	// actions counts each cell's restarts or reloads and their failures.
+	actions     map[string]*actionCount
+	actionOrder []string
+	mu          sync.Mutex
 }
 
 // Target makes sure the cell's server runs in the cell's configuration
@@ -86,11 +89,11 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 		URL:          in.URL(),
 		ReadyPath:    "/",
 		Accounts:     in.Accounts(),
-		Restart:      whole(in, in.Restart),
+		Restart:      r.whole(in, c.Name(), "restart", in.Restart),
 		StartTimeout: 20 * time.Second,
 	}
 	if c.Server.Reload != "" {
-		t.Reload = harness.Reload{Func: whole(in, in.Reload)}
+		t.Reload = harness.Reload{Func: r.whole(in, c.Name(), "reload", in.Reload)}
 	}
 	return t, nil
 }
@@ -98,13 +101,45 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 // whole runs a restart or reload to its end even when the scenario ends
 // during it (the harness cancels its context then): one cut short would
 // leave the server stopped, or half reloaded, for the next cell. It is
-// bounded by the server's own start and stop bounds.
-func whole(in *Instance, f func(context.Context) error) func(context.Context) error {
+// bounded by the server's own start and stop bounds. A failure (a stop
+// that needed a kill, a reload command that failed) is kept for the
+// notes: it explains the cell.
+func (r *Runner) whole(in *Instance, cell, what string, f func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.Config.StartTimeout+in.Config.StopTimeout+10*time.Second)
 		defer cancel()
-		return f(ctx)
+		err := f(ctx)
+		r.count(cell+": "+what, err)
+		return err
 	}
+}
+
+// count keeps how many restarts or reloads of a cell there were and the
+// first error among them.
+func (r *Runner) count(key string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.actions == nil {
+		r.actions = map[string]*actionCount{}
+	}
+	a := r.actions[key]
+	if a == nil {
+		a = &actionCount{}
+		r.actions[key] = a
+		r.actionOrder = append(r.actionOrder, key)
+	}
+	a.n++
+	if err != nil {
+		a.failed++
+		if a.first == "" {
+			a.first = firstLine(err.Error())
+		}
+	}
+}
+
+type actionCount struct {
+	n, failed int
+	first     string
 }
 
 func orDefault(s string) string {
@@ -156,12 +191,18 @@ func (c Config) sendTimeoutName() string {
 func (r *Runner) RowProblem(server string) error { return r.problem(server) }
 
 // Notes are what the runner saw beside the verdicts: servers that exited
-// by themselves, stops that needed a kill, error-log lines that show a
-// server knew it cut a response.
+// by themselves, stops that needed a kill, restarts and reloads that
+// failed, error-log lines that show a server knew it cut a response.
 func (r *Runner) Notes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.notes)
+	out := slices.Clone(r.notes)
+	for _, k := range r.actionOrder {
+		if a := r.actions[k]; a.failed > 0 {
+			out = append(out, fmt.Sprintf("%s: %d of %d failed, e.g. %s", k, a.failed, a.n, clip(a.first, 200)))
+		}
+	}
+	return out
 }
 
 func (r *Runner) problem(server string) error {
