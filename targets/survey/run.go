@@ -63,7 +63,7 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 	}
 	if r.cur == nil || r.curKey != key {
 		r.stopCurrent(ctx)
-		cfg := Config{Dir: r.Dir, Network: "tcp", Protocol: c.Protocol, Files: []int64{Size16MiB, StallSize},
+		cfg := Config{Dir: r.Dir, Network: "tcp", Protocol: c.Protocol, Files: Sizes(),
 			StartTimeout: r.StartTimeout, StopTimeout: r.StopTimeout}
 		if cfg.StopTimeout == 0 {
 			cfg.StopTimeout = 5 * time.Second
