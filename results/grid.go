@@ -188,7 +188,11 @@ func cellText(sr *ScenarioResult) (string, string) {
 	}
 	for _, o := range allOutcomes[1:] {
 		if n := s.Outcomes[o]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, o))
+			part := fmt.Sprintf("%d %s", n, o)
+			if o == HTTPError {
+				part += statusList(s)
+			}
+			parts = append(parts, part)
 		}
 	}
 	text := strings.Join(parts, ", ")
@@ -233,6 +237,23 @@ func cellText(sr *ScenarioResult) (string, string) {
 		return text, CellUnknown
 	}
 	return text, CellFail
+}
+
+// statusList names the statuses of the http-error records the summary
+// kept: " 413", " 502/503" ("" when none was kept).
+func statusList(s *Summary) string {
+	var seen []string
+	for _, f := range s.Failures {
+		if f.Outcome == HTTPError && f.Status > 0 {
+			if st := fmt.Sprint(f.Status); !slices.Contains(seen, st) {
+				seen = append(seen, st)
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return ""
+	}
+	return " " + strings.Join(seen, "/")
 }
 
 // shortBytes is a compact offset for cells: "219K", "9.53M" (decimal

@@ -39,6 +39,7 @@ func gridRun() *RunResult {
 	add("a-cut", 1, Reset, nil)
 	add("b-baseline", 2, Truncated, func(r *Record) { r.Silence, r.ServerAccount = SilenceUnknown, nil })
 	add("b-slow", 4, Complete, nil)
+	add("b-slow", 1, HTTPError, func(r *Record) { r.Status, r.Silence, r.ServerAccount = 413, "", nil })
 	rr := Summarize("grid", recs)
 	for i := range rr.Scenarios {
 		sr := &rr.Scenarios[i]
@@ -75,7 +76,7 @@ func TestGridView(t *testing.T) {
 		{"noticed cut", v[0][1], "2 ok, 2 truncated @219K (noticed 2)", CellFail, false},
 		{"laundered cut", v[0][2], "3 truncated, 1 reset @219K (laundered 3, silent 3)", CellSilent, false},
 		{"unknown silence", v[1][0], "2 truncated @219K (silent? 2)", CellUnknown, false},
-		{"control failed", v[1][1], "4 ok", CellPass, true},
+		{"control failed", v[1][1], "4 ok, 1 http-error 413", CellFail, true},
 		{"skipped", v[1][2], "n/a", CellSkip, false},
 		{"did not start", v[2][0], "not run", CellNotRun, false},
 	}
@@ -107,7 +108,7 @@ func TestGridMarkdownAndHTML(t *testing.T) {
 	for _, want := range []string{
 		"| server | version | baseline | slow | cut |",
 		"| **srv-a** | a/1.0 | 4 ok | 2 ok, 2 truncated @219K (noticed 2) | **3 truncated, 1 reset @219K (laundered 3, silent 3)** |",
-		"| **srv-b** | b/2.0 | 2 truncated @219K (silent? 2) | 4 ok † | n/a |",
+		"| **srv-b** | b/2.0 | 2 truncated @219K (silent? 2) | 4 ok, 1 http-error 413 † | n/a |",
 		"**did not run**: srv-c: did not answer within 20s |",
 		"- `slow`: a slow reader",
 		"n/a:\n- not a proxy: srv-b cut, srv-c slow, srv-c cut\n",
