@@ -38,6 +38,9 @@ func (r *external) account(ctx context.Context, id string, wait time.Duration) (
 	default:
 		return nil, nil
 	}
+	if r.t.AccountWait > 0 && wait > 0 {
+		wait = r.t.AccountWait
+	}
 	deadline := time.Now().Add(wait)
 	for {
 		acc, finished, err := fetch()

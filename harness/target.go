@@ -79,6 +79,10 @@ type Target struct {
 	// says what it believed it sent. At most one of AccountPath and
 	// Accounts.
 	Accounts AccountSource
+	// AccountWait is how long the harness waits for the account of a
+	// failed response; 0 => 2s. A server that writes its log lines in
+	// batches (lighttpd flushes every four seconds) needs longer.
+	AccountWait time.Duration
 	// Restart, when set, restarts a server the caller supervises (its
 	// own stop and start, e.g. a packaged server's) for scenarios whose
 	// restarts are not reloads, instead of the harness's SIGTERM and start

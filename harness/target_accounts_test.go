@@ -93,6 +93,7 @@ func TestTargetAccountsFromLogs(t *testing.T) {
 	tests := []struct {
 		name     string
 		give     AccountSource
+		wait     time.Duration
 		silent   int64
 		unknown  int64
 		noticed  bool
@@ -102,11 +103,12 @@ func TestTargetAccountsFromLogs(t *testing.T) {
 		{name: "log says short bytes", give: logLine(cutAt, false), noticed: true},
 		{name: "no log line", give: func(context.Context, string) (*results.Account, error) { return nil, nil }, unknown: 3},
 		{name: "log line written late", give: late, silent: 3, minAsked: 2},
+		{name: "log line later than the wait", give: late, wait: 100 * time.Millisecond, unknown: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start = time.Now()
-			target := &Target{URL: srv.URL, Accounts: tt.give}
+			target := &Target{URL: srv.URL, Accounts: tt.give, AccountWait: tt.wait}
 			began := time.Now()
 			rep, err := RunScenario(t.Context(), cutScenario(t, "log-accounts", "/cut", 3), Options{Target: target})
 			require.NoError(t, err)

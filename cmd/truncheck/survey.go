@@ -301,7 +301,8 @@ func surveyNotes() []string {
 		"Offsets over loopback TCP depend on the kernel's socket buffers (net.ipv4.tcp_rmem/tcp_wmem, autotuning): " +
 			"a cut lands where the server's writes stopped plus what the buffers held, so offsets move between runs and machines; " +
 			"the counts of the timing conditions (reload, restart, stalled reader, send timeout) can too.",
-		"Silence comes from each server's access log, read right after each failed response (waiting up to 2 s for the line): " +
+		"Silence comes from each server's access log, read right after each failed response (waiting up to 2 s for the line; " +
+			"6 s for lighttpd, which writes its log every 4 s, and 4 s for trafficserver): " +
 			"silent = the log says it sent everything; noticed = its log says it did not; silent? = no line, or a line that cannot say (no completion state and no length to hold its byte count against).",
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -66,14 +65,15 @@ func (r Request) Account(promised int64) *results.Account {
 
 // LogAccounts returns a function that reads the account of a request id
 // from the access logs of an instance of s (logs: Instance.Logs), for
-// harness.Target.Accounts. It reads each log from where it stopped last
-// time (lines are appended; a partial last line waits for its end), so
-// it can be asked every few milliseconds while the harness waits for a
-// line. promised gives the body length a logged target was bound to
-// send (see [Promised]). No line for the id yet is (nil, nil): the
-// harness asks again until its wait ends, then leaves silence unknown.
+// harness.Target.Accounts. An id it has not seen yet makes it read the
+// logs again, whole: they are small, and a log is not always only
+// appended to (a process that lost O_APPEND writes over it). A partial
+// last line waits for its end. promised gives the body length a logged
+// target was bound to send (see [Promised]). No line for the id yet is
+// (nil, nil): the harness asks again until its wait ends, then leaves
+// silence unknown.
 func LogAccounts(s Server, logs Logs, promised func(target string) int64) func(ctx context.Context, id string) (*results.Account, error) {
-	la := &logAccounts{s: s, files: logs.Access, promised: promised, off: map[string]int64{}, byID: map[string]Request{}}
+	la := &logAccounts{s: s, files: logs.Access, promised: promised, byID: map[string]Request{}}
 	return la.account
 }
 
@@ -88,7 +88,6 @@ type logAccounts struct {
 	promised func(string) int64
 
 	mu   sync.Mutex
-	off  map[string]int64   // bytes of each file already read
 	byID map[string]Request // the last line of each request id
 }
 
@@ -99,7 +98,7 @@ func (la *logAccounts) account(_ context.Context, id string) (*results.Account, 
 	la.mu.Lock()
 	defer la.mu.Unlock()
 	if _, ok := la.byID[id]; !ok {
-		if err := la.readNew(); err != nil {
+		if err := la.read(); err != nil {
 			return nil, err
 		}
 	}
@@ -114,8 +113,9 @@ func (la *logAccounts) account(_ context.Context, id string) (*results.Account, 
 	return r.Account(promised), nil
 }
 
-// readNew parses the lines appended to every log since the last read.
-func (la *logAccounts) readNew() error {
+// read parses every whole line of every log; lines already seen keep
+// their place.
+func (la *logAccounts) read() error {
 	var errs []error
 	for _, path := range la.files {
 		f, err := os.Open(path)
@@ -126,27 +126,16 @@ func (la *logAccounts) readNew() error {
 			errs = append(errs, err)
 			continue
 		}
-		off := la.off[path]
-		if st, err := f.Stat(); err == nil && st.Size() < off {
-			off = 0 // the file was replaced
-		}
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
-			f.Close()
-			errs = append(errs, err)
-			continue
-		}
 		br := bufio.NewReaderSize(f, 64<<10)
 		for {
 			line, err := br.ReadString('\n')
 			if err != nil {
-				break // a partial last line: read again once it is whole
+				break // EOF, and a partial last line: read again once it is whole
 			}
-			off += int64(len(line))
 			if r, ok := la.s.parse(strings.TrimRight(line, "\r\n")); ok && r.ID != "" {
 				la.byID[r.ID] = r
 			}
 		}
-		la.off[path] = off
 		f.Close()
 	}
 	return errors.Join(errs...)

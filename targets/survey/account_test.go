@@ -165,10 +165,10 @@ func TestLogAccountsDecideSilence(t *testing.T) {
 	}
 }
 
-// TestLogAccountsReadOnlyNewLines: lines appended between calls are
-// found, a line still being written is not read half, and ids never
-// logged stay unknown.
-func TestLogAccountsReadOnlyNewLines(t *testing.T) {
+// TestLogAccountsReadLinesAsTheyCome: lines appended between calls are
+// found, a line still being written is not read half, a log written over
+// from its start is read again, and ids never logged stay unknown.
+func TestLogAccountsReadLinesAsTheyCome(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "access.log")
 	acct := LogAccounts(goControl(), Logs{Access: []string{log}}, Promised)
 	ctx := context.Background()
@@ -196,4 +196,14 @@ func TestLogAccountsReadOnlyNewLines(t *testing.T) {
 	assert.Equal(t, int64(50), acc.BytesWritten)
 	acc, _ = acct(ctx, "never")
 	assert.Nil(t, acc)
+
+	// A process that lost O_APPEND writes from offset 0, over what was there.
+	w, err := os.OpenFile(log, os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	defer w.Close()
+	_, err = w.WriteString("c\t200\t100\t-\tGET\t/bytes/100\tcomplete\t1\n")
+	require.NoError(t, err)
+	acc, _ = acct(ctx, "c")
+	require.NotNil(t, acc, "a line written over the start of the log is found")
+	assert.True(t, acc.Complete)
 }

@@ -32,15 +32,18 @@ type Runner struct {
 	Dir      string
 	Upstream string
 	// StartTimeout and StopTimeout bound a server's start and graceful
-	// stop (Config); 0 => 20s and 5s.
+	// stop (Config); 0 => Config's (20s and 10s). A graceful stop given
+	// less than 10s is cut by us, not by the server: Go's Shutdown alone
+	// waits up to 5s for a connection that has not sent its request yet.
 	StartTimeout, StopTimeout time.Duration
 	// Logf, when set, gets a line per server started, stopped or failed.
 	Logf func(format string, args ...any)
 
-	cur      *Instance
-	curKey   string
-	problems map[string]error // server name -> why it could not run
-	notes    []string
+	cur          *Instance
+	curKey       string
+	errorsBefore int              // error-log lines already there when cur started
+	problems     map[string]error // server name -> why it could not run
+	notes        []string
 	// actions counts each cell's restarts or reloads and their failures.
 	actions     map[string]*actionCount
 	actionOrder []string
@@ -65,9 +68,6 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 		r.stopCurrent(ctx)
 		cfg := Config{Dir: r.Dir, Network: "tcp", Protocol: c.Protocol, Files: Sizes(),
 			StartTimeout: r.StartTimeout, StopTimeout: r.StopTimeout}
-		if cfg.StopTimeout == 0 {
-			cfg.StopTimeout = 5 * time.Second
-		}
 		if c.Server.CanProxy() {
 			cfg.Upstream = r.Upstream
 		}
@@ -82,6 +82,10 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 			return nil, err
 		}
 		r.cur, r.curKey = in, key
+		r.errorsBefore = 0
+		if ev, err := in.Evidence(); err == nil {
+			r.errorsBefore = len(ev.Errors) // the logs of earlier instances of the server
+		}
 		r.logf("survey: %s started at %s (%s)", c.Server.Name, in.URL(), orDefault(c.Condition.Config))
 	}
 	in := r.cur
@@ -89,6 +93,7 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 		URL:          in.URL(),
 		ReadyPath:    "/",
 		Accounts:     in.Accounts(),
+		AccountWait:  c.Server.AccountWait(),
 		Restart:      r.whole(in, c.Name(), "restart", in.Restart),
 		StartTimeout: 20 * time.Second,
 	}
@@ -173,9 +178,9 @@ func (r *Runner) stopCurrent(ctx context.Context) {
 	if err != nil {
 		r.note(fmt.Sprintf("%s: reading its logs: %v", in.Server.Name, err))
 	}
-	if n := len(ev.Errors); n > 0 {
-		r.note(fmt.Sprintf("%s (%s): %d error-log lines show it knew of cuts, e.g. %s",
-			in.Server.Name, orDefault(in.Config.sendTimeoutName()), n, clip(ev.Errors[0].Line, 200)))
+	if n := len(ev.Errors) - r.errorsBefore; n > 0 {
+		r.note(fmt.Sprintf("%s (%s): %d lines of its logs match what it writes when it knows of a cut (timeouts, resets, premature closes, errors), e.g. %s",
+			in.Server.Name, orDefault(in.Config.sendTimeoutName()), n, clip(ev.Errors[r.errorsBefore].Line, 200)))
 	}
 }
 

@@ -87,6 +87,7 @@ type Server struct {
 	Note string
 
 	noTimeout bool           // Config.SendTimeout has no knob to set
+	logLag    time.Duration  // how long after a response its access-log line may appear, beyond the usual
 	version   []string       // command that prints the version
 	versionRe *regexp.Regexp // its first group is the version
 	prepare   func(*plan) error
@@ -158,6 +159,12 @@ func (s Server) CanProxy() bool { return s.Proxy || s.Forwards }
 // HasSendTimeout reports whether Config.SendTimeout sets one of the
 // server's own knobs ([Server.Timeout] names them).
 func (s Server) HasSendTimeout() bool { return !s.noTimeout }
+
+// AccountWait is how long to wait for a response's access-log line
+// (see [LogAccounts]): two seconds, more for a server that writes its log
+// in batches (lighttpd flushes every four seconds; trafficserver's log
+// buffers are flushed every second by a task that runs every second).
+func (s Server) AccountWait() time.Duration { return 2*time.Second + s.logLag }
 
 // Speaks reports whether Start can configure the server for p.
 func (s Server) Speaks(p Protocol) bool { return p == HTTP1 || slices.Contains(s.HTTP2, p) }
