@@ -179,7 +179,7 @@ func (r *Runner) stopCurrent(ctx context.Context) {
 		r.note(fmt.Sprintf("%s: reading its logs: %v", in.Server.Name, err))
 	}
 	if n := len(ev.Errors) - r.errorsBefore; n > 0 {
-		r.note(fmt.Sprintf("%s (%s): %d lines of its logs match what it writes when it knows of a cut (timeouts, resets, premature closes, errors), e.g. %s",
+		r.note(fmt.Sprintf("%s (%s): %d lines of its error log and output match its recipe's pattern for trouble (timeouts, resets, premature closes, error levels; not every one is about a response), e.g. %s",
 			in.Server.Name, orDefault(in.Config.sendTimeoutName()), n, clip(ev.Errors[r.errorsBefore].Line, 200)))
 	}
 }
