@@ -2,19 +2,21 @@
 // everything reports success. Each subcommand is a thin call into the packages, one
 // file each:
 //
-//	list       the scenario catalog, one line each                  (scenarios)
-//	run        run scenarios, print the table, write results         (harness, results)
-//	soak       loop a scenario mix until the time is up              (harness, results)
-//	serve      the image service alone                               (imagesvc, transport)
-//	proxy      the fault-injecting proxy alone                       (transport)
-//	check      hunt truncations in a server we did not write         (harness.Target)
-//	report     re-render and merge stored results                    (results)
-//	realworld  hyper #4022 on real hyper 0.14.19, stock and fixed    (harness.Target, targets/hyper)
+//	list        the scenario catalog, one line each                  (scenarios)
+//	run         run scenarios, print the table, write results         (harness, results)
+//	soak        loop a scenario mix until the time is up              (harness, results)
+//	serve       the image service alone                               (imagesvc, transport)
+//	proxy       the fault-injecting proxy alone                       (transport)
+//	check       hunt truncations in a server we did not write         (scenarios.Hunt, harness.Target)
+//	report      re-render and merge stored results                    (results)
+//	realworld   hyper #4022 on real hyper 0.14.19, stock and fixed    (harness.Target, targets/hyper)
+//	completion  bash and zsh completion, generated from the command table
 //
 // Data path of run, check and realworld (soak: the same, with a results.Aggregator
 // instead of kept reports, so its memory stays flat for hours):
 //
-//	scenarios.Builtin() + --scenarios files ──> pick ──> []scenarios.Scenario
+//	scenarios.Builtin() + --scenarios files ──> pick ──> []scenarios.Compiled
+//	   (check --path: scenarios.Hunt ──> one compiled scenario per condition)
 //	   │  per scenario: harness.Options{Writer, Run, Seed/Count/Duration, Target}
 //	   ▼
 //	harness.RunScenario ──record by record──> results.Writer ──> DIR/records.jsonl (synced ≥ 1/s)
@@ -23,8 +25,11 @@
 //	results.NewRunResult ──> results.WriteReports ──> DIR/summary.json, junit.xml, report.html
 //	   │                └──> results.Compare(baseline) with --gate
 //	   ▼
-//	stdout: harness.Table, details of what failed, the report paths; exit code
+//	stdout: the table, details of what failed, the report paths; exit code
+//	stderr: a line per scenario as it ends, progress between them (progress.go)
 //
 // Exit codes: 0 success, 1 an expectation or the gate failed, 2 bad usage or input
-// (one line on stderr naming the problem, never a stack trace).
+// (one line on stderr naming the problem, never a stack trace), 3 the environment,
+// 130 interrupted after writing what ran. Help goes to stdout when asked for; every
+// address is a URL (address.go).
 package main

@@ -99,7 +99,7 @@ func plannedScenario(c scenarios.Compiled) results.PlannedScenario {
 func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context, i int, sc scenarios.Compiled) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s.meter.start(0, 10*time.Second)
+	s.meter.start(0, 20*time.Second)
 	defer s.meter.end()
 	for i, sc := range list {
 		if err := run(ctx, i, sc); err != nil {
