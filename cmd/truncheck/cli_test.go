@@ -231,7 +231,7 @@ func TestCLIInterruptExits130(t *testing.T) {
 			cmd := exec.CommandContext(ctx, bin, tt.args...)
 			stdout, err := cmd.StdoutPipe()
 			require.NoError(t, err)
-			var stderr bytes.Buffer
+			var stderr lockedBuffer // written by exec's copier while the test reads it
 			cmd.Stderr = &stderr
 			require.NoError(t, cmd.Start())
 			lines := bufio.NewScanner(stdout)
@@ -257,6 +257,24 @@ func TestCLIInterruptExits130(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestCLICompletion: the bash script completes commands, flags and
