@@ -39,6 +39,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 		"they never make a response complete on their own, they catch a strict prefix")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "harness events and the exec'd server's output to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: truncheck check --target URL [flags] [scenario...]")
@@ -71,6 +72,16 @@ func checkCommand(stdout, stderr io.Writer) command {
 			return usagef("--overlap needs --exec and --restart-every")
 		}
 		gate, err := gf.gate(stderr)
+		if err != nil {
+			return err
+		}
+		st, err := sf.stamp(os.Getenv)
+		if err == nil {
+			err = st.check()
+		}
+		if err == nil {
+			err = st.gate(gate != nil, *out)
+		}
 		if err != nil {
 			return err
 		}
@@ -120,7 +131,8 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if *verbose {
 			t.Stdout, t.Stderr = stderr, stderr
 		}
-		sess, err := startSession("check", *out, list, stderr, *verbose)
+		mine := share(list, st.shard)
+		sess, err := startPart("check", *out, st, list, mine, stderr, *verbose)
 		if err != nil {
 			return err
 		}
@@ -128,7 +140,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 			sess.close()
 			return err
 		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+		err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 			o := sess.options()
 			o.Target = t
 			_, err := sess.runOne(ctx, sc, o)
@@ -141,7 +153,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 		if err := sess.finish(stdout, rr, gate); err != nil {
 			return err
 		}
-		return verdictErr(rr)
+		return st.exit(rr, interrupted(rr))
 	}}
 }
 

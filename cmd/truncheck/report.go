@@ -21,6 +21,8 @@ func reportCommand(stdout, stderr io.Writer) command {
 		fmt.Fprintln(fs.Output(), "Judges stored results again from their records (a run killed before its summary included)")
 		fmt.Fprintln(fs.Output(), "and merges several: the same run given twice counts once. Exit 1 when the verdict is FAIL.")
 		fmt.Fprintln(fs.Output(), "A results directory's plan follows the table: each scenario as it ran (faults, seed, expectation).")
+		fmt.Fprintln(fs.Output(), "A sharded run's directory (OUT of run/soak/check --shard) stands for its shards: they must be")
+		fmt.Fprintln(fs.Output(), "shards of one run, each once; a shard missing or killed before its summary fails the verdict.")
 		fs.PrintDefaults()
 	}
 	return command{fs: fs, summary: "judge again and merge stored results (directories, .jsonl or summary .json)", fn: func(args []string) error {
@@ -70,11 +72,16 @@ func reportCommand(stdout, stderr io.Writer) command {
 	}}
 }
 
-// printPlans prints the plan of each results directory among args: the
-// scenarios as they ran, so a report says what was tested, not only how
-// it went.
+// printPlans prints the plan of each results directory among args (a
+// sharded run's directory: of its shards, as one): the scenarios as they
+// ran, so a report says what was tested, not only how it went.
 func printPlans(stdout io.Writer, args []string) error {
-	for _, a := range args {
+	dirs, err := results.ExpandDirs(args)
+	if err != nil {
+		return usageError{err}
+	}
+	var plans []*results.Plan
+	for _, a := range dirs {
 		if st, err := os.Stat(a); err != nil || !st.IsDir() {
 			continue
 		}
@@ -85,12 +92,10 @@ func printPlans(stdout io.Writer, args []string) error {
 		if err != nil {
 			return usageError{err}
 		}
-		if _, err := fmt.Fprintln(stdout); err != nil {
-			return envError{fmt.Errorf("writing the table: %w", err)}
-		}
-		if err := results.WritePlanText(stdout, plan); err != nil {
-			return envError{fmt.Errorf("writing the table: %w", err)}
-		}
+		plans = append(plans, plan)
+	}
+	if err := results.WritePlansText(stdout, plans); err != nil {
+		return envError{fmt.Errorf("writing the table: %w", err)}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ func runCommand(stdout, stderr io.Writer) command {
 		"may land elsewhere or not recur (run it a few times)")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: truncheck run [flags] [scenario...|all]   (default: the --scenarios files' scenarios, else the quick catalog)")
@@ -41,6 +42,10 @@ func runCommand(stdout, stderr io.Writer) command {
 			return usagef("--count and --duration must not be negative")
 		}
 		gate, err := gf.gate(stderr)
+		if err != nil {
+			return err
+		}
+		st, err := sf.stamp(os.Getenv)
 		if err != nil {
 			return err
 		}
@@ -55,6 +60,13 @@ func runCommand(stdout, stderr io.Writer) command {
 			}
 			if list, err = replayList(*replay, cat, args, stderr); err != nil {
 				return err
+			}
+			// A shard's directory replays that shard: the requests it sent.
+			if sh := replayedShard(*replay); !sh.IsZero() {
+				if !st.shard.IsZero() {
+					return usagef("--replay %s replays shard %s as it ran: drop --shard and --shards", *replay, sh)
+				}
+				st.shard, st.replay = sh, true
 			}
 		} else {
 			if list, err = pick(cat, args); err != nil {
@@ -83,11 +95,18 @@ func runCommand(stdout, stderr io.Writer) command {
 			}
 		}
 
-		sess, err := startSession("run", *out, list, stderr, *verbose)
+		if err = st.check(); err == nil {
+			err = st.gate(gate != nil, *out)
+		}
 		if err != nil {
 			return err
 		}
-		err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+		mine := share(list, st.shard)
+		sess, err := startPart("run", *out, st, list, mine, stderr, *verbose)
+		if err != nil {
+			return err
+		}
+		err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 			_, err := sess.runOne(ctx, sc, sess.options())
 			return err
 		})
@@ -98,7 +117,7 @@ func runCommand(stdout, stderr io.Writer) command {
 		if err := sess.finish(stdout, rr, gate); err != nil {
 			return err
 		}
-		return verdictErr(rr)
+		return st.exit(rr, interrupted(rr))
 	}}
 }
 

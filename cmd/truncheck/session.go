@@ -32,6 +32,8 @@ type session struct {
 	reports []harness.Report
 	planned []scenarios.Compiled
 	target  *results.PlannedTarget // check's server, kept in the plan
+	stamp   stamp                  // the shard of a run split across processes (zero: a whole run)
+	set     string                 // the fingerprint of the whole run's scenarios, the same in every shard
 	stderr  io.Writer
 	verbose bool
 }
@@ -43,15 +45,29 @@ type session struct {
 // expectation and seed) is written before the first request, so the
 // records alone can be judged after a kill.
 func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writer, verbose bool) (*session, error) {
+	return startPart(kind, out, stamp{}, planned, planned, stderr, verbose)
+}
+
+// startPart is startSession for one part of a run: st names the run and
+// the shard (its directory is out/shard-K-of-N), all is the whole run's
+// scenario set, whose fingerprint every shard's plan carries, and planned
+// the scenarios this part runs.
+func startPart(kind, out string, st stamp, all, planned []scenarios.Compiled, stderr io.Writer, verbose bool) (*session, error) {
 	start := time.Now()
-	run := runID(kind, start)
-	if out == "" {
-		out = filepath.Join("out", run)
+	run := st.run
+	if run == "" {
+		run = runID(kind, start)
 	}
+	out = st.dir(out, run)
 	if err := results.PrepareDir(out); err != nil {
 		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet()}
+	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet(), stamp: st}
+	ps := make([]results.PlannedScenario, len(all))
+	for i, c := range all {
+		ps[i] = plannedScenario(c)
+	}
+	s.set = results.Fingerprint(ps)
 	if err := s.replan(planned); err != nil {
 		return nil, err
 	}
@@ -67,7 +83,8 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 // (and the external target, once check has set it).
 func (s *session) replan(planned []scenarios.Compiled) error {
 	s.planned = planned
-	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target}
+	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target,
+		Shard: s.stamp.shard, ScenarioSet: s.set}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
@@ -108,7 +125,7 @@ func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context
 
 // options are the harness options every scenario of the session shares.
 func (s *session) options() harness.Options {
-	o := harness.Options{Writer: s.w, Run: s.run}
+	o := harness.Options{Writer: s.w, Run: s.run, Shard: s.stamp.shard}
 	if s.verbose {
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(s.stderr, format+"\n", args...) }
 	}
@@ -186,6 +203,7 @@ func (s *session) result() *results.RunResult {
 func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*results.RunResult)) error {
 	werr := s.w.Close()
 	s.origins.close()
+	rr.Shard = s.stamp.shard // the summary says which part of the run it judges
 	if gate != nil {
 		gate(rr)
 	}
@@ -196,7 +214,13 @@ func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*res
 	if werr != nil {
 		return envError{fmt.Errorf("writing records: %w", werr)}
 	}
-	return printRun(stdout, rr, s.dir, s.w.Count())
+	if err := printRun(stdout, rr, s.dir, s.w.Count()); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, shardNote(s.stamp, s.dir)); err != nil {
+		return envError{fmt.Errorf("writing the table: %w", err)}
+	}
+	return nil
 }
 
 // printRun prints the table, the failing scenarios' details and where the
@@ -254,7 +278,8 @@ func verdictErr(rr *results.RunResult) error {
 func gateWith(base *results.RunResult, tol results.Tolerance) func(*results.RunResult) {
 	return func(rr *results.RunResult) {
 		rr.Gated = true
-		rr.Findings = results.Compare(rr, base, tol)
+		// A merge's own findings (a shard missing) stay: the gate adds its own.
+		rr.Findings = append(rr.Findings, results.Compare(rr, base, tol)...)
 		rr.Rejudge()
 	}
 }

@@ -29,17 +29,27 @@ func soakCommand(stdout, stderr io.Writer) command {
 	duration := fs.Duration("duration", 0, "how long to soak, e.g. 8h or 2m (required)")
 	out := fs.String("out", "", "results directory (records.jsonl appended as the soak goes, then summary.json, junit.xml,\n"+
 		"report.html; files of an earlier run there are replaced); default out/soak-<timestamp>")
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: truncheck soak --duration D [flags] [scenario...]")
 		fmt.Fprintln(fs.Output(), "Loops the scenarios round-robin until the time is up; round k of a scenario uses its seed + k")
 		fmt.Fprintln(fs.Output(), "(records carry the seed, so run --replay reproduces any round). Default mix: the quick")
 		fmt.Fprintln(fs.Output(), "scenarios expecting complete, plus buffered-shutdown. SIGINT/SIGTERM stop it cleanly.")
+		fmt.Fprintln(fs.Output(), "Shard K of N soaks for the whole duration too, and runs rounds K, K+N, K+2N, ... of every")
+		fmt.Fprintln(fs.Output(), "scenario: no seed twice across the shards, which together are one soak of N times the load.")
 		fs.PrintDefaults()
 	}
 	return command{fs: fs, summary: "loop a scenario mix until the time is up; results appended as it goes", fn: func(args []string) error {
 		if *duration <= 0 {
 			return usagef("--duration is required and must be positive (e.g. 2m, 8h)")
+		}
+		stamp, err := sf.stamp(os.Getenv)
+		if err == nil {
+			err = stamp.check()
+		}
+		if err != nil {
+			return err
 		}
 		cat, err := loadCatalog(files)
 		if err != nil {
@@ -53,7 +63,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 		// A soak keeps no reports (memory stays flat): the session is used
 		// for its plan and records file only; summaries come from an
 		// Aggregator, judged at the end with results' one judge.
-		sess, err := startSession("soak", *out, mix, stderr, *verbose)
+		sess, err := startPart("soak", *out, stamp, mix, mix, stderr, *verbose)
 		if err != nil {
 			return err
 		}
@@ -61,7 +71,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 
-		st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}}
+		st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}, shard: stamp.shard}
 		names := make([]string, len(mix))
 		for i, c := range mix {
 			names[i] = c.Name()
@@ -77,8 +87,12 @@ func soakCommand(stdout, stderr io.Writer) command {
 			}
 			c := mix[round%len(mix)]
 			s := c.Scenario()
-			seed := s.Seed + int64(round/len(mix))
+			// This shard's k-th round of the scenario is round r of the
+			// whole soak, the only one to run with seed + r.
+			r := stamp.shard.Round(round / len(mix))
+			seed := s.Seed + int64(r)
 			opts := sess.options()
+			opts.Shard = results.Shard{} // a shard's rounds are its own whole: every request of them
 			opts.Seed = &seed
 			opts.OnRecord = st.add
 			opts.Count = s.Count
@@ -102,9 +116,9 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 				partial = false
 			}
-			st.round(c, round/len(mix), rep, err, partial, ctx.Err() != nil)
+			st.round(c, r, rep, err, partial, ctx.Err() != nil)
 			if err != nil && ctx.Err() == nil {
-				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
+				fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, r, err)
 				if rep.Summary == nil {
 					// It could not even start: do not spin on it.
 					select {
@@ -136,7 +150,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 		if _, err := fmt.Fprintf(stdout, "\nsoak %s after %s (%s)\n", how, time.Since(start).Round(time.Second), *duration); err != nil {
 			return envError{err}
 		}
-		return verdictErr(rr)
+		return stamp.exit(rr, how != "time up")
 	}}
 }
 
@@ -177,7 +191,8 @@ func soakMix(cat catalog, names []string) ([]scenarios.Compiled, error) {
 type soakState struct {
 	agg                        *results.Aggregator
 	requests, silent, failures atomic.Int64
-	current                    atomic.Value // scenario name
+	current                    atomic.Value  // scenario name
+	shard                      results.Shard // which rounds are this soak's (zero: all)
 
 	mu   sync.Mutex
 	info map[string]*soakInfo
@@ -205,7 +220,7 @@ func (st *soakState) add(r *results.Record) {
 	}
 }
 
-// round notes one round of a scenario. A round that could not start is a
+// round notes round k of a scenario (of the whole soak, when sharded). A round that could not start is a
 // failing finding (unless the soak itself was stopping); one cut short by
 // the soak's end is counted as such: the verdict over all rounds comes
 // from the records, judged once at the end.
@@ -268,7 +283,7 @@ func (st *soakState) result(run string) *results.RunResult {
 		sr := &rr.Scenarios[i]
 		seen[sr.Scenario] = true
 		if in := st.info[sr.Scenario]; in != nil {
-			in.apply(sr)
+			in.apply(sr, st.shard)
 		}
 	}
 	// A scenario whose rounds never started has no records, so the
@@ -276,7 +291,7 @@ func (st *soakState) result(run string) *results.RunResult {
 	for _, name := range slices.Sorted(maps.Keys(st.info)) {
 		if !seen[name] {
 			sr := results.ScenarioResult{Scenario: name, Summary: results.NewSummary(name)}
-			st.info[name].apply(&sr)
+			st.info[name].apply(&sr, st.shard)
 			rr.Scenarios = append(rr.Scenarios, sr)
 		}
 	}
@@ -285,12 +300,16 @@ func (st *soakState) result(run string) *results.RunResult {
 	return rr
 }
 
-// apply writes what the rounds said into sr.
-func (in *soakInfo) apply(sr *results.ScenarioResult) {
+// apply writes what the rounds said into sr; sh is the soak's shard.
+func (in *soakInfo) apply(sr *results.ScenarioResult, sh results.Shard) {
 	sr.Expectation = in.s.Expect.Clone()
 	sr.Seed, sr.Layout = in.s.Seed, in.c.Layout()
 	sr.Restarts = in.restarts
-	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), seeds from %d", in.rounds+in.partial, in.partial, in.s.Seed))
+	seeds := fmt.Sprintf("seeds from %d", in.s.Seed)
+	if sh.Count > 1 {
+		seeds = fmt.Sprintf("seeds %d + %d, %d, %d, ... (shard %s)", in.s.Seed, sh.Round(0), sh.Round(1), sh.Round(2), sh)
+	}
+	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), %s", in.rounds+in.partial, in.partial, seeds))
 	sr.Findings = slices.Clone(in.findings)
 }
 
