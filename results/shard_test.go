@@ -2,12 +2,14 @@ package results
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -340,4 +342,31 @@ func TestWritePlansText(t *testing.T) {
 	buf.Reset()
 	require.NoError(t, WritePlanText(&buf, b))
 	assert.Contains(t, buf.String(), "  shard 1/2 of a run split 2 ways")
+}
+
+// TestWaitShards: a wait ends once every shard has its summary, and not
+// before: not while one is missing, not while one is still running.
+func TestWaitShards(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "run")
+	short := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		return WaitShards(ctx, root, 10*time.Millisecond)
+	}
+	assert.ErrorIs(t, short(), context.DeadlineExceeded, "no directory yet: the shards have not started")
+	writeShard(t, root, "w", Shard{0, 2}, true)
+	assert.ErrorIs(t, short(), context.DeadlineExceeded, "shard 1/2 missing")
+	running := writeShard(t, root, "w", Shard{1, 2}, false)
+	assert.ErrorIs(t, short(), context.DeadlineExceeded, "shard 1/2 still running")
+
+	done := make(chan error, 1)
+	go func() { done <- WaitShards(t.Context(), root, 10*time.Millisecond) }()
+	require.NoError(t, WriteReports(running, judged(sample())))
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end once every shard had finished")
+	}
+	assert.NoError(t, WaitShards(t.Context(), running, 0), "one shard's own directory: finished once its summary is there")
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/truncheck/truncheck/results"
 )
@@ -15,6 +19,8 @@ func reportCommand(stdout, stderr io.Writer) command {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	html := fs.String("html", "", "write the merged HTML report to this file")
 	out := fs.String("out", "", "write summary.json, junit.xml and report.html of the merge into this directory")
+	wait := fs.Duration("wait", 0, "for a sharded run's directory: wait until each of its shards has finished, at most this long,\n"+
+		"then merge (a shard missing or unfinished then fails the verdict); e.g. a merge Job started with the shards")
 	gf := gateFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: truncheck report [flags] RESULTS...")
@@ -32,6 +38,12 @@ func reportCommand(stdout, stderr io.Writer) command {
 		gate, err := gf.gate(stderr)
 		if err != nil {
 			return err
+		}
+		if *wait < 0 {
+			return usagef("--wait %s: accepted: a positive duration, e.g. 10h", *wait)
+		}
+		if *wait > 0 {
+			waitShards(args, *wait, stderr)
 		}
 		for _, a := range args {
 			if _, err := os.Stat(a); err != nil {
@@ -98,4 +110,21 @@ func printPlans(stdout io.Writer, args []string) error {
 		return envError{fmt.Errorf("writing the table: %w", err)}
 	}
 	return nil
+}
+
+// waitShards waits, at most d in all and less on SIGINT or SIGTERM, until
+// the sharded runs among dirs have finished, saying on stderr how it went.
+func waitShards(dirs []string, d time.Duration, stderr io.Writer) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	for _, dir := range dirs {
+		if err := results.WaitShards(ctx, dir, 0); err != nil {
+			fmt.Fprintf(stderr, "truncheck report: stopped waiting for the shards of %s after %s: merging what is there\n", dir, time.Since(start).Round(time.Second))
+			return
+		}
+	}
+	fmt.Fprintf(stderr, "truncheck report: every shard finished after %s\n", time.Since(start).Round(time.Second))
 }

@@ -43,6 +43,7 @@ func TestShardBadUsage(t *testing.T) {
 		{"no run id from the index", "1", []string{"soak", "--duration", "1s", "--shards", "3"}, "--shard 1/3 needs --run-id"},
 		{"bad run id", "", []string{"run", "--run-id", "../up"}, `--run-id "../up": accepted: 1 to 128 of A-Z a-z 0-9 . _ -`},
 		{"gate on a shard", "", []string{"run", "--gate", "--shard", "1/3", "--run-id", "r", "--out", dir}, "--gate judges a whole run, not shard 1/3: gate the merge (truncheck report --gate " + dir + ")"},
+		{"negative wait", "", []string{"report", "--wait", "-1s", dir}, "--wait -1s: accepted: a positive duration"},
 		{"gate on a check shard", "", []string{"check", "--target", "unix:/x.sock", "--gate", "--shard", "0/2", "--run-id", "r"}, "gate the merge (truncheck report --gate out/r)"},
 	}
 	for _, tt := range tests {
@@ -287,6 +288,10 @@ func TestShardsOnOneTarget(t *testing.T) {
 	t.Logf("one run:\n%s", out)
 
 	root := filepath.Join(tmp, "nightly")
+	merged := filepath.Join(tmp, "merged")
+	// The merge starts with the shards and waits for them, like the merge
+	// Job next to the Indexed Job.
+	merge := startBin(t, bin, nil, "report", "--wait", "2m", root, "--out", merged)
 	var procs []*shardProc
 	for k := range 3 {
 		args := slices.Concat(check, []string{"--run-id", "nightly-1", "--out", root})
@@ -301,10 +306,11 @@ func TestShardsOnOneTarget(t *testing.T) {
 	for k, p := range procs {
 		require.Equal(t, exitOK, p.wait(t), "shard %d/3:\n%s", k, p.out.String())
 	}
-	merged := filepath.Join(tmp, "merged")
-	code, out = runBin(t, bin, "report", root, "--out", merged)
+	code = merge.wait(t)
+	out = merge.out.String()
 	require.Equal(t, exitOK, code, out)
 	t.Logf("the merge of 3 shards:\n%s", out)
+	assert.Contains(t, out, "truncheck report: every shard finished after ")
 	assert.Contains(t, out, "gate: note (run) [shards]: 3 of 3 shards of run nightly-1 merged (check, scenario set ")
 
 	one, err := results.ReadJSONFile(filepath.Join(single, results.SummaryFile))
@@ -389,8 +395,9 @@ func TestShardKilledMidRun(t *testing.T) {
 		require.Equal(t, exitOK, procs[k].wait(t), procs[k].out.String())
 	}
 
-	code, out := runBin(t, bin, "report", root)
+	code, out := runBin(t, bin, "report", "--wait", "1s", root)
 	t.Logf("the merge with shard 1/3 killed:\n%s", out)
+	assert.Contains(t, out, "truncheck report: stopped waiting for the shards of "+root+" after ")
 	assert.Equal(t, exitFailed, code, out)
 	assert.Regexp(t, `(?m)^shard-slow\s+\d+\s+\d+ complete\s.*PASS complete: all \d+ responses verified$`, out,
 		"what was recorded verified: only the shard check fails")
