@@ -285,24 +285,39 @@ func MergeFiles(paths ...string) (*RunResult, []Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var srcs []*source
-	var warns []Warning
-	for _, p := range paths {
-		src, w, err := loadSource(p)
+	// The plans first: shards that do not belong together are refused
+	// before any records file, which may be large, is read.
+	srcs := make([]*source, len(paths))
+	for i, p := range paths {
+		srcs[i] = &source{path: p}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("results: %w", err)
+		}
+		if st.IsDir() {
+			plan, err := ReadPlan(p)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, err
+			}
+			srcs[i].plan = plan
+		}
+	}
+	warns, err := checkShards(srcs)
+	if err != nil {
+		return nil, warns, err
+	}
+	for _, s := range srcs {
+		src, w, err := loadSource(s.path)
 		warns = append(warns, w...)
 		if err != nil {
 			return nil, warns, err
 		}
 		if len(src.rr.Sources) == 0 {
-			src.rr.Sources = []string{p}
+			src.rr.Sources = []string{s.path}
 		}
-		srcs = append(srcs, src)
+		s.rr, s.finished = src.rr, src.finished
 	}
-	findings, w, err := checkShards(srcs)
-	warns = append(warns, w...)
-	if err != nil {
-		return nil, warns, err
-	}
+	findings := shardFindings(srcs)
 	runs := make([]*RunResult, len(srcs))
 	for i, s := range srcs {
 		runs[i] = s.rr
