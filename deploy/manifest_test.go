@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -99,10 +100,11 @@ func TestDecodeIsStrict(t *testing.T) {
 
 // args parses a truncheck container's arguments: the subcommand, its
 // --name=value flags, and the positional arguments.
-func args(t *testing.T, c corev1.Container) (cmd string, flags map[string]string, pos []string) {
-	t.Helper()
-	require.NotEmpty(t, c.Args)
+func args(c *corev1.Container) (cmd string, flags map[string]string, pos []string) {
 	flags = map[string]string{}
+	if len(c.Args) == 0 {
+		return "", flags, nil
+	}
 	for _, a := range c.Args[1:] {
 		if name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok && strings.HasPrefix(a, "--") {
 			flags[name] = value
@@ -113,131 +115,144 @@ func args(t *testing.T, c corev1.Container) (cmd string, flags map[string]string
 	return c.Args[0], flags, pos
 }
 
-func container(t *testing.T, spec corev1.PodSpec, name string) corev1.Container {
-	t.Helper()
-	for _, c := range spec.Containers {
-		if c.Name == name {
-			return c
+func container(spec *corev1.PodSpec, name string) *corev1.Container {
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == name {
+			return &spec.Containers[i]
 		}
 	}
-	t.Fatalf("no container %q", name)
-	return corev1.Container{}
+	return nil
 }
 
-// TestNightlyManifest: the Kubernetes manifest decodes strictly into the
-// API types and its parts agree: the Indexed Job's completions are the
-// shard count truncheck is given, the shards and the merge name the same
-// run (one ConfigMap key) and results path on one volume, the merge waits
-// as long as the shards may run, the target is a sidecar on loopback, the
-// scenarios are valid scenario files, and the flags are truncheck's.
-func TestNightlyManifest(t *testing.T) {
-	f, err := os.Open("kubernetes/nightly.yaml")
-	require.NoError(t, err)
-	defer f.Close()
-	m, err := decodeManifest(f)
-	require.NoError(t, err)
-
-	shards, merge := m.jobs["truncheck-shards"], m.jobs["truncheck-merge"]
-	require.NotNil(t, shards)
-	require.NotNil(t, merge)
-	claim := m.claims["truncheck-results"]
-	require.NotNil(t, claim)
-	assert.Contains(t, claim.Spec.AccessModes, corev1.ReadWriteMany, "shards on several nodes write to it at once")
-
-	// The shards.
-	s := shards.Spec
-	require.NotNil(t, s.CompletionMode)
-	assert.Equal(t, batchv1.IndexedCompletion, *s.CompletionMode)
-	require.NotNil(t, s.Completions)
-	require.NotNil(t, s.Parallelism)
-	assert.LessOrEqual(t, *s.Parallelism, *s.Completions)
-	assert.Equal(t, corev1.RestartPolicyNever, s.Template.Spec.RestartPolicy)
-	tc := container(t, s.Template.Spec, "truncheck")
-	cmd, fl, pos := args(t, tc)
-	assert.Equal(t, "check", cmd)
-	assert.Empty(t, pos)
-	assert.Equal(t, itoa(*s.Completions), fl["shards"], "--shards is the Job's completions")
-	assert.NotContains(t, fl, "shard", "the index comes from JOB_COMPLETION_INDEX")
-	assert.Equal(t, "$(RUN_ID)", fl["run-id"])
-	assert.Equal(t, "/results/$(RUN_ID)", fl["out"])
-	assert.True(t, strings.HasPrefix(fl["target"], "http://127.0.0.1:"), "check talks to loopback: the target is the pod's own sidecar")
-
-	// The target: a sidecar that keeps running beside the shard.
-	require.Len(t, s.Template.Spec.InitContainers, 1)
-	side := s.Template.Spec.InitContainers[0]
-	require.NotNil(t, side.RestartPolicy)
-	assert.Equal(t, corev1.ContainerRestartPolicyAlways, *side.RestartPolicy)
-	require.NotEmpty(t, side.Ports)
-	assert.Equal(t, "http://127.0.0.1:"+itoa(side.Ports[0].ContainerPort), fl["target"])
-
-	// What a shard's exit codes mean to the Job.
-	require.NotNil(t, s.PodFailurePolicy)
-	var failJobOn []int32
-	for _, r := range s.PodFailurePolicy.Rules {
-		if r.Action == batchv1.PodFailurePolicyActionFailJob && r.OnExitCodes != nil {
-			assert.Equal(t, "truncheck", *r.OnExitCodes.ContainerName)
-			failJobOn = append(failJobOn, r.OnExitCodes.Values...)
+func mountOf(c *corev1.Container, volume string) string {
+	for _, m := range c.VolumeMounts {
+		if m.Name == volume {
+			return m.MountPath
 		}
 	}
-	assert.Equal(t, []int32{2}, failJobOn, "bad usage fails the Job; a verdict never does (a shard exits 0 once its part is done)")
+	return ""
+}
 
-	// The scenarios the shards run are valid scenario files.
-	cm := m.configMaps["truncheck-scenarios"]
-	require.NotNil(t, cm)
-	mount := mountOf(t, tc, "scenarios")
-	require.True(t, strings.HasPrefix(fl["scenarios"], mount.MountPath+"/"))
-	file := strings.TrimPrefix(fl["scenarios"], mount.MountPath+"/")
-	require.Contains(t, cm.Data, file)
-	list, err := scenarios.Parse(file, []byte(cm.Data[file]))
-	require.NoError(t, err)
-	assert.NotEmpty(t, list)
-	for _, c := range list {
-		assert.Equal(t, scenarios.Direct, c.Scenario().Topology.Mode, "%s: check runs direct scenarios only", c.Name())
+// problems says where the manifest's parts disagree with each other or
+// with truncheck: the Indexed Job's completions are the shard count
+// truncheck is given, the shards and the merge name the same run (one
+// ConfigMap key) and results path on one volume, the merge waits as long
+// as the shards may run, the target is a sidecar on loopback, a verdict
+// never fails the Job, and the scenarios are valid scenario files.
+func problems(m *manifest) []string {
+	var out []string
+	bad := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	shards, merge, claim := m.jobs["truncheck-shards"], m.jobs["truncheck-merge"], m.claims["truncheck-results"]
+	if shards == nil || merge == nil || claim == nil {
+		return []string{"want the Jobs truncheck-shards and truncheck-merge and the claim truncheck-results"}
+	}
+	if !slices.Contains(claim.Spec.AccessModes, corev1.ReadWriteMany) {
+		bad("the results volume is not ReadWriteMany: shards on several nodes write to it at once")
 	}
 
-	// The merge.
-	mc := container(t, merge.Spec.Template.Spec, "truncheck")
-	cmd, mfl, mpos := args(t, mc)
-	assert.Equal(t, "report", cmd)
-	assert.Equal(t, []string{fl["out"]}, mpos, "the merge reads the run's directory the shards write")
-	assert.False(t, strings.HasPrefix(mfl["out"], fl["out"]+"/"), "the merge writes outside the run's directory, which holds shards only")
+	s := shards.Spec
+	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion {
+		bad("the shards' Job is not Indexed")
+	}
+	if s.Completions == nil || s.Parallelism == nil || *s.Parallelism > *s.Completions || s.ActiveDeadlineSeconds == nil {
+		bad("the shards' Job needs completions, parallelism (at most completions) and a deadline")
+		return out
+	}
+	if s.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		bad("restartPolicy %q: a pod failure policy needs Never", s.Template.Spec.RestartPolicy)
+	}
+	tc := container(&s.Template.Spec, "truncheck")
+	if tc == nil {
+		return append(out, "no truncheck container in the shards' Job")
+	}
+	cmd, fl, pos := args(tc)
+	if cmd != "check" || len(pos) > 0 {
+		bad("the shards run %q %q, want check and flags", cmd, pos)
+	}
+	if fl["shards"] != strconv.Itoa(int(*s.Completions)) {
+		bad("--shards=%s but completions %d", fl["shards"], *s.Completions)
+	}
+	if _, ok := fl["shard"]; ok {
+		bad("--shard in a pod template gives every pod the same shard: the index comes from JOB_COMPLETION_INDEX")
+	}
+	if fl["run-id"] != "$(RUN_ID)" || fl["out"] != "/results/$(RUN_ID)" {
+		bad("--run-id=%s --out=%s, want $(RUN_ID) and /results/$(RUN_ID)", fl["run-id"], fl["out"])
+	}
+	if len(s.Template.Spec.InitContainers) != 1 {
+		bad("want one sidecar: the target")
+	} else {
+		side := s.Template.Spec.InitContainers[0]
+		if side.RestartPolicy == nil || *side.RestartPolicy != corev1.ContainerRestartPolicyAlways || len(side.Ports) == 0 {
+			bad("the target is not a sidecar (an init container with restartPolicy Always and a port)")
+		} else if want := fmt.Sprintf("http://127.0.0.1:%d", side.Ports[0].ContainerPort); fl["target"] != want {
+			bad("--target=%s, want the sidecar on loopback, %s (check talks to loopback only)", fl["target"], want)
+		}
+	}
+	var failJobOn []int32
+	if p := s.PodFailurePolicy; p != nil {
+		for _, r := range p.Rules {
+			if r.Action == batchv1.PodFailurePolicyActionFailJob && r.OnExitCodes != nil {
+				failJobOn = append(failJobOn, r.OnExitCodes.Values...)
+			}
+		}
+	}
+	if !slices.Equal(failJobOn, []int32{2}) {
+		bad("the Job fails at once on exit codes %v, want [2]: bad usage, which every shard would repeat", failJobOn)
+	}
+	if file, ok := strings.CutPrefix(fl["scenarios"], mountOf(tc, "scenarios")+"/"); !ok {
+		bad("--scenarios=%s is not on the scenarios volume", fl["scenarios"])
+	} else if cm := m.configMaps["truncheck-scenarios"]; cm == nil || cm.Data[file] == "" {
+		bad("no ConfigMap truncheck-scenarios with %s", file)
+	} else if list, err := scenarios.Parse(file, []byte(cm.Data[file])); err != nil {
+		bad("the scenarios: %v", err)
+	} else {
+		for _, c := range list {
+			if c.Scenario().Topology.Mode != scenarios.Direct {
+				bad("scenario %s is not direct: check runs direct scenarios only", c.Name())
+			}
+		}
+	}
+
+	mc := container(&merge.Spec.Template.Spec, "truncheck")
+	if mc == nil {
+		return append(out, "no truncheck container in the merge's Job")
+	}
+	cmd, mfl, mpos := args(mc)
+	if cmd != "report" || !slices.Equal(mpos, []string{fl["out"]}) {
+		bad("the merge runs %q on %q, want report on the shards' %s", cmd, mpos, fl["out"])
+	}
+	if strings.HasPrefix(mfl["out"], fl["out"]+"/") {
+		bad("the merge writes %s, inside the run's directory, which must hold shards only", mfl["out"])
+	}
 	wait, err := time.ParseDuration(mfl["wait"])
-	require.NoError(t, err)
-	require.NotNil(t, s.ActiveDeadlineSeconds)
 	shardsMax := time.Duration(*s.ActiveDeadlineSeconds) * time.Second
-	assert.GreaterOrEqual(t, wait, shardsMax, "the merge waits as long as the shards may run")
-	require.NotNil(t, merge.Spec.ActiveDeadlineSeconds)
-	assert.Greater(t, time.Duration(*merge.Spec.ActiveDeadlineSeconds)*time.Second, wait, "and is not stopped while it waits")
-	require.NotNil(t, merge.Spec.BackoffLimit)
-	assert.Zero(t, *merge.Spec.BackoffLimit, "a FAIL verdict is not retried")
-
-	// One run id and one volume for both.
-	for _, c := range []corev1.Container{tc, mc} {
-		require.Len(t, c.Env, 1)
-		e := c.Env[0]
-		assert.Equal(t, "RUN_ID", e.Name)
-		require.NotNil(t, e.ValueFrom)
-		require.NotNil(t, e.ValueFrom.ConfigMapKeyRef)
-		assert.Equal(t, "truncheck-run", e.ValueFrom.ConfigMapKeyRef.Name)
-		assert.Equal(t, "run-id", e.ValueFrom.ConfigMapKeyRef.Key)
-		assert.Equal(t, "/results", mountOf(t, c, "results").MountPath)
-		require.NotNil(t, c.SecurityContext)
-		assert.Equal(t, int64(65532), *c.SecurityContext.RunAsUser, "the image's user")
-		assert.Equal(t, c.Image, tc.Image)
+	switch {
+	case err != nil:
+		bad("--wait=%s: %v", mfl["wait"], err)
+	case wait < shardsMax:
+		bad("the merge waits %s, the shards may run %s", wait, shardsMax)
+	case merge.Spec.ActiveDeadlineSeconds == nil || time.Duration(*merge.Spec.ActiveDeadlineSeconds)*time.Second <= wait:
+		bad("the merge's deadline does not leave it its --wait=%s", wait)
 	}
-	// truncheck takes the arguments as they are: the shard starts (and
-	// finds no target here), the merge waits (briefly), then fails the run
-	// on the three shards that never came.
-	bin := cgoFreeBinary(t)
-	root := t.TempDir()
-	tc.Args = override(tc.Args, "target", "http://127.0.0.1:1") // nothing listens on port 1
-	tc.Args = override(tc.Args, "start-timeout", "100ms")
-	tc.Args = override(tc.Args, "scenarios", scenarioFile(t, cm.Data[file]))
-	runArgs(t, bin, tc, root, exitEnv)
-	mc.Args = override(mc.Args, "wait", "100ms")
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "run-test"), 0o755))
-	runArgs(t, bin, mc, root, exitFailed)
+	if merge.Spec.BackoffLimit == nil || *merge.Spec.BackoffLimit != 0 {
+		bad("the merge is retried: a FAIL verdict would run it again")
+	}
 
+	for _, c := range []*corev1.Container{tc, mc} {
+		if len(c.Env) != 1 || c.Env[0].Name != "RUN_ID" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.ConfigMapKeyRef == nil ||
+			c.Env[0].ValueFrom.ConfigMapKeyRef.Name != "truncheck-run" || c.Env[0].ValueFrom.ConfigMapKeyRef.Key != "run-id" {
+			bad("%s: RUN_ID does not come from ConfigMap truncheck-run, key run-id", c.Args)
+		}
+		if mountOf(c, "results") != "/results" {
+			bad("%s: the results volume is not at /results", c.Args)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != 65532 {
+			bad("%s: not the image's user 65532", c.Args)
+		}
+		if c.Image != tc.Image {
+			bad("the shards run %s, the merge %s", tc.Image, c.Image)
+		}
+	}
 	for _, j := range []*batchv1.Job{shards, merge} {
 		var claimName string
 		for _, v := range j.Spec.Template.Spec.Volumes {
@@ -245,19 +260,102 @@ func TestNightlyManifest(t *testing.T) {
 				claimName = v.PersistentVolumeClaim.ClaimName
 			}
 		}
-		assert.Equal(t, claim.Name, claimName, j.Name)
+		if claimName != claim.Name {
+			bad("%s's results volume is claim %q, not %q", j.Name, claimName, claim.Name)
+		}
+	}
+	return out
+}
+
+func readManifest(t *testing.T) *manifest {
+	t.Helper()
+	f, err := os.Open("kubernetes/nightly.yaml")
+	require.NoError(t, err)
+	defer f.Close()
+	m, err := decodeManifest(f)
+	require.NoError(t, err)
+	return m
+}
+
+// TestNightlyManifest: the manifest decodes strictly, its parts agree,
+// and truncheck takes its containers' arguments as they are: the shard
+// starts (and finds no target here), the merge waits (briefly), then
+// fails the run on the three shards that never came.
+func TestNightlyManifest(t *testing.T) {
+	m := readManifest(t)
+	assert.Empty(t, problems(m))
+
+	bin := cgoFreeBinary(t)
+	root := t.TempDir()
+	tc := *container(&m.jobs["truncheck-shards"].Spec.Template.Spec, "truncheck")
+	_, fl, _ := args(&tc)
+	file := strings.TrimPrefix(fl["scenarios"], mountOf(&tc, "scenarios")+"/")
+	tc.Args = override(tc.Args, "target", "http://127.0.0.1:1") // nothing listens on port 1
+	tc.Args = override(tc.Args, "start-timeout", "100ms")
+	tc.Args = override(tc.Args, "scenarios", scenarioFile(t, m.configMaps["truncheck-scenarios"].Data[file]))
+	runArgs(t, bin, tc, root, exitEnv)
+	mc := *container(&m.jobs["truncheck-merge"].Spec.Template.Spec, "truncheck")
+	mc.Args = override(mc.Args, "wait", "100ms")
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "run-test"), 0o755))
+	runArgs(t, bin, mc, root, exitFailed)
+}
+
+// TestManifestProblemsCanFail: each disagreement the manifest could grow
+// is found.
+func TestManifestProblemsCanFail(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(m *manifest)
+		want   string
+	}{
+		{"completions and --shards", func(m *manifest) { *m.jobs["truncheck-shards"].Spec.Completions = 5 }, "--shards=4 but completions 5"},
+		{"not indexed", func(m *manifest) { m.jobs["truncheck-shards"].Spec.CompletionMode = nil }, "not Indexed"},
+		{"a fixed shard", func(m *manifest) { shardArgs(m, "--shard=0/4") }, "gives every pod the same shard"},
+		{"target elsewhere", func(m *manifest) { shardArgs(m, "--target=http://target:8080") }, "want the sidecar on loopback"},
+		{"a verdict fails the Job", func(m *manifest) {
+			m.jobs["truncheck-shards"].Spec.PodFailurePolicy.Rules[0].OnExitCodes.Values = []int32{1, 2}
+		}, "on exit codes [1 2]"},
+		{"bad scenarios", func(m *manifest) {
+			m.configMaps["truncheck-scenarios"].Data["scenarios.yaml"] = "name: x\ncount: many\n"
+		}, "the scenarios:"},
+		{"merge too impatient", func(m *manifest) { mergeArgs(m, "--wait=1h") }, "the merge waits 1h0m0s, the shards may run 9h0m0s"},
+		{"merge reads elsewhere", func(m *manifest) {
+			c := container(&m.jobs["truncheck-merge"].Spec.Template.Spec, "truncheck")
+			c.Args[len(c.Args)-1] = "/results"
+		}, "want report on the shards' /results/$(RUN_ID)"},
+		{"merge writes among the shards", func(m *manifest) { mergeArgs(m, "--out=/results/$(RUN_ID)/merged") }, "inside the run's directory"},
+		{"another run id", func(m *manifest) {
+			container(&m.jobs["truncheck-merge"].Spec.Template.Spec, "truncheck").Env[0].ValueFrom.ConfigMapKeyRef.Key = "run"
+		}, "RUN_ID does not come from ConfigMap truncheck-run, key run-id"},
+		{"another volume", func(m *manifest) {
+			m.jobs["truncheck-merge"].Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "other"
+		}, `truncheck-merge's results volume is claim "other"`},
+		{"a merge retried", func(m *manifest) { *m.jobs["truncheck-merge"].Spec.BackoffLimit = 2 }, "the merge is retried"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := readManifest(t)
+			tt.change(m)
+			assert.Contains(t, strings.Join(problems(m), "\n"), tt.want)
+		})
 	}
 }
 
-func mountOf(t *testing.T, c corev1.Container, volume string) corev1.VolumeMount {
-	t.Helper()
-	for _, m := range c.VolumeMounts {
-		if m.Name == volume {
-			return m
-		}
+// shardArgs and mergeArgs set flags in the Jobs' truncheck containers.
+func shardArgs(m *manifest, flags ...string) {
+	c := container(&m.jobs["truncheck-shards"].Spec.Template.Spec, "truncheck")
+	for _, f := range flags {
+		name, value, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		c.Args = override(c.Args, name, value)
 	}
-	t.Fatalf("container %s does not mount %s", c.Name, volume)
-	return corev1.VolumeMount{}
+}
+
+func mergeArgs(m *manifest, flags ...string) {
+	c := container(&m.jobs["truncheck-merge"].Spec.Template.Spec, "truncheck")
+	for _, f := range flags {
+		name, value, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		c.Args = override(c.Args, name, value)
+	}
 }
 
 // runArgs runs the binary with a container's arguments ($(RUN_ID) made
@@ -303,8 +401,6 @@ func override(args []string, name, value string) []string {
 	}
 	return append(out, "--"+name+"="+value)
 }
-
-func itoa(n int32) string { return strconv.Itoa(int(n)) }
 
 // scenarioFile writes a ConfigMap's scenario file where the binary reads it.
 func scenarioFile(t *testing.T, data string) string {
