@@ -366,4 +366,5 @@ func TestWaitShards(t *testing.T) {
 		t.Fatal("the wait did not end once every shard had finished")
 	}
 	assert.NoError(t, WaitShards(t.Context(), running, 0), "one shard's own directory: finished once its summary is there")
+	assert.NoError(t, WaitShards(t.Context(), filepath.Join(running, RecordsFile), 0), "a file: nothing to wait for")
 }

@@ -12,7 +12,8 @@ import (
 // finished: its shards' directories exist for every index their plans'
 // shard count names, and each holds its summary (a results directory of
 // its own, a whole run or one shard, has finished once its summary is
-// there; a dir that does not exist yet is waited for). It looks every poll
+// there, and a file at once; a dir that does not exist yet is waited
+// for). It looks every poll
 // (0: 2s) until then or until ctx ends, and returns nil, or ctx's error
 // when the wait ran out. A merge after a wait that ran out is still
 // judged as always: the shards missing or unfinished fail its verdict.
@@ -39,6 +40,9 @@ func WaitShards(ctx context.Context, dir string, poll time.Duration) error {
 }
 
 func finished(dir string) bool {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return true // a file: nothing is running there
+	}
 	if isResultsDir(dir) {
 		_, err := os.Stat(filepath.Join(dir, SummaryFile))
 		return err == nil
