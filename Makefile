@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup clean
+.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup image clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -86,6 +86,18 @@ realworld: setup
 SURVEY_SERVERS ?=
 survey-setup: setup
 	@SURVEY_SERVERS="$(SURVEY_SERVERS)" $(GO) run ./targets/survey/setup
+
+## image: the OCI image of the cgo-free binary, built from scratch: no container daemon, no
+## base image pulled, Go alone. Writes $(OUT)/image/oci (an OCI layout: skopeo, crane or oras
+## copy it to a registry) and $(OUT)/image/truncheck.tar (docker load, podman load).
+## IMAGE_TAG=v1 names it truncheck:v1; IMAGE_ARCH=arm64 builds for another architecture.
+IMAGE_TAG  ?= latest
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+image:
+	@command -v $(GO) >/dev/null || { echo "image: Go 1.26 is required (go not on PATH)"; exit 1; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -o $(OUT)/image/truncheck ./cmd/truncheck
+	$(GO) run ./deploy/mkimage --binary $(OUT)/image/truncheck --arch $(IMAGE_ARCH) \
+		--layout $(OUT)/image/oci --tar $(OUT)/image/truncheck.tar --tag truncheck:$(IMAGE_TAG) --version $(IMAGE_TAG)
 
 clean:
 	rm -rf $(OUT)

@@ -10,7 +10,8 @@
 //
 //	RunScenario ── prepareReferences: what each request kind must be (reference.go)
 //	   │             stated expectation | our origin's clean twin | k agreeing clean fetches
-//	   │           errgroup (SetLimit = concurrency), by count or duration (workload.go)
+//	   │           errgroup (SetLimit = concurrency), by count or duration (workload.go),
+//	   │           only the sequence numbers Options.Shard owns (one shard of a split run)
 //	   │   X-Request-Id, Want-Content-Digest: crc32c=9, sha-256=1
 //	   ▼
 //	http.Client ── DialContext = transport.DialerFunc(hop 0 client faults, recorder)

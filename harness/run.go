@@ -45,6 +45,14 @@ type Options struct {
 	Duration time.Duration
 	// Seed, when non-nil, replaces the scenario's seed (replays, sweeps).
 	Seed *int64
+	// Shard, when not zero, sends only the request sequence numbers this
+	// shard owns (results.Shard.Owns); records keep their sequence numbers.
+	// The request a sequence number sends is drawn from the seed and the
+	// number alone, so N processes each given one shard of N and the same
+	// seed send the requests one run sends, each once. What is chosen per
+	// connection (a fault's @p or @every, which conn a request reuses) and
+	// timing may differ from one run's. Zero: every sequence number.
+	Shard results.Shard
 	// TimelineEvents is the flight recorder's capacity in events per
 	// connection; 0 => 512. Timelines are attached to failed requests only.
 	TimelineEvents int
@@ -91,6 +99,9 @@ func RunScenario(ctx context.Context, c scenarios.Compiled, opts Options) (Repor
 	}
 	if opts.Count > 0 || opts.Duration > 0 {
 		s.Count, s.Duration = opts.Count, opts.Duration
+	}
+	if err := opts.Shard.Validate(); err != nil {
+		return Report{}, fmt.Errorf("scenario %q: Options.Shard: %w", s.Name, err)
 	}
 	if opts.TimelineEvents <= 0 {
 		opts.TimelineEvents = 512
@@ -192,6 +203,9 @@ func RunScenario(ctx context.Context, c scenarios.Compiled, opts Options) (Repor
 	}
 	over := func() bool { return runCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) }
 	for seq := int64(0); s.Count == 0 || seq < int64(s.Count); seq++ {
+		if !opts.Shard.Owns(s.Name, seq) {
+			continue
+		}
 		if over() {
 			break
 		}

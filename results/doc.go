@@ -17,10 +17,19 @@
 //
 //	results dirs, *.jsonl, *.json from several runners ──> Load / MergeFiles ──> Merge ──> RunResult
 //
+// A sharded run (N processes or machines, one [Shard] each, one run id):
+//
+//	shard 0/N ──> RUN/shard-0-of-N/ {run.json: run id, shard, scenario set; records.jsonl; summary.json}
+//	shard 1/N ──> RUN/shard-1-of-N/  ...            (each does its own part: Shard.Owns, Shard.Round)
+//	   ...
+//	RUN/ ──> ExpandDirs ──> MergeFiles: every source a shard of one run (id, count, command, scenario
+//	         set), each shard once ──> Merge (re-judged from the records) + findings [shards]:
+//	         a shard missing or without its summary (killed) fails the verdict
+//
 // # Files
 //
-// A results directory holds [RecordsFile], [SummaryFile], [JUnitFile] and
-// [HTMLFile].
+// A results directory holds [PlanFile], [RecordsFile], [SummaryFile],
+// [JUnitFile] and [HTMLFile].
 //
 // records.jsonl: one [Record] per line, UTF-8 JSON, keys in snake_case,
 // durations as integer nanoseconds in keys ending in _ns, times RFC 3339:

@@ -51,6 +51,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 		"they never make a response complete on their own, they catch a strict prefix")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "harness events and the started server's output to stderr")
 	var argv []string
 	return command{fs: fs, exec: &argv,
@@ -100,6 +101,16 @@ func checkCommand(stdout, stderr io.Writer) command {
 			if err != nil {
 				return err
 			}
+			st, err := sf.stamp(os.Getenv)
+			if err == nil {
+				err = st.check()
+			}
+			if err == nil {
+				err = st.gate(gate != nil, *out)
+			}
+			if err != nil {
+				return err
+			}
 			want, err := statedWant(int64(expectLength), *expectDigest, *referenceURL, *referenceFile)
 			if err != nil {
 				return err
@@ -145,7 +156,8 @@ func checkCommand(stdout, stderr io.Writer) command {
 			if *verbose {
 				t.Stdout, t.Stderr = stderr, stderr
 			}
-			sess, err := startSession("check", *out, list, stderr, *verbose)
+			mine := share(list, st.shard)
+			sess, err := startPart("check", *out, st, list, mine, stderr, *verbose)
 			if err != nil {
 				return err
 			}
@@ -153,7 +165,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 				sess.close()
 				return err
 			}
-			err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+			err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 				o := sess.options()
 				o.Target = t
 				_, err := sess.runOne(ctx, sc, o)

@@ -28,6 +28,18 @@
 //	stdout: the table, details of what failed, the report paths; exit code
 //	stderr: a line per scenario as it ends, progress between them (progress.go)
 //
+// A run split across processes or machines (shard.go: --shard K/N, or JOB_COMPLETION_INDEX
+// with --shards N, and --run-id; results.Shard says what each shard does):
+//
+//	shard K of N ──> the scenarios it has a part of ──> harness.Options{Shard}: the request
+//	   │               sequence numbers it owns (soak: rounds K, K+N, ...; every request of them)
+//	   ▼
+//	OUT/shard-K-of-N/ run.json (run id, shard, scenario set), records.jsonl, summary.json
+//	   │  exit 0 once its part is done: a part is judged alone, the verdict is the merge's
+//	   ▼
+//	report [--wait D] OUT ──> results.MergeFiles: one run's shards, each once ──> one table,
+//	   summary, JUnit, HTML; a shard missing or killed fails the verdict (exit 1)
+//
 // Exit codes: 0 success, 1 an expectation or the gate failed, 2 bad usage or input
 // (one line on stderr naming the problem, never a stack trace), 3 the environment,
 // 130 interrupted after writing what ran. Help goes to stdout when asked for; every
