@@ -323,3 +323,20 @@ func TestOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v9", v)
 }
+
+// TestUnixSocketAPI: the API on a Unix socket, the client dialing it; Close removes
+// the socket.
+func TestUnixSocketAPI(t *testing.T) {
+	sock := filepath.Join(shortDir(t), "api.sock")
+	s := New(Config{Version: "v2"})
+	require.NoError(t, s.Start("unix", sock))
+	c, err := NewClient("unix:" + sock)
+	require.NoError(t, err)
+	defer c.Close()
+	v, err := c.Version(ctx(t))
+	require.NoError(t, err)
+	assert.Equal(t, "v2", v)
+	require.NoError(t, s.Close())
+	_, err = net.Dial("unix", sock)
+	assert.Error(t, err)
+}
