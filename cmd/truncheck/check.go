@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
 )
@@ -53,6 +54,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 	gf := gateFlags(fs)
 	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "harness events and the started server's output to stderr")
+	ctl := fs.String("control", "", "serve /metrics (outcomes and silent failures as they arrive) and /version here:\nhttp://127.0.0.1:PORT or unix:/PATH (loopback only; off by default)")
 	var argv []string
 	return command{fs: fs, exec: &argv,
 		summary:  "hunt truncations in a server we did not write (optionally started and restarted)",
@@ -68,6 +70,7 @@ func checkCommand(stdout, stderr io.Writer) command {
 			"truncheck check --target unix:/tmp/app.sock --path /report --header 'Accept: text/csv' -- ./app --socket /tmp/app.sock",
 			"truncheck check --target http://127.0.0.1:8080 --path /f --reload-cmd 'nginx -s reload' --expect-length 16MiB",
 			"truncheck check --target http://127.0.0.1:8080 --scenarios api.yaml      # your own scenarios",
+			"truncheck check --target http://127.0.0.1:8080 --path /f --control http://127.0.0.1:9464   # Prometheus scrapes /metrics",
 		},
 		fn: func(args []string) error {
 			if *target == "" {
@@ -79,6 +82,10 @@ func checkCommand(stdout, stderr io.Writer) command {
 			}
 			if !addr.isLoopback() {
 				return usagef("--target %q: not a loopback address (accepted: 127.0.0.1, ::1, localhost or a Unix socket; check is a load generator)", *target)
+			}
+			ca, controlled, err := controlAddress(*ctl)
+			if err != nil {
+				return err
 			}
 			hunting := len(args) == 0 && len(files) == 0
 			switch {
@@ -165,9 +172,20 @@ func checkCommand(stdout, stderr io.Writer) command {
 				sess.close()
 				return err
 			}
+			var count func(*results.Record) // the control API's outcome counters
+			if controlled {
+				srv, c, err := checkControl(stderr, ca)
+				if err != nil {
+					sess.close()
+					return err
+				}
+				defer srv.Close()
+				count = c
+			}
 			err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 				o := sess.options()
 				o.Target = t
+				o.OnRecord = count
 				_, err := sess.runOne(ctx, sc, o)
 				return err // e.g. a target that never answered: exit 3
 			})

@@ -14,6 +14,7 @@ type serveOptions struct {
 	writeTimeout *time.Duration
 	noKeepAlive  *bool
 	grace        *time.Duration
+	control      *string
 }
 
 func serveFlags(fs *flag.FlagSet) serveOptions {
@@ -26,19 +27,25 @@ func serveFlags(fs *flag.FlagSet) serveOptions {
 		writeTimeout: fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)"),
 		noKeepAlive:  fs.Bool("no-keepalive", false, "close every connection after one response"),
 		grace:        fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
+		control:      controlFlag(fs),
 	}
 }
 
 const (
-	serveSynopsis = "truncheck serve [--listen ADDRESS]... [--faults SPEC] [flags]"
+	serveSynopsis = "truncheck serve [--listen ADDRESS]... [--faults SPEC] [--control ADDRESS] [flags]"
 	serveAbout    = "Runs the image service alone (bimg on libvips), optionally with faults on every accepted\n" +
-		"connection, until SIGINT or SIGTERM (then a graceful shutdown; exit 130)."
+		"connection, until SIGINT or SIGTERM (then a graceful shutdown; exit 130).\n\n" +
+		"With --control its listeners are the proxy \"serve\" of a control API on loopback: faults and\n" +
+		"toxics per direction (to_client: what the service writes; to_upstream: what it reads), changed\n" +
+		"while it serves, for the connections accepted after each change; /metrics for Prometheus."
 )
 
 var serveExamples = []string{
 	"truncheck serve                                             # http://127.0.0.1:8080",
 	"truncheck serve --listen unix:/tmp/img.sock --faults buffered-shutdown --no-keepalive",
 	"curl -o /dev/null 'http://127.0.0.1:8080/images/photo-4mp?format=png'",
+	"truncheck serve --no-keepalive --control http://127.0.0.1:8474",
+	"curl -s -d '{\"to_client\":\"buffered-shutdown\"}' http://127.0.0.1:8474/proxies/serve/faults",
 }
 
 // addresses reads --listen: one TCP address and one Unix path at most.
