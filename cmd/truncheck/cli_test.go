@@ -172,30 +172,36 @@ func TestCLIHuntOnUserPaths(t *testing.T) {
 	assert.NotContains(t, stdout, "/images/", "nothing of our own service is requested")
 
 	// A server whose write timeout is shorter than a slow reader's download
-	// cuts it: found under the slow readers, not under the baseline.
-	impatient := fileServer(t, 8<<20, 200*time.Millisecond)
+	// cuts it: found under the slow readers, not under the baseline. The
+	// margins are wide (16 MiB: a fifth of a second at loopback speed, 10 s
+	// at the fastest slow reader, against a 2 s timeout) so that a loaded
+	// machine cannot blur them.
+	impatient := fileServer(t, 16<<20, 2*time.Second)
 	code, stdout, stderr = cli(t, nil, "check", "--target", impatient.URL, "--path", "/big.bin",
-		"--conditions", "baseline,slow-reader-16k,slow-reader-4k", "--count", "4", "--out", t.TempDir())
+		"--conditions", "baseline,slow-reader-16k", "--count", "4", "--out", t.TempDir())
 	require.Equal(t, exitFailed, code, stdout+stderr)
-	assert.Contains(t, stdout, "hunt: 2 of 3 conditions found something:")
-	assert.Regexp(t, `(?m)^  slow-reader-16k +4 of 4 responses did not verify`, stdout)
-	assert.Regexp(t, `(?m)^  slow-reader-4k +4 of 4 responses did not verify`, stdout)
+	assert.Contains(t, stdout, "hunt: 1 of 2 conditions found something:")
+	assert.Regexp(t, `(?m)^  slow-reader-16k +4 of 4 responses did not verify \(4 truncated; silent=\? \(4 with no account\)\)`, stdout,
+		"cut by the server's own timeout; with no account its silence is unknown")
 	assert.Contains(t, stdout, "  nothing under: baseline")
 }
 
-// TestCLIServerCommandAfterDashes: the server's command after --, started,
-// restarted and reloaded by check. Its careless reload (it drops the
-// responses in flight on SIGHUP) is found; its graceful restart is not.
+// TestCLIServerCommandAfterDashes: the server's command after --, started
+// and reloaded by check. Its careless reload (it drops the responses in
+// flight on SIGHUP) is found; the baseline, the same server without
+// reloads, finds nothing. (A restart without --overlap can reset a
+// connection queued in the old process: the harness's own tests cover
+// restarts.)
 func TestCLIServerCommandAfterDashes(t *testing.T) {
 	sock := filepath.Join(shortDir(t), "s.sock")
 	env := []string{cliServeEnv + "=" + sock + ",cut"}
 	code, stdout, stderr := cli(t, env, "check", "--target", "unix:"+sock, "--path", "/bytes/2MiB", "--ready-path", "/bytes/1",
-		"--conditions", "restart,reload", "--reload-signal", "HUP", "--restart-every", "150ms", "--count", "8",
+		"--conditions", "baseline,reload", "--reload-signal", "HUP", "--restart-every", "150ms", "--count", "8",
 		"--out", t.TempDir(), "--", os.Args[0], "-test.run=^$")
 	require.Equal(t, exitFailed, code, stdout+stderr)
 	assert.Contains(t, stdout, "hunt: 1 of 2 conditions found something:")
 	assert.Regexp(t, `(?m)^  reload +\d+ of 8 responses did not verify`, stdout)
-	assert.Contains(t, stdout, "  nothing under: restart")
+	assert.Contains(t, stdout, "  nothing under: baseline")
 }
 
 // shortDir is a directory with a path short enough for a Unix socket.
