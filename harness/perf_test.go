@@ -86,7 +86,8 @@ func digestServer(b testing.TB, max int) (*httptest.Server, []byte) {
 // client and by the verifier (length, framing, CRC-32C of the whole body and of every
 // block against the reference, and the Content-Digest: crc32c as the harness asks for it
 // by default, or sha-256 when that is all there is). The plain client does the same work
-// except the checking: the same http.Client set-up and the same 64 KiB read buffer as the
+// except the checking: the same http.Client set-up, the same request (Want-Content-Digest
+// included, so the response is the same bytes) and the same 64 KiB read buffer as the
 // verifier (io.Copy to io.Discard would read 8 KiB at a time). bench.sh runs each
 // sub-benchmark in its own process, in an order that rotates per repetition, and prints
 // the verifier's per-repetition ratios to the plain client.
@@ -102,7 +103,7 @@ func BenchmarkPerfVerify(b *testing.B) {
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
-			got, err := plainGet(c, url, buf)
+			got, err := plainGet(c, url, DefaultWantDigest, buf)
 			require.NoError(b, err)
 			require.Equal(b, int64(n), got)
 		}
@@ -129,11 +130,16 @@ func BenchmarkPerfVerify(b *testing.B) {
 }
 
 // plainGet fetches url and reads the whole body into buf, bufSize bytes at a time, like
-// the verifier reads but checking nothing; it returns the body's length.
-func plainGet(c *http.Client, url string, buf []byte) (int64, error) {
+// the verifier reads but checking nothing; it returns the body's length. wantDigest is
+// sent as Want-Content-Digest, as the verifier it stands beside sends it, so the server
+// does the same work and the same bytes cross the wire.
+func plainGet(c *http.Client, url, wantDigest string, buf []byte) (int64, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	if wantDigest != "" {
+		req.Header.Set("Want-Content-Digest", wantDigest)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -224,7 +230,7 @@ func TestPerfClient(t *testing.T) {
 	for requests < 100_000 && time.Since(start) < dur {
 		switch mode {
 		case "plain":
-			got, err := plainGet(c, url, buf)
+			got, err := plainGet(c, url, DefaultWantDigest, buf)
 			require.NoError(t, err)
 			require.Equal(t, int64(n), got)
 			bytes += got
