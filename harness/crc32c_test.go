@@ -1,13 +1,20 @@
 package harness
 
 import (
+	"context"
+	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/truncheck/truncheck/results"
 )
 
 // TestCRC32CCombine checks the combined CRC against hash/crc32 over the
@@ -79,4 +86,116 @@ func TestCRC32CXPow(t *testing.T) {
 		require.Equal(t, p, crc32cXPow(e), "x^%d", e)
 		p = crc32cMulMod(x, p)
 	}
+}
+
+// TestVerifierCRCPaths runs the same bodies through the verifier twice,
+// once with crc32cUpdate (the folding kernel where the CPU has one) and
+// once with hash/crc32, and wants the same verdicts: the fast path still
+// catches a truncated, a corrupt (in a folded stretch, in the tail the
+// kernel leaves to hash/crc32, in the four bytes the initial CRC enters)
+// and an overlong body, and a digest that does not match.
+func TestVerifierCRCPaths(t *testing.T) {
+	const n = 3*BlockSize + 1300 // the last block: 1280 bytes folded, 20 not
+	body := testBody(n)
+	ref := FingerprintBytes(body)
+	flip := func(i int) []byte {
+		b := append([]byte(nil), body...)
+		b[i] ^= 0x04
+		return b
+	}
+	other := testBody(n + 1)[1:]
+	done := make(chan struct{})
+	defer close(done)
+	tests := []struct {
+		name       string
+		handler    func(w http.ResponseWriter, r *http.Request)
+		ref        *Reference
+		want       results.Outcome
+		wantOffset int64
+	}{
+		{"complete, crc32c digest and reference", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Digest", crcDigest(body))
+			_, _ = w.Write(body)
+		}, &ref, results.Complete, n},
+		{"corrupt in a folded stretch, digest of the original", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Digest", crcDigest(body))
+			_, _ = w.Write(flip(BlockSize + 700))
+		}, &ref, results.Corrupt, BlockSize},
+		{"corrupt in the last block's unfolded tail, reference only", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(flip(n - 5))
+		}, &ref, results.Corrupt, 3 * BlockSize},
+		{"corrupt in the first four bytes, digest only", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Digest", crcDigest(body))
+			_, _ = w.Write(flip(2))
+		}, nil, results.Corrupt, n},
+		{"corrupt in the first four bytes, reference only", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(flip(2))
+		}, &ref, results.Corrupt, 0},
+		{"digest of other bytes", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Digest", crcDigest(other))
+			_, _ = w.Write(body)
+		}, nil, results.Corrupt, n},
+		{"content-length cut by FIN", func(w http.ResponseWriter, r *http.Request) {
+			hijackWrite(t, w, append(head(n, ""), body[:2*BlockSize+1500]...), "fin", done)
+		}, &ref, results.Truncated, 2*BlockSize + 1500},
+		{"shorter well-formed body against the reference", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(body[:BlockSize+3000])
+		}, &ref, results.Truncated, BlockSize + 3000},
+		{"overlong chunked body", func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush()
+			_, _ = w.Write(body)
+			_, _ = w.Write(body[:5000])
+		}, &ref, results.Overlong, n},
+	}
+	paths := []struct {
+		name string
+		crc  func(uint32, []byte) uint32
+	}{
+		{"crc32cUpdate", nil},
+		{"hash/crc32", func(crc uint32, p []byte) uint32 { return crc32.Update(crc, castagnoli, p) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(tt.handler))
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			defer client.CloseIdleConnections()
+			var verdicts []Verdict
+			for _, path := range paths {
+				v := NewVerifier(5*time.Second, DefaultWantDigest)
+				v.crc32c = path.crc
+				req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+				require.NoError(t, err)
+				vd := v.Verify(context.Background(), client.Do, req, Check{Want: expectedOf(tt.ref), Fingerprint: true})
+				assert.Equal(t, tt.want, vd.Outcome, "%s: %v", path.name, vd.Err)
+				assert.Equal(t, tt.wantOffset, vd.Offset, path.name)
+				require.NotNil(t, vd.Fingerprint, path.name)
+				received := body[:0]
+				if vd.Received <= n {
+					received = body[:vd.Received]
+				}
+				if tt.want != results.Corrupt && tt.want != results.Overlong {
+					assert.Equal(t, FingerprintBytes(received), *vd.Fingerprint, "%s: fingerprint of the bytes received", path.name)
+				}
+				verdicts = append(verdicts, vd)
+			}
+			a, b := verdicts[0], verdicts[1]
+			assert.Equal(t, b.Outcome, a.Outcome)
+			assert.Equal(t, b.Offset, a.Offset)
+			assert.Equal(t, b.Received, a.Received)
+			assert.Equal(t, b.DigestWant, a.DigestWant)
+			assert.Equal(t, b.DigestGot, a.DigestGot)
+			assert.Equal(t, b.CheckedBy, a.CheckedBy)
+			assert.Equal(t, b.Fingerprint, a.Fingerprint)
+			assert.Equal(t, fmt.Sprint(b.Err), fmt.Sprint(a.Err))
+		})
+	}
+}
+
+// expectedOf is the expectation Verifier.Do builds from a reference.
+func expectedOf(ref *Reference) *Expected {
+	if ref == nil {
+		return nil
+	}
+	return &Expected{Source: results.EvidenceReference, Ref: ref, Length: ref.Length}
 }
