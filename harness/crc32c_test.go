@@ -34,6 +34,23 @@ func TestCRC32CCombine(t *testing.T) {
 	}
 }
 
+// TestCRC32CBlockShiftTable holds the table that combines whole blocks to
+// the multiplication it stands for, on random CRCs and on every single bit.
+func TestCRC32CBlockShiftTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	crcs := []uint32{0, 0xffffffff}
+	for i := range 32 {
+		crcs = append(crcs, 1<<i)
+	}
+	for range 10_000 {
+		crcs = append(crcs, r.Uint32())
+	}
+	for _, a := range crcs {
+		b := r.Uint32()
+		require.Equal(t, crc32cMulMod(crc32cBlockShift, a)^b, crc32cCombine(a, b, BlockSize), "crcA %08x", a)
+	}
+}
+
 // TestCRC32CUpdate holds crc32cUpdate (the folding kernel where the CPU
 // has one) to hash/crc32 for every length up to a few folding units, at
 // every alignment mod 64, from random initial CRCs, and for lengths
