@@ -59,11 +59,12 @@ if want 1; then
 	res="$tmp/verify"
 	go_bench_rotated "$res" "$bin" harness "$BENCHTIME" "$COUNT" \
 		BenchmarkPerfVerify/plain BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/verifier-sha256 \
-		BenchmarkPerfHash/sha-256 BenchmarkPerfHash/crc32c
+		BenchmarkPerfHash/sha-256 BenchmarkPerfHash/crc32c BenchmarkPerfHash/crc32c-stdlib
 	show "$res" BenchmarkPerfVerify/plain MB/s "plain client (64 KiB reads)"
 	show "$res" BenchmarkPerfVerify/verifier-crc32c MB/s "verifier, crc32c digest + reference"
 	show "$res" BenchmarkPerfVerify/verifier-sha256 MB/s "verifier, sha-256 digest + reference"
 	show "$res" BenchmarkPerfHash/crc32c MB/s "crc32c alone, this CPU, one core"
+	show "$res" BenchmarkPerfHash/crc32c-stdlib MB/s "crc32c by hash/crc32 (for reference)"
 	show "$res" BenchmarkPerfHash/sha-256 MB/s "sha-256 alone, this CPU, one core"
 	goal "$res" "verifier (crc32c)/plain, same buffer" BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/plain ">=" 0.95
 	goal "$res" "verifier (sha-256)/plain (for reference)" BenchmarkPerfVerify/verifier-sha256 BenchmarkPerfVerify/plain ">=" 0
