@@ -5,8 +5,9 @@
 # repetition; results are medians with their spread (min-max over repetitions) and
 # ratios are taken per repetition (this machine is small and shared).
 #   1. verification: the harness verifier vs a plain client reading with the same 64 KiB
-#      buffer, 16 MB bodies from a loopback server, in one process; sha-256 and crc32c
-#      MB/s on this CPU; then in separate processes side by side with vegeta (built from
+#      buffer, 16 MB bodies from a loopback server, in one process (as separate benchmarks,
+#      and paired: both in turns, request by request); sha-256 and crc32c MB/s on this
+#      CPU; then in separate processes side by side with vegeta (built from
 #      source), which reads every body to the end (-max-body=0: it keeps none of it)
 #   2. transport: transport/bench.sh (wrapper, proxy, Toxiproxy side by side)
 #   3. time to reproduce buffered-shutdown over a Unix socket (REPRO_RUNS runs)
@@ -58,7 +59,7 @@ if want 1; then
 	echo "-- one process: $COUNT repetitions of $BENCHTIME, order rotated"
 	res="$tmp/verify"
 	go_bench_rotated "$res" "$bin" harness "$BENCHTIME" "$COUNT" \
-		BenchmarkPerfVerify/plain BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/verifier-sha256 \
+		BenchmarkPerfVerify/plain BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/verifier-sha256 BenchmarkPerfVerify/paired \
 		BenchmarkPerfHash/sha-256 BenchmarkPerfHash/crc32c BenchmarkPerfHash/crc32c-stdlib
 	show "$res" BenchmarkPerfVerify/plain MB/s "plain client (64 KiB reads)"
 	show "$res" BenchmarkPerfVerify/verifier-crc32c MB/s "verifier, crc32c digest + reference"
@@ -69,6 +70,11 @@ if want 1; then
 	goal "$res" "verifier (crc32c)/plain, same buffer" BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/plain ">=" 0.95
 	goal "$res" "verifier (sha-256)/plain (for reference)" BenchmarkPerfVerify/verifier-sha256 BenchmarkPerfVerify/plain ">=" 0
 	goal "$res" "sha-256 alone/plain (for reference)" BenchmarkPerfHash/sha-256 BenchmarkPerfVerify/plain ">=" 0
+	# paired: both clients in turns within one benchmark; its ratio is the median over
+	# request pairs, one value per repetition, held to the same goal.
+	paired="$tmp/paired"
+	awk '$3 ~ /^BenchmarkPerfVerify\/paired/ { for (i = 4; i <= NF; i++) if ($(i) == "verifier/plain") printf "%d\tratio\t%s\n%d\tone\t1\n", $2 + 0, $(i - 1), $2 + 0 }' "$res.raw" >"$paired"
+	goal "$paired" "verifier (crc32c)/plain, paired requests" ratio one ">=" 0.95
 
 	echo "-- separate processes (server, one client at a time on one connection): $COUNT repetitions of $CLIENT_FOR, order rotated"
 	TRUNCHECK_PERF_SERVE="$tmp/serve" "$bin" -test.run '^TestPerfServe$' >"$tmp/serve.log" 2>&1 &
