@@ -87,8 +87,8 @@ const crc32cFoldUnit = 256
 // fixed cost of its final reduction outweighs what it saves.
 const crc32cFoldMin = 1024
 
-// crc32cUpdate is crc32.Update with the Castagnoli table, four times as
-// fast on long inputs where the CPU can fold with carry-less
+// crc32cUpdate is crc32.Update with the Castagnoli table, two to four
+// times as fast on long inputs where the CPU can fold with carry-less
 // multiplication (crc32c_amd64.s). hash/crc32 folds that way for IEEE
 // only; for Castagnoli it runs the CRC32 instruction, which bounds it at
 // about 8 bytes a cycle; the verifier, which hashes every body byte,
