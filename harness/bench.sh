@@ -85,6 +85,7 @@ if want 1; then
 	if GOBIN="$tmp/gobin" GOFLAGS= "$GO" install github.com/tsenart/vegeta/v12@v12.13.0 >"$tmp/vegeta-build.log" 2>&1; then
 		vegeta="$tmp/gobin/vegeta"
 		echo "vegeta v12.13.0 (built from source into a temporary directory): attack -rate=0 -max-workers=1 -max-body=0"
+		echo "(our two clients pin their sockets' receive buffer, see perfRcvBuf in harness/perf_test.go; vegeta's are autotuned)"
 	else
 		echo "vegeta: could not be built, its comparison is skipped: $(tail -n 1 "$tmp/vegeta-build.log")"
 	fi

@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,7 +88,8 @@ func digestServer(b testing.TB, max int) (*httptest.Server, []byte) {
 // client and by the verifier (length, framing, CRC-32C of the whole body and of every
 // block against the reference, and the Content-Digest: crc32c as the harness asks for it
 // by default, or sha-256 when that is all there is). The plain client does the same work
-// except the checking: the same http.Client set-up, the same request (Want-Content-Digest
+// except the checking: the same http.Client set-up ([perfClient]: a connection of its
+// own, kept alive, with a pinned receive buffer), the same request (Want-Content-Digest
 // included, so the response is the same bytes) and the same 64 KiB read buffer as the
 // verifier (io.Copy to io.Discard would read 8 KiB at a time). bench.sh runs each
 // sub-benchmark in its own process, in an order that rotates per repetition, and prints
@@ -98,7 +100,7 @@ func BenchmarkPerfVerify(b *testing.B) {
 	ref := FingerprintBytes(body[:n])
 	url := srv.URL + "/" + strconv.Itoa(n)
 	b.Run("plain", func(b *testing.B) {
-		c := &http.Client{Transport: &http.Transport{}}
+		c := perfClient()
 		defer c.CloseIdleConnections()
 		buf := make([]byte, bufSize)
 		b.SetBytes(n)
@@ -114,7 +116,7 @@ func BenchmarkPerfVerify(b *testing.B) {
 		{"verifier-sha256", "sha-256=1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := &http.Client{Transport: &http.Transport{}}
+			c := perfClient()
 			defer c.CloseIdleConnections()
 			v := NewVerifier(time.Minute, tc.want)
 			b.SetBytes(n)
@@ -138,9 +140,9 @@ func BenchmarkPerfVerify(b *testing.B) {
 	// and system) over the verifier's: what a request costs whoever else shares the CPUs,
 	// which the load on a shared machine moves far less than it moves wall time.
 	b.Run("paired", func(b *testing.B) {
-		plainC := &http.Client{Transport: &http.Transport{}}
+		plainC := perfClient()
 		defer plainC.CloseIdleConnections()
-		verifyC := &http.Client{Transport: &http.Transport{}}
+		verifyC := perfClient()
 		defer verifyC.CloseIdleConnections()
 		buf := make([]byte, bufSize)
 		v := NewVerifier(time.Minute, DefaultWantDigest)
@@ -194,6 +196,32 @@ func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perfRcvBuf is the receive buffer of the benchmark clients' sockets, pinned. Left to
+// the kernel's autotuning, a loopback connection's buffer settles anywhere from about 1
+// to 32 MiB depending on how its first bodies happened to be read, and keeps that size:
+// in one paired run the verifier's connection got 33 MiB and the plain client's 2.5 MiB,
+// and the larger buffer made its requests up to a third cheaper (fewer wakeups and
+// window updates) for the rest of the run, whichever client held it. Pinned, both
+// clients read from the same kind of socket and the ratio measures the client. 4 MiB is
+// the kernel's default cap for an unprivileged SO_RCVBUF (net.core.rmem_max); a lower
+// cap lowers both clients' alike.
+const perfRcvBuf = 4 << 20
+
+// perfClient is the http.Client of every verification benchmark client: a transport of
+// its own (its own keep-alive connection) whose sockets have perfRcvBuf.
+func perfClient() *http.Client {
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, perfRcvBuf)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
 // plainGet fetches url and reads the whole body into buf, bufSize bytes at a time, like
@@ -276,11 +304,11 @@ func TestPerfServe(t *testing.T) {
 	time.Sleep(life)
 }
 
-// TestPerfClient is a client of bench.sh's side-by-side run with vegeta: one connection
-// fetching TRUNCHECK_PERF_CLIENT_URL for TRUNCHECK_PERF_CLIENT_FOR (default 5s, at most
-// 100,000 requests), as the verifier with crc32c digests and the reference
-// (TRUNCHECK_PERF_CLIENT=verifier-crc32c) or as the plain client with the same 64 KiB
-// buffer (plain). It prints "PERF client mode=M requests=N seconds=S mb_s=X".
+// TestPerfClient is a client of bench.sh's side-by-side run with vegeta: one connection (a
+// [perfClient]'s, receive buffer pinned) fetching TRUNCHECK_PERF_CLIENT_URL for
+// TRUNCHECK_PERF_CLIENT_FOR (default 5s, at most 100,000 requests), as the verifier with
+// crc32c digests and the reference (TRUNCHECK_PERF_CLIENT=verifier-crc32c) or as the plain
+// client with the same 64 KiB buffer (plain). It prints "PERF client mode=M requests=N seconds=S mb_s=X".
 func TestPerfClient(t *testing.T) {
 	mode := os.Getenv("TRUNCHECK_PERF_CLIENT")
 	if mode == "" {
@@ -295,7 +323,7 @@ func TestPerfClient(t *testing.T) {
 	}
 	const n = 16 << 20
 	ref := FingerprintBytes(testBody(n))
-	c := &http.Client{Transport: &http.Transport{}}
+	c := perfClient()
 	defer c.CloseIdleConnections()
 	v := NewVerifier(time.Minute, DefaultWantDigest)
 	buf := make([]byte, bufSize)
