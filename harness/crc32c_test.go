@@ -108,11 +108,12 @@ func TestCRC32CXPow(t *testing.T) {
 // TestVerifierCRCPaths runs the same bodies through the verifier twice,
 // once with crc32cUpdate (the folding kernel where the CPU has one) and
 // once with hash/crc32, and wants the same verdicts: the fast path still
-// catches a truncated, a corrupt (in a folded stretch, in the tail the
-// kernel leaves to hash/crc32, in the four bytes the initial CRC enters)
-// and an overlong body, and a digest that does not match.
+// catches a truncated, a corrupt (mid-block, near the end, in the four
+// bytes the initial CRC enters) and an overlong body, and a digest that
+// does not match. Which bytes fold depends on how the reads fall;
+// TestCRC32CUpdate covers every split between folded and unfolded bytes.
 func TestVerifierCRCPaths(t *testing.T) {
-	const n = 3*BlockSize + 1300 // the last block: 1280 bytes folded, 20 not
+	const n = 3*BlockSize + 1300 // read whole, the last block folds 1280 bytes and leaves 20
 	body := testBody(n)
 	ref := FingerprintBytes(body)
 	flip := func(i int) []byte {
@@ -134,11 +135,11 @@ func TestVerifierCRCPaths(t *testing.T) {
 			w.Header().Set("Content-Digest", crcDigest(body))
 			_, _ = w.Write(body)
 		}, &ref, results.Complete, n},
-		{"corrupt in a folded stretch, digest of the original", func(w http.ResponseWriter, r *http.Request) {
+		{"corrupt mid-block, digest of the original", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Digest", crcDigest(body))
 			_, _ = w.Write(flip(BlockSize + 700))
 		}, &ref, results.Corrupt, BlockSize},
-		{"corrupt in the last block's unfolded tail, reference only", func(w http.ResponseWriter, r *http.Request) {
+		{"corrupt in the last bytes, reference only", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write(flip(n - 5))
 		}, &ref, results.Corrupt, 3 * BlockSize},
 		{"corrupt in the first four bytes, digest only", func(w http.ResponseWriter, r *http.Request) {
