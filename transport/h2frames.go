@@ -53,9 +53,14 @@ type HTTP2Seen struct {
 	// DATA frame began (since the conn beneath was created; 0 without one).
 	DataReceived int64
 	LastData     time.Duration
-	// WindowSent is the sum of the WINDOW_UPDATE increments sent (stream
-	// and connection): how much the reader handed back to the sender.
-	WindowSent int64
+	// StreamWindowSent and ConnWindowSent sum the WINDOW_UPDATE increments
+	// sent for streams and for the connection (a client's first one opens
+	// its whole connection window): what the reader handed back.
+	StreamWindowSent int64
+	ConnWindowSent   int64
+	// ReadEnded: a read of the connection failed or met its end (EOF, a
+	// reset, a cut): the connection is gone for every stream on it.
+	ReadEnded bool
 }
 
 // HTTP2Of returns what the [RecordHTTP2] conn at or beneath c saw; false when
@@ -106,6 +111,11 @@ func (h *h2Conn) Read(p []byte) (int, error) {
 		h.rmu.Lock()
 		h.rd.feed(p[:n])
 		h.rmu.Unlock()
+	}
+	if err != nil {
+		h.smu.Lock()
+		h.state.ReadEnded = true
+		h.smu.Unlock()
 	}
 	return n, err
 }
@@ -179,8 +189,12 @@ func (h *h2Conn) frame(dir string, fh http2.FrameHeader, f http2.Frame) {
 		e.Kind = EventH2WindowUpdate
 		if wu, ok := f.(*http2.WindowUpdateFrame); ok {
 			e.N = int64(wu.Increment)
-			if !received {
-				h.state.WindowSent += int64(wu.Increment)
+			switch {
+			case received:
+			case fh.StreamID == 0:
+				h.state.ConnWindowSent += int64(wu.Increment)
+			default:
+				h.state.StreamWindowSent += int64(wu.Increment)
 			}
 		}
 	}

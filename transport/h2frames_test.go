@@ -75,7 +75,7 @@ func TestRecordHTTP2Cleartext(t *testing.T) {
 	seen, ok := HTTP2Of(c)
 	require.True(t, ok)
 	assert.EqualValues(t, 100000, seen.DataReceived)
-	assert.Positive(t, seen.WindowSent)
+	assert.Positive(t, seen.ConnWindowSent, "the client opens its connection window")
 	assert.False(t, seen.GoAway)
 	assert.Equal(t, ConnID(c), strings.SplitN(strings.Fields(text)[1], " ", 2)[0])
 }

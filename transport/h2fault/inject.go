@@ -23,8 +23,8 @@ type Injector struct {
 	conns   atomic.Uint64 // connections seen, numbered from 1
 
 	mu      sync.Mutex
-	fired   map[string]string // request id -> the fault's action
-	order   []string          // ring of request ids, bounding fired
+	fired   map[string]string // request id, or "conn " + peer address -> the fault's action
+	order   []string          // ring of keys, bounding fired
 	next    int
 	pending sync.WaitGroup // drain closes not yet run
 	stop    chan struct{}
@@ -49,16 +49,18 @@ type connState struct {
 	streams  atomic.Int64
 
 	mu     sync.Mutex
-	active map[string]bool // request ids in flight on the conn
-	closed bool
+	served []string // request ids the conn carried (selected conns only)
 }
+
+// maxServed bounds the request ids kept per connection.
+const maxServed = 1024
 
 type connKey struct{}
 
 // ConnContext keeps the connection's state in its context; chain it into the
 // server's ConnContext (it keeps whatever ctx already holds).
 func (in *Injector) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	cs := &connState{conn: c, active: map[string]bool{}}
+	cs := &connState{conn: c}
 	if g := in.f.goAway; g != nil {
 		cs.selected = chosen(g.sel, in.seed, 2, in.conns.Add(1))
 	}
@@ -86,15 +88,12 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 		id := r.Header.Get("X-Request-Id")
 		n := in.streams.Add(1)
 		cs, _ := r.Context().Value(connKey{}).(*connState)
-		if cs != nil && id != "" {
+		if cs != nil && cs.selected && id != "" {
 			cs.mu.Lock()
-			cs.active[id] = true
+			if len(cs.served) < maxServed {
+				cs.served = append(cs.served, id)
+			}
 			cs.mu.Unlock()
-			defer func() {
-				cs.mu.Lock()
-				delete(cs.active, id)
-				cs.mu.Unlock()
-			}()
 		}
 		if g := in.f.goAway; g != nil && cs != nil && cs.selected && cs.streams.Add(1) == g.streams {
 			// Go's HTTP/2 server reads Connection: close on a response as
@@ -114,7 +113,7 @@ func (in *Injector) Wrap(h http.Handler) http.Handler {
 }
 
 // closeLater closes the connection g.drain from now, cutting whatever is in
-// flight on it, and notes the fault on each request it cut.
+// flight on it, and notes the fault on each request it may have cut.
 func (in *Injector) closeLater(cs *connState, g *goAwaySpec) {
 	in.mu.Lock()
 	if in.stopped {
@@ -132,15 +131,17 @@ func (in *Injector) closeLater(cs *connState, g *goAwaySpec) {
 		case <-in.stop:
 			return
 		}
+		// Every request the conn carried may be cut: a handler that returned
+		// may still have its response queued in the server. Only failed
+		// requests are ever looked up.
 		cs.mu.Lock()
-		cs.closed = true
-		cut := make([]string, 0, len(cs.active))
-		for id := range cs.active {
-			cut = append(cut, id)
-		}
+		cut := append([]string(nil), cs.served...)
 		cs.mu.Unlock()
 		for _, id := range cut {
 			in.note(id, g.action())
+		}
+		if a := cs.conn.RemoteAddr(); a != nil {
+			in.note(connKeyOf(a), g.action())
 		}
 		_ = cs.conn.Close()
 	}()
@@ -185,6 +186,17 @@ func (in *Injector) Fired(requestID string) (string, bool) {
 	f, ok := in.fired[requestID]
 	return f, ok
 }
+
+// FiredOnConn returns the fault that closed the connection whose peer (the
+// client) has the address peer, "network:address" (a client's local
+// address; transport.PeerKey of its conn): requests sent on it after the
+// close never reached a handler, so no request id names them.
+func (in *Injector) FiredOnConn(peer string) (string, bool) {
+	return in.Fired("conn " + peer)
+}
+
+// connKeyOf is the key of a connection by its peer's address.
+func connKeyOf(a net.Addr) string { return "conn " + a.Network() + ":" + a.String() }
 
 // resetWriter passes a response's body until its budget is spent, flushes
 // what went (so the stream carries exactly that much), then aborts the
