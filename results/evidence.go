@@ -16,10 +16,12 @@ import (
 //	agreeing-fetches:<k>   k clean fetches from the target agreed: consistency, not proof
 //	content-length         the hop's Content-Length promise
 //	chunked-framing        the hop's last chunk arrived
+//	tls-close-notify       a close-delimited body over TLS ended with the peer's close_notify
 //	no-body                the protocol says there is no body (HEAD, 204, 304)
 //	none                   nothing could check it
 //
-// Content-Length and chunked framing are the last hop's own promise: a
+// Content-Length, chunked framing and a TLS close_notify are the last
+// hop's own promise: a
 // gateway that launders a cut into a shorter well-formed response makes
 // the same promise, so a response resting on them alone is counted apart
 // ("framing only", [Summary.FramingOnly]).
@@ -32,6 +34,7 @@ const (
 	EvidenceReference     Evidence = "reference"
 	EvidenceContentLength Evidence = "content-length"
 	EvidenceChunked       Evidence = "chunked-framing"
+	EvidenceCloseNotify   Evidence = "tls-close-notify"
 	EvidenceNoBody        Evidence = "no-body"
 	EvidenceNone          Evidence = "none"
 
@@ -52,7 +55,7 @@ type EvidenceClass string
 const (
 	EndToEnd    EvidenceClass = "end-to-end"  // expectation, content-digest, reference
 	Consistency EvidenceClass = "consistency" // agreeing-fetches
-	Framing     EvidenceClass = "framing"     // content-length, chunked-framing, no-body
+	Framing     EvidenceClass = "framing"     // content-length, chunked-framing, tls-close-notify, no-body
 	NoEvidence  EvidenceClass = "none"
 )
 
@@ -80,10 +83,12 @@ func (e Evidence) rank() int {
 		return 4
 	case e == EvidenceChunked:
 		return 5
-	case e == EvidenceNoBody:
+	case e == EvidenceCloseNotify:
 		return 6
-	case e == EvidenceNone:
+	case e == EvidenceNoBody:
 		return 7
+	case e == EvidenceNone:
+		return 8
 	}
 	return -1
 }
@@ -98,7 +103,7 @@ func (e Evidence) Class() EvidenceClass {
 		return EndToEnd
 	case r == 3:
 		return Consistency
-	case r >= 4 && r <= 6:
+	case r >= 4 && r <= 7:
 		return Framing
 	}
 	return NoEvidence
@@ -108,7 +113,7 @@ func (e Evidence) Class() EvidenceClass {
 func (e *Evidence) UnmarshalText(b []byte) error {
 	v := Evidence(b)
 	if !v.Valid() {
-		return fmt.Errorf("unknown evidence %q (accepted: expectation, content-digest:<alg>, reference, agreeing-fetches:<k>, content-length, chunked-framing, no-body, none)", b)
+		return fmt.Errorf("unknown evidence %q (accepted: expectation, content-digest:<alg>, reference, agreeing-fetches:<k>, content-length, chunked-framing, tls-close-notify, no-body, none)", b)
 	}
 	*e = v
 	return nil

@@ -145,6 +145,10 @@ func scenarioNotes(sr *ScenarioResult) []string {
 	if s.Injected > 0 {
 		out = append(out, fmt.Sprintf("%d failures were cut by our own injected faults outside the server: not the server's silence", s.Injected))
 	}
+	if s.Retried > 0 {
+		out = append(out, fmt.Sprintf("retried: the client sent %d requests again (a GOAWAY that did not cover their stream, a connection that was gone); "+
+			"%d of them then verified complete: retries, not losses", s.Retried, s.RetriedComplete))
+	}
 	return out
 }
 
