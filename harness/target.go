@@ -197,7 +197,7 @@ func (r *external) notes() []string {
 
 // cutBy: the client's own faults, then the proxy's, found by the client's
 // address. Both are outside the target: its account cannot see them.
-func (r *external) cutBy(conn net.Conn, _ *results.Account) (string, string, bool) {
+func (r *external) cutBy(conn net.Conn, _ string, _ *results.Account) (string, string, bool) {
 	if conn == nil {
 		return "", "", false
 	}

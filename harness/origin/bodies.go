@@ -73,6 +73,8 @@ func BodyDigest(alg string, n int64) []byte {
 //	                               Want-Content-Digest choice, sha-256 by default)
 //	GET /bytes/{size}?stream=1     chunked, the digest as a trailer
 //	GET /bytes/{size}?digest=0     no digest (framing only)
+//	GET /bytes/{size}?framing=close  no Content-Length, close-delimited on HTTP/1.1
+//	                               (Transfer-Encoding: identity, Go's way to ask for it)
 //	GET /fetch?src=/bytes/{size}   (the outer tier of a nested pipeline)
 //
 // {size} is in truncheck's size grammar ("3300000", "16MiB"). Every
@@ -104,12 +106,16 @@ func serveBody(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	stream, noDigest := q.Get("stream") == "1", q.Get("digest") == "0"
+	stream, noDigest, closeDelimited := q.Get("stream") == "1", q.Get("digest") == "0", q.Get("framing") == "close"
 	alg := digest.Choose(r.Header.Get("Want-Content-Digest"), digest.SHA256)
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	if !stream {
-		h.Set("Content-Length", strconv.FormatInt(n, 10))
+		if closeDelimited {
+			h.Set("Transfer-Encoding", "identity")
+		} else {
+			h.Set("Content-Length", strconv.FormatInt(n, 10))
+		}
 		if !noDigest {
 			h.Set("Content-Digest", digest.Digest{Algorithm: alg, Value: BodyDigest(alg, n)}.String())
 		}

@@ -85,6 +85,12 @@ func TestBodies(t *testing.T) {
 	resp, _ = get("/bytes/10?digest=0")
 	assert.Empty(t, resp.Header.Get("Content-Digest"))
 
+	resp, body = get("/bytes/100kB?framing=close&digest=0")
+	assert.Equal(t, int64(-1), resp.ContentLength)
+	assert.Empty(t, resp.TransferEncoding, "close-delimited: neither a length nor chunks")
+	assert.True(t, resp.Close)
+	assert.Equal(t, mustRead(t, Body(100_000)), body)
+
 	for _, bad := range []string{"/bytes/lots", "/bytes/5GiB", "/bytes/-1"} {
 		resp, _ := get(bad)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
