@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -607,7 +608,8 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 		vd.Err = fmt.Errorf("%s body of %d bytes ended without the Content-Digest trailer it announced, and nothing else vouches for it", vd.Framing, n)
 	case vd.Framing == "none":
 		vd.Outcome = results.Complete // nothing to verify: the protocol says so
-	case strongest.Class() == results.NoEvidence || (strongest.Class() == results.Consistency && vd.Framing == "close"):
+	case strongest.Class() == results.NoEvidence || (strongest.Class() == results.Consistency && vd.Framing == "close" && !slices.Contains(ev, results.EvidenceCloseNotify)):
+		// A close-delimited end is no promise unless TLS authenticated it.
 		vd.Outcome = results.Unverified
 		vd.Err = fmt.Errorf("%s body of %d bytes with no usable digest, no expectation and no reference: nothing could check it", vd.Framing, n)
 		if vd.DigestError != "" {
