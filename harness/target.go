@@ -154,8 +154,12 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	if cfg := r.w.tls; cfg != nil {
 		// Expect: 100-continue uploads take the harness's own client over these dials.
 		raw := r.cldial
-		r.cldial = func(ctx context.Context, network, addr string) (net.Conn, error) { return dialTLS(ctx, raw, network, addr, cfg) }
-		r.clDial0 = func(ctx context.Context, network, addr string) (net.Conn, error) { return dialTLS(ctx, ref, network, addr, cfg) }
+		r.cldial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, raw, network, addr, cfg)
+		}
+		r.clDial0 = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, ref, network, addr, cfg)
+		}
 	}
 	r.cleanCl = &http.Client{Transport: hopTransport(ref, r.w, 4, true)}
 	r.acctCl = &http.Client{Transport: hopTransport(hopDialer(transport.Options{Name: "acct"}, tu.network, tu.addr), r.w, 4, false), Timeout: time.Minute}
