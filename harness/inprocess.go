@@ -340,8 +340,22 @@ func (st *inProcess) serveClean(o origin.Origin, sock string) (string, string, e
 func (st *inProcess) startGeneration() *generation {
 	g := &generation{hs: originServer(st.origin, st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
 	last := len(st.s.Topology.Hops) - 1
+	hop := st.s.Topology.Hops[last]
 	st.withStreamFaults(g.hs, st.injectors[last])
-	l := serveWire(g.hs, g.view, st.s.Topology.Hops[last], st.ca)
+	if hop.TLS && hop.Protocol != scenarios.HTTP2 {
+		// A TLS server writes its handshake before it reads a request, so its
+		// first write is no answer: a connection counts as answered once its
+		// first response is done (idle), or it closed. (HTTP/2 needs no such
+		// care: a stream the old server did not take is above its GOAWAY's
+		// last stream id, and the client sends it again.)
+		g.view.AnswerExplicitly()
+		g.hs.ConnState = func(c net.Conn, cs http.ConnState) {
+			if cs == http.StateIdle || cs == http.StateHijacked {
+				g.view.Answered(c)
+			}
+		}
+	}
+	l := serveWire(g.hs, g.view, hop, st.ca)
 	go func() {
 		defer close(g.done)
 		_ = g.hs.Serve(l)
