@@ -222,9 +222,11 @@ type frameParser struct {
 	inFrame bool
 	fh      http2.FrameHeader
 	left    uint32 // payload bytes of the current frame not seen yet
-	keep    []byte // the whole control frame being collected; nil while skipping a payload
+	keep    []byte // the whole control frame being collected
 	keeping bool
 	hr      bytes.Reader
+	ctrl    bytes.Reader  // what fr reads: one whole control frame at a time
+	fr      *http2.Framer // made on first use, then reused
 }
 
 func (fp *frameParser) feed(p []byte) {
@@ -269,7 +271,11 @@ func (fp *frameParser) feed(p []byte) {
 		if fp.left == 0 {
 			fp.inFrame = false
 			if fp.keeping {
-				f, err := http2.NewFramer(nil, bytes.NewReader(fp.keep)).ReadFrame()
+				if fp.fr == nil {
+					fp.fr = http2.NewFramer(nil, &fp.ctrl)
+				}
+				fp.ctrl.Reset(fp.keep)
+				f, err := fp.fr.ReadFrame()
 				if err == nil {
 					fp.h.frame(fp.dir, fp.fh, f)
 				}
