@@ -110,7 +110,7 @@ type Verdict struct {
 	// of the first block that differs from the reference (corrupt), or where
 	// the excess began (overlong).
 	Offset     int64
-	Framing    string             // content-length, chunked, close, none
+	Framing    string             // content-length, chunked, end-stream (HTTP/2), close, none
 	CheckedBy  []results.Evidence // strongest first
 	DigestWant string             // the server's Content-Digest member that was checked, as sent
 	DigestGot  string             // the same algorithm over the bytes received
@@ -285,6 +285,10 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 		vd.Framing = "none"
 	case resp.ContentLength >= 0:
 		vd.Framing = "content-length"
+	case resp.ProtoMajor == 2:
+		// An HTTP/2 stream without a length ends with END_STREAM, its own
+		// promise of the end (a connection's end never delimits a body).
+		vd.Framing = "end-stream"
 	case len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked":
 		vd.Framing = "chunked"
 	default:
@@ -400,6 +404,8 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 			ev = append(ev, results.EvidenceContentLength)
 		case "chunked":
 			ev = append(ev, results.EvidenceChunked)
+		case "end-stream":
+			ev = append(ev, results.EvidenceEndStream)
 		}
 		if want != nil && want.Source != "" {
 			ev = append(ev, want.Source)
@@ -531,6 +537,8 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 		}
 	case "chunked":
 		ev = append(ev, results.EvidenceChunked)
+	case "end-stream":
+		ev = append(ev, results.EvidenceEndStream)
 	case "close":
 		switch isTLS, notified := closeEnd(vd.Conn); {
 		case notified:

@@ -42,8 +42,9 @@ type Record struct {
 	// CheckedBy is the evidence the verdict rests on, strongest first (see
 	// [Evidence]): what the bytes were checked against.
 	CheckedBy []Evidence `json:"checked_by,omitempty"`
-	// Framing is how the body was delimited: content-length, chunked, close,
-	// or none (HEAD, 204, 304).
+	// Framing is how the body was delimited: content-length, chunked,
+	// end-stream (an HTTP/2 stream without a length), close, or none (HEAD,
+	// 204, 304).
 	Framing string `json:"framing,omitempty"`
 	// Silence, for failures the client saw end cleanly (truncated, corrupt,
 	// overlong), says whether the server knew; Silent ones are the headline.
