@@ -17,7 +17,8 @@ func checkCommand(stdout, stderr io.Writer) command {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	var files stringList
 	fs.Var(&files, "scenarios", "scenario file (YAML or JSON) with requests for the target's own API; repeatable")
-	target := fs.String("target", "", "the server: http://127.0.0.1:PORT or unix:/path/to.sock (required; loopback only)")
+	target := fs.String("target", "", "the server: http://127.0.0.1:PORT, https://127.0.0.1:PORT or unix:/path/to.sock\n(required; loopback unless --allow-remote; TLS and HTTP/2: the target flags below)")
+	tf := addTargetFlags(fs)
 	execCmd := fs.String("exec", "", "command that runs the server, e.g. 'bin/server --unix /tmp/s.sock'; split into words\n"+
 		"like a shell would for quotes ('...', \"...\") and backslashes, nothing else (no variables, globs, pipes)")
 	restartEvery := fs.Duration("restart-every", 0, "with --exec: restart the server this often (SIGTERM, wait, start) while requests are in flight")
@@ -45,15 +46,17 @@ func checkCommand(stdout, stderr io.Writer) command {
 		fmt.Fprintln(fs.Output(), "Runs the truncation-hunting scenarios against a server we did not write. Default: the quick,")
 		fmt.Fprintln(fs.Output(), "direct scenarios expecting complete (they request imagesvc's API: /images/...; for another")
 		fmt.Fprintln(fs.Output(), "server add --scenarios with its paths), restarting ones only with --exec. Target-only")
-		fmt.Fprintln(fs.Output(), "scenarios (hyper-*) run when named.")
+		fmt.Fprintln(fs.Output(), "scenarios (hyper-*) run when named. The target decides the socket, TLS and protocol of hop 0")
+		fmt.Fprintln(fs.Output(), "(https:// with --ca-file or --insecure; --http2, --h2c, --http1), whatever a scenario's hop says.")
 		fs.PrintDefaults()
 	}
 	return command{fs: fs, summary: "hunt truncations in a server we did not write (optionally exec'd and restarted)", fn: func(args []string) error {
 		if *target == "" {
-			return usagef("--target is required (http://127.0.0.1:PORT or unix:/path)")
+			return usagef("--target is required (http://127.0.0.1:PORT, https://127.0.0.1:PORT or unix:/path)")
 		}
-		if !strings.HasPrefix(*target, "unix:") && !strings.HasPrefix(*target, "http://") {
-			return usagef("--target %q: accepted: http://127.0.0.1:PORT or unix:/path/to.sock", *target)
+		t := &harness.Target{URL: *target}
+		if err := tf.apply(t); err != nil {
+			return err
 		}
 		var argv []string
 		if *execCmd != "" {
@@ -112,11 +115,9 @@ func checkCommand(stdout, stderr io.Writer) command {
 			}
 			list[i] = c
 		}
-		t := &harness.Target{
-			URL: *target, Exec: argv, RestartEvery: *restartEvery, Overlap: *overlap,
-			StartTimeout: *startTimeout, StopTimeout: *stopTimeout,
-			ReadyPath: *readyPath, AccountPath: *accountPath,
-		}
+		t.Exec, t.RestartEvery, t.Overlap = argv, *restartEvery, *overlap
+		t.StartTimeout, t.StopTimeout = *startTimeout, *stopTimeout
+		t.ReadyPath, t.AccountPath = *readyPath, *accountPath
 		if *verbose {
 			t.Stdout, t.Stderr = stderr, stderr
 		}
@@ -198,7 +199,7 @@ func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Compile
 	for _, c := range cat.Quick() {
 		s := c.Scenario()
 		if s.Topology.Mode == scenarios.Direct && s.Expect.Kind == results.ExpectComplete && !s.TargetOnly &&
-			(exec || s.Restarts.Every == 0) {
+			s.Origin == scenarios.DefaultOrigin && (exec || s.Restarts.Every == 0) {
 			list = append(list, c)
 		}
 	}
