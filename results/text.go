@@ -278,6 +278,23 @@ func WritePlanText(w io.Writer, p *Plan) error {
 				fmt.Fprint(ew, " (overlapping)")
 			}
 		}
+		switch t.Protocol {
+		case "h2":
+			fmt.Fprint(ew, ", HTTP/2")
+		case "http/1.1":
+			fmt.Fprint(ew, ", HTTP/1.1 only")
+		}
+		if tl := t.TLS; tl != nil {
+			switch {
+			case tl.Insecure:
+				fmt.Fprint(ew, ", its certificate not checked (--insecure)")
+			case tl.CAFile != "":
+				fmt.Fprintf(ew, ", its certificate checked against %s", tl.CAFile)
+			}
+			if tl.ClientCert != "" {
+				fmt.Fprintf(ew, ", client certificate %s", tl.ClientCert)
+			}
+		}
 		if t.AccountPath != "" {
 			fmt.Fprintf(ew, ", accounts at %s", t.AccountPath)
 		} else {

@@ -8,8 +8,17 @@ import (
 	"strings"
 
 	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
+
+// plannedTLS is what the plan keeps of a target's TLS settings.
+func plannedTLS(t *harness.TargetTLS) *results.PlannedTLS {
+	if t == nil {
+		return nil
+	}
+	return &results.PlannedTLS{CAFile: t.CAFile, ClientCert: t.CertFile, ServerName: t.ServerName, Insecure: t.Insecure}
+}
 
 // targetFlags are check's flags for reaching the target the way it is
 // deployed: TLS (its roots, a client certificate, or an explicit insecure

@@ -88,6 +88,9 @@ func TestCheckHTTPS(t *testing.T) {
 			recs := readRecords(t, out)
 			assert.Contains(t, recs, `"layout":"`+tc.layout+`"`)
 			assert.Contains(t, recs, `"tls":"TLS 1.3"`)
+			plan, err := os.ReadFile(filepath.Join(out, "run.json"))
+			require.NoError(t, err)
+			assert.Contains(t, string(plan), `"ca_file": "`+ca+`"`, "the plan says how the target was trusted")
 		})
 	}
 	// Without the CA the certificate is not trusted: the environment's fault, exit 3.
