@@ -294,3 +294,30 @@ func TestHTTP2Ends(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP2WholeBodyWithoutEndStream: every promised byte arrived, then the
+// connection ended before END_STREAM: the bytes decide, and they are whole
+// (an HTTP/1.1 client would have stopped at the length too).
+func TestHTTP2WholeBodyWithoutEndStream(t *testing.T) {
+	const size = 100_000
+	addr := startFrameServer(t, func(h *h2conn) error {
+		s, err := h.nextRequest()
+		if err != nil {
+			return err
+		}
+		if err := h.head(s, size); err != nil {
+			return err
+		}
+		if err := h.data(s, size, false); err != nil {
+			return err
+		}
+		if err := h.fr.WriteGoAway(s, http2.ErrCodeNo, nil); err != nil {
+			return err
+		}
+		return h.end()
+	})
+	vd := verify(t, h2cClient(t, addr), size)
+	assert.Equal(t, results.Complete, vd.Outcome, "%v", vd.Err)
+	assert.EqualValues(t, size, vd.Received)
+	assert.Empty(t, vd.H2.GoAway, "nothing was lost")
+}

@@ -394,6 +394,13 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 		vd.Fingerprint = &Reference{Length: st.n, CRC32C: st.crc, Blocks: st.blocks}
 	}
 
+	if readErr != nil && resp.ProtoMajor == 2 && vd.Expected >= 0 && st.n == vd.Expected &&
+		!stalled.Load() && ctx.Err() == nil && !errors.Is(readErr, errOverlong) {
+		// Every promised byte arrived, and then the stream failed to close
+		// (its connection went, or a RST_STREAM came, before END_STREAM):
+		// the body is whole if its checks say so, and they decide.
+		readErr = nil
+	}
 	if readErr != nil {
 		vd.Err = readErr
 		// What the cut body was held against: the hop's promise it broke,

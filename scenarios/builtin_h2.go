@@ -15,8 +15,7 @@ const (
 	bytes1MB        = "/bytes/1MB"
 	bytes100kB      = "/bytes/100kB"
 	bytes10kB       = "/bytes/10kB"
-	bytes8MBNoProof = "/bytes/8MB?digest=0" // its head goes out at once: no digest to compute first
-	bytes500kB      = "/bytes/500kB"
+	bytes8MBNoProof = "/bytes/8MB?digest=0"               // its head goes out at once: no digest to compute first
 	bytes3MBNoProof = "/bytes/3MB?digest=0"               // its head goes out at once
 	bytes1MBStream  = "/bytes/1MB?stream=1"               // chunked on HTTP/1.1, the digest in a trailer
 	bytes3MBClose   = "/bytes/3MB?framing=close&digest=0" // close-delimited on HTTP/1.1, no digest
@@ -169,26 +168,31 @@ func tlsAndHTTP2() []Scenario {
 		},
 		{
 			Name: "tls-graceful-restart",
-			Description: "HTTP/1.1 over TLS: the service restarts gracefully (1.5s deadline) with 500 kB responses in flight to very slow readers; " +
+			Description: "HTTP/1.1 over TLS: the service restarts gracefully (2s deadline) with 1 MB responses in flight to very slow readers; " +
 				"each response has its own connection and reader, and finishes within the deadline: every response verifies",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{tlsHop(Unix, none, verySlowReader)}},
-			Workload:    Workload{Requests: []Request{{Path: bytes500kB}}},
+			Workload:    Workload{Requests: []Request{{Path: bytes1MB}}},
 			Concurrency: 6, Count: 6, Seed: 51,
-			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 1500 * time.Millisecond},
+			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 2 * time.Second},
 			Expect:   complete,
 		},
 		{
 			Name: "h2-graceful-shutdown",
-			Description: "measured: the same restart over HTTP/2. Go's server sends GOAWAY at once and keeps serving the streams it took, " +
-				"but they share one connection and its one slow reader (3 MB at under 1 MB/s), so the 1.5s deadline ends them mid-body: " +
-				"truncated, GOAWAY lost, never silent (the handlers' writes fail when the server closes)",
+			Description: "measured: the same restart over HTTP/2. Go's server sends GOAWAY at once and keeps serving the six streams it took, " +
+				"but they share one connection and its one slow reader (6 MB at about 1.6 MB/s), so the 2s deadline ends them mid-body: " +
+				"truncated or reset (a FIN or an RST), GOAWAY lost; the handlers' writes fail when the server closes: noticed in every run measured",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(Unix, none, verySlowReader, noStreams)}},
-			Workload:    Workload{Requests: []Request{{Path: bytes500kB}}},
+			Workload:    Workload{Requests: []Request{{Path: bytes1MB}}},
 			Concurrency: 6, Count: 6, Seed: 52,
-			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 1500 * time.Millisecond},
-			Expect:   detect(results.Truncated, results.SilentForbidden),
+			Restarts: Restarts{Every: 300 * time.Millisecond, Grace: 2 * time.Second},
+			// The close ends the connection with a FIN, or with an RST when the
+			// client's last WINDOW_UPDATEs are still unread in the server's
+			// socket: truncated or reset, both measured. Silence is left open:
+			// after an RST, data a handler already handed over can be lost
+			// with its account complete (not seen in the runs measured).
+			Expect: results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated, results.Reset}, Silent: results.SilentAny},
 		},
 	}
 }
