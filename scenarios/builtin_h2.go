@@ -18,24 +18,26 @@ const (
 	bytes8MBNoProof = "/bytes/8MB?digest=0"               // its head goes out at once: no digest to compute first
 	bytes3MBNoProof = "/bytes/3MB?digest=0"               // its head goes out at once
 	bytes1MBStream  = "/bytes/1MB?stream=1"               // chunked on HTTP/1.1, the digest in a trailer
-	bytes3MBClose   = "/bytes/3MB?framing=close&digest=0" // close-delimited on HTTP/1.1, no digest
-	bytes1MBNoProof = "/bytes/1MB?digest=0"               // framing only, as far as the hop goes
+	bytes1MBClose   = "/bytes/1MB?framing=close&digest=0" // close-delimited on HTTP/1.1, no digest
+	bytes2MBClose   = "/bytes/2MB?framing=close&digest=0"
+	bytes2MB        = "/bytes/2MB"
+	bytes1MBNoProof = "/bytes/1MB?digest=0" // framing only, as far as the hop goes
 	originBodies    = "bodies"
 )
 
 // mixedBodies is the TLS baseline's workload: every HTTP/1.1 framing,
 // close-delimited included (over TLS its end is the peer's close_notify).
 var mixedBodies = []Request{
-	{Path: bytes3MB, Weight: 2},
+	{Path: bytes3MB},
 	{Path: bytes1MBStream},
 	{Path: bytes100kB, Weight: 2},
-	{Path: bytes3MBClose},
+	{Path: bytes1MBClose},
 }
 
 // mixedH2 is the HTTP/2 baselines' workload (HTTP/2 has no close-delimited
 // bodies: every stream ends with END_STREAM).
 var mixedH2 = []Request{
-	{Path: bytes3MB, Weight: 2},
+	{Path: bytes3MB},
 	{Path: bytes1MBStream},
 	{Path: bytes100kB, Weight: 2},
 	{Path: bytes1MBNoProof},
@@ -65,7 +67,7 @@ func tlsAndHTTP2() []Scenario {
 			Quick:       true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{tlsHop(TCP, none, none)}},
 			Workload:    Workload{Requests: mixedBodies},
-			Concurrency: 4, Count: 16, Seed: 41,
+			Concurrency: 4, Count: 12, Seed: 41,
 			Expect: complete,
 		},
 		{
@@ -74,7 +76,7 @@ func tlsAndHTTP2() []Scenario {
 			Quick:       true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(TCP, none, none, noStreams)}},
 			Workload:    Workload{Requests: mixedH2},
-			Concurrency: 4, Count: 16, Seed: 42,
+			Concurrency: 4, Count: 12, Seed: 42,
 			Expect: complete,
 		},
 		{
@@ -83,7 +85,7 @@ func tlsAndHTTP2() []Scenario {
 			Quick:       true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{{Network: Unix, Protocol: HTTP2, ClientFaults: slowReader}}},
 			Workload:    Workload{Requests: mixedH2},
-			Concurrency: 4, Count: 12, Seed: 43,
+			Concurrency: 4, Count: 8, Seed: 43,
 			Expect: complete,
 		},
 		{
@@ -96,7 +98,7 @@ func tlsAndHTTP2() []Scenario {
 				{Network: Unix, Protocol: HTTP1},
 			}},
 			Workload:    Workload{Requests: mixedH2},
-			Concurrency: 4, Count: 16, Seed: 44,
+			Concurrency: 4, Count: 12, Seed: 44,
 			Expect: complete,
 		},
 		{
@@ -105,8 +107,8 @@ func tlsAndHTTP2() []Scenario {
 				"a FIN with no close_notify, truncated (the server's write failed: not silent); with close_notify the same body verifies",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{tlsHop(TCP, faults(transport.CloseAfter(1<<20).WithProbability(0.5)), none)}},
-			Workload:    Workload{Requests: []Request{{Path: bytes3MBClose}}},
-			Concurrency: 4, Count: 12, Seed: 45,
+			Workload:    Workload{Requests: []Request{{Path: bytes2MBClose}}},
+			Concurrency: 4, Count: 8, Seed: 45,
 			Expect: detect(results.Truncated, results.SilentForbidden),
 		},
 		{
@@ -116,8 +118,8 @@ func tlsAndHTTP2() []Scenario {
 				"silent truncations, no close_notify reaches the client",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{tlsHop(Unix, faults(transport.BufferedShutdown()), slowReader)}},
-			Workload:    Workload{Requests: []Request{{Path: bytes3MB}}},
-			Concurrency: 4, Count: 12, Seed: 46,
+			Workload:    Workload{Requests: []Request{{Path: bytes2MB}}},
+			Concurrency: 4, Count: 8, Seed: 46,
 			Service: Service{DisableKeepAlives: true},
 			Expect:  detect(results.Truncated, results.SilentRequired, results.TransportError),
 		},
@@ -127,8 +129,8 @@ func tlsAndHTTP2() []Scenario {
 				"the connection goes on): classified reset with the stream's error code",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(TCP, none, none, h2fault.Must(h2fault.ResetAfter(300<<10).WithProbability(0.5)))}},
-			Workload:    Workload{Requests: []Request{{Path: bytes3MB}}},
-			Concurrency: 4, Count: 12, Seed: 47,
+			Workload:    Workload{Requests: []Request{{Path: bytes1MB}}},
+			Concurrency: 4, Count: 8, Seed: 47,
 			Expect: detect(results.Reset, results.SilentAny),
 		},
 		{
@@ -138,7 +140,7 @@ func tlsAndHTTP2() []Scenario {
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(TCP, none, slowReader, h2fault.Must(h2fault.GoAwayAfter(2)))}},
 			Workload:    Workload{Requests: []Request{{Path: bytes1MB}, {Path: bytes10kB}}},
-			Concurrency: 4, Count: 32, Seed: 48,
+			Concurrency: 4, Count: 24, Seed: 48,
 			Expect: complete,
 		},
 		{
@@ -148,7 +150,7 @@ func tlsAndHTTP2() []Scenario {
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(TCP, none, slowReader, h2fault.Must(h2fault.GoAwayAfter(3).WithDrain(100*time.Millisecond)))}},
 			Workload:    Workload{Requests: []Request{{Path: bytes3MBNoProof}, {Path: bytes10kB}}},
-			Concurrency: 4, Count: 16, Seed: 49,
+			Concurrency: 4, Count: 12, Seed: 49,
 			// The connection ends with a FIN (truncated) or, when the client's
 			// last frames are still unread in the server's socket, an RST
 			// (reset): both are the lost streams.

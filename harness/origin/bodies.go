@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/truncheck/truncheck/harness/account"
 	"github.com/truncheck/truncheck/harness/digest"
@@ -44,17 +45,29 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		k := uint64(b.off / 8)
-		z := b.base + k
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-		z ^= z >> 31
+		z := blockValue(b.base, uint64(b.off/8))
+		if b.off%8 == 0 && len(p)-done >= 8 {
+			// Whole blocks go straight into p: most of a large read.
+			binary.LittleEndian.PutUint64(p[done:], z)
+			done += 8
+			b.off += 8
+			continue
+		}
 		binary.LittleEndian.PutUint64(b.block[:], z)
 		c := copy(p[done:], b.block[b.off%8:])
 		done += c
 		b.off += int64(c)
 	}
 	return done, nil
+}
+
+// blockValue is block k of the body whose base is base: SplitMix64's
+// finaliser of base + k.
+func blockValue(base, k uint64) uint64 {
+	z := base + k
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
 }
 
 // BodyDigest is the digest of Body(n) with alg.
@@ -84,7 +97,7 @@ func Bodies() Origin {
 	st := account.NewStore(0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /accounts/", st.Handler())
-	mux.Handle("GET /bytes/{size}", st.Wrap(http.HandlerFunc(serveBody)))
+	mux.Handle("GET /bytes/{size}", st.Wrap(&bodyServer{digests: map[digestKey][]byte{}}))
 	o := Origin{Name: "bodies", Handler: mux, Accounts: st, ConnContext: account.ConnContext, Trusted: true}
 	o.Outer = func(upstream *http.Client, base string) (Origin, error) { return fetchThrough(upstream, base), nil }
 	return o
@@ -99,7 +112,41 @@ func sizeOf(s string) (int64, error) {
 	return n, nil
 }
 
-func serveBody(w http.ResponseWriter, r *http.Request) {
+// bodyServer serves Body(n); the digests of the sizes asked for are kept
+// (the bodies never change), so a digest costs one pass over a size, not
+// one per request.
+type bodyServer struct {
+	mu      sync.Mutex
+	digests map[digestKey][]byte
+}
+
+type digestKey struct {
+	alg string
+	n   int64
+}
+
+// maxDigests bounds the digests kept: a run asks for a few sizes.
+const maxDigests = 256
+
+func (b *bodyServer) digest(alg string, n int64) []byte {
+	k := digestKey{alg, n}
+	b.mu.Lock()
+	d, ok := b.digests[k]
+	b.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = BodyDigest(alg, n)
+	b.mu.Lock()
+	if len(b.digests) >= maxDigests {
+		clear(b.digests)
+	}
+	b.digests[k] = d
+	b.mu.Unlock()
+	return d
+}
+
+func (b *bodyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, err := sizeOf(r.PathValue("size"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -117,7 +164,7 @@ func serveBody(w http.ResponseWriter, r *http.Request) {
 			h.Set("Content-Length", strconv.FormatInt(n, 10))
 		}
 		if !noDigest {
-			h.Set("Content-Digest", digest.Digest{Algorithm: alg, Value: BodyDigest(alg, n)}.String())
+			h.Set("Content-Digest", digest.Digest{Algorithm: alg, Value: b.digest(alg, n)}.String())
 		}
 		if r.Method != http.MethodHead {
 			_, _ = io.Copy(w, Body(n))

@@ -145,3 +145,33 @@ func TestHandlerOrigin(t *testing.T) {
 	assert.False(t, ok)
 	assert.Empty(t, a.RequestID)
 }
+
+// TestBodyBytes holds Body to its formula byte by byte, read in pieces of
+// every alignment: byte i of Body(n) is byte i%8 (little-endian) of
+// SplitMix64's finaliser of n*0x9E3779B97F4A7C15 + i/8.
+func TestBodyBytes(t *testing.T) {
+	const n = 100_003
+	want := make([]byte, n)
+	size, golden := uint64(n), uint64(0x9E3779B97F4A7C15)
+	for i := range want {
+		z := size*golden + uint64(i/8)
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		z ^= z >> 31
+		want[i] = byte(z >> (8 * (i % 8)))
+	}
+	for _, piece := range []int{1, 3, 7, 8, 13, 4096, n + 10} {
+		r := Body(n)
+		var got []byte
+		buf := make([]byte, piece)
+		for {
+			k, err := r.Read(buf)
+			got = append(got, buf[:k]...)
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+		}
+		require.Equal(t, want, got, "read %d bytes at a time", piece)
+	}
+}
