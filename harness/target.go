@@ -143,10 +143,49 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 		}
 		cnet, caddr = r.proxy.Addr().Network(), r.proxy.Addr().String()
 	}
-	if r.w, err = t.wire(ctx, tu); err != nil {
+	// Which protocol a TLS server speaks is known only once it answers: an
+	// exec'd server is started (and polled over HTTP/1.1, or the protocol
+	// asked for) before the one handshake that decides.
+	exec := len(t.Exec) > 0
+	if exec {
+		r.w, err = t.readinessWire(tu)
+	} else {
+		r.w, err = t.wire(ctx, tu)
+	}
+	if err != nil {
 		r.close()
 		return nil, err
 	}
+	if exec {
+		p, err := r.start(ctx, nil)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.proc = p
+		if r.w, err = t.wire(ctx, tu); err != nil {
+			r.close()
+			return nil, err
+		}
+	} else {
+		wait := 2 * time.Second
+		if t.StartTimeout > 0 {
+			wait = t.StartTimeout
+		}
+		if err := r.waitReady(ctx, wait, nil, nil); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	r.clients(tu, f, cnet, caddr, record)
+	return r, nil
+}
+
+// clients makes the target's clients over its wire: the faulty one for
+// the scenario's requests (to the proxy, when there is one), the clean one
+// for references, the one for accounts.
+func (r *external) clients(tu targetURL, f transport.Faults, cnet, caddr string, record int) {
+	s := r.s
 	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, cnet, caddr)
 	r.cl = &http.Client{Transport: hopTransport(r.cldial, r.w, s.Concurrency, s.Client.ConnectionClose)}
 	ref := hopDialer(transport.Options{Name: "ref"}, tu.network, tu.addr)
@@ -163,24 +202,6 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	}
 	r.cleanCl = &http.Client{Transport: hopTransport(ref, r.w, 4, true)}
 	r.acctCl = &http.Client{Transport: hopTransport(hopDialer(transport.Options{Name: "acct"}, tu.network, tu.addr), r.w, 4, false), Timeout: time.Minute}
-	if len(t.Exec) > 0 {
-		p, err := r.start(ctx, nil)
-		if err != nil {
-			r.close()
-			return nil, err
-		}
-		r.proc = p
-		return r, nil
-	}
-	wait := 2 * time.Second
-	if t.StartTimeout > 0 {
-		wait = t.StartTimeout
-	}
-	if err := r.waitReady(ctx, wait, nil, nil); err != nil {
-		r.close()
-		return nil, err
-	}
-	return r, nil
 }
 
 func (r *external) client() *http.Client { return r.cl }

@@ -107,6 +107,27 @@ func (t *Target) wire(ctx context.Context, tu targetURL) (wire, error) {
 	return wire{tls: cfg, proto: proto}, nil
 }
 
+// readinessWire is how an exec'd target is polled until it answers, before
+// any handshake could tell its protocol: HTTP/1.1 (by ALPN over https://),
+// or the protocol asked for.
+func (t *Target) readinessWire(tu targetURL) (wire, error) {
+	proto := orHTTP1(t.Protocol)
+	switch {
+	case t.Protocol != "" && t.Protocol != scenarios.HTTP1 && t.Protocol != scenarios.HTTP2:
+		return wire{}, fmt.Errorf("target: protocol %q (accepted: http/1.1, h2, or empty for the server's choice over https)", t.Protocol)
+	case !tu.https && t.TLS != nil:
+		return wire{}, fmt.Errorf("target %q: TLS settings for a target in the clear (accepted: an https:// URL)", t.URL)
+	case !tu.https:
+		return wire{proto: proto}, nil
+	}
+	cfg, err := t.tlsConfig(tu.host)
+	if err != nil {
+		return wire{}, err
+	}
+	cfg.NextProtos = alpnOffer(proto, false)
+	return wire{tls: cfg, proto: proto}, nil
+}
+
 func orHTTP1(p scenarios.Protocol) scenarios.Protocol {
 	if p == "" {
 		return scenarios.HTTP1

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"net"
 	"net/http"
@@ -207,4 +208,42 @@ func TestTargetRemote(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "[::1]:8080", tu.addr)
 	assert.Equal(t, "http://[::1]:8080", tu.base)
+}
+
+// TestTargetExecTLS starts a TLS server itself (this test binary serving
+// the bodies origin, HTTP/2 offered by ALPN): it is polled until it answers,
+// and only then does a handshake choose the protocol.
+func TestTargetExecTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ca, err := newRunCA()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	var chain []byte
+	for _, der := range ca.server.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(ca.server.PrivateKey)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert.pem"), chain, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600))
+	caFile := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.server.Certificate[1]}), 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // the exec'd server takes the port
+
+	target := &Target{URL: "https://" + addr, TLS: &TargetTLS{CAFile: caFile, ServerName: tierName},
+		Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=tcp:" + addr, serveTLSEnv + "=" + dir},
+		ReadyPath: "/bytes/1", AccountPath: "/accounts/{id}", StartTimeout: 10 * time.Second}
+	var w memWriter
+	rep, err := RunScenario(t.Context(), compile(t, bodiesScenario("exec-tls", "/bytes/1MB", 4)), Options{Target: target, Writer: &w})
+	require.NoError(t, err)
+	assert.True(t, rep.Met, rep.Text())
+	assert.Equal(t, "client-tcp-tls-h2>target", rep.Layout)
+	for _, r := range w.recs {
+		assert.Equal(t, "HTTP/2.0", r.Proto)
+	}
 }

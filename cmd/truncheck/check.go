@@ -176,9 +176,9 @@ func requestKinds(s scenarios.Scenario) int {
 }
 
 // checkScenarios is the named scenarios (direct ones only: the target is
-// the one server), or the defaults: quick, direct, expecting complete, not
-// written for another target, and restarting only when the harness runs
-// the server.
+// the one server), or the defaults: quick, direct, expecting complete,
+// written for the image service's API (not for the bodies origin's or
+// another target's), and restarting only when the harness runs the server.
 func checkScenarios(cat catalog, names []string, exec bool) ([]scenarios.Compiled, error) {
 	if len(names) == 0 && len(cat.fromFiles) > 0 {
 		names = cat.fromFiles
