@@ -67,5 +67,5 @@ func TestProtocolDetail(t *testing.T) {
 	assert.EqualValues(t, 1, a.RetriedComplete)
 	sr := ScenarioResult{Scenario: "h2", Summary: a}
 	assert.Contains(t, strings.Join(scenarioNotes(&sr), "\n"),
-		"retried: the client sent 2 requests again (a GOAWAY that did not cover their stream, a connection that was gone); 1 of them then verified complete")
+		"retried: the client sent 2 requests again (a GOAWAY that did not cover their stream, a connection that was gone); 1 of them then verified complete, and a retry that verifies is not a loss")
 }

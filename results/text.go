@@ -147,7 +147,7 @@ func scenarioNotes(sr *ScenarioResult) []string {
 	}
 	if s.Retried > 0 {
 		out = append(out, fmt.Sprintf("retried: the client sent %d requests again (a GOAWAY that did not cover their stream, a connection that was gone); "+
-			"%d of them then verified complete: retries, not losses", s.Retried, s.RetriedComplete))
+			"%d of them then verified complete, and a retry that verifies is not a loss", s.Retried, s.RetriedComplete))
 	}
 	return out
 }

@@ -146,7 +146,7 @@ func tlsAndHTTP2() []Scenario {
 		{
 			Name: "h2-goaway-drain",
 			Description: "the same GOAWAY, but the connection is closed 100ms later whatever is in flight (a server or proxy that does not drain): " +
-				"streams the GOAWAY had taken are lost (truncated or reset), some silently (their handlers had finished, the data was still queued)",
+				"streams the GOAWAY had taken are lost (truncated or reset), at times silently (their handlers had finished, the data was still queued)",
 			Quick: true, Origin: originBodies,
 			Topology:    Topology{Mode: Direct, Hops: []Hop{h2Hop(TCP, none, slowReader, h2fault.Must(h2fault.GoAwayAfter(3).WithDrain(100*time.Millisecond)))}},
 			Workload:    Workload{Requests: []Request{{Path: bytes3MBNoProof}, {Path: bytes10kB}}},
