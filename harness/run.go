@@ -289,6 +289,8 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 		Outcome: vd.Outcome, CheckedBy: vd.CheckedBy, Framing: vd.Framing, Offset: vd.Offset,
 		DigestWant: vd.DigestWant, DigestGot: vd.DigestGot, DigestError: vd.DigestError,
 		Start: reqStart, Latency: vd.Latency, TTFB: vd.TTFB,
+		Proto: vd.Proto, TLS: vd.TLS, Retries: max(vd.Attempts-1, 0),
+		RSTStream: vd.H2.RSTStream, GoAway: vd.H2.GoAway, GoAwayLastStream: vd.H2.GoAwayLastStream, GoAwayCode: vd.H2.GoAwayCode,
 	}
 	if vd.Conn != nil {
 		rec.ConnID = transport.ConnID(vd.Conn)
@@ -307,7 +309,7 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 	}
 	acc, serverTL := sut.account(ctx, id, wait)
 	rec.ServerAccount = acc
-	fault, where, inside := sut.cutBy(vd.Conn, acc)
+	fault, where, inside := sut.cutBy(vd.Conn, id, acc)
 	attribute(rec, acc, fault, where, inside)
 	if vd.Conn != nil {
 		if tl, ok := transport.TimelineOf(vd.Conn); ok {
@@ -367,6 +369,9 @@ func faultsText(s scenarios.Scenario) string {
 				continue
 			}
 			parts = append(parts, fmt.Sprintf("hop%d %s: %s", i, side.name, side.spec))
+		}
+		if !h.StreamFaults.IsZero() {
+			parts = append(parts, fmt.Sprintf("hop%d streams: %s", i, h.StreamFaults))
 		}
 	}
 	return strings.Join(parts, "; ")

@@ -429,6 +429,20 @@ type PlannedTarget struct {
 	Overlap      bool          `json:"overlap,omitempty"`
 	ReadyPath    string        `json:"ready_path,omitempty"`
 	AccountPath  string        `json:"account_path,omitempty"`
+	// Protocol is the HTTP version asked for ("http/1.1", "h2"; "" the
+	// server's choice by ALPN); TLS how an https:// target was trusted.
+	Protocol    string      `json:"protocol,omitempty"`
+	TLS         *PlannedTLS `json:"tls,omitempty"`
+	AllowRemote bool        `json:"allow_remote,omitempty"`
+}
+
+// PlannedTLS is how a check trusted its https:// target: the files as
+// given (paths, not contents), or no check at all.
+type PlannedTLS struct {
+	CAFile     string `json:"ca_file,omitempty"`
+	ClientCert string `json:"client_cert,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	Insecure   bool   `json:"insecure,omitempty"`
 }
 
 // PlannedScenario is one scenario of a [Plan].

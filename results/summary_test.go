@@ -194,6 +194,8 @@ func TestEvidence(t *testing.T) {
 		{AgreeingFetches(3), Consistency, true},
 		{EvidenceContentLength, Framing, true},
 		{EvidenceChunked, Framing, true},
+		{EvidenceEndStream, Framing, true},
+		{EvidenceCloseNotify, Framing, true},
 		{EvidenceNoBody, Framing, true},
 		{EvidenceNone, NoEvidence, true},
 		{"content-digest:", NoEvidence, false},

@@ -146,6 +146,10 @@ func scenarioNotes(sr *ScenarioResult) []string {
 	if s.Injected > 0 {
 		out = append(out, fmt.Sprintf("%d failures were cut by our own injected faults outside the server: not the server's silence", s.Injected))
 	}
+	if s.Retried > 0 {
+		out = append(out, fmt.Sprintf("retried: the client sent %d requests again (a GOAWAY that did not cover their stream, a connection that was gone); "+
+			"%d of them then verified complete, and a retry that verifies is not a loss", s.Retried, s.RetriedComplete))
+	}
 	return out
 }
 
@@ -337,6 +341,23 @@ func writePlan(w io.Writer, p *Plan, shards []Shard) error {
 			fmt.Fprintf(ew, ", restarted every %s", t.RestartEvery)
 			if t.Overlap {
 				fmt.Fprint(ew, " (overlapping)")
+			}
+		}
+		switch t.Protocol {
+		case "h2":
+			fmt.Fprint(ew, ", HTTP/2")
+		case "http/1.1":
+			fmt.Fprint(ew, ", HTTP/1.1 only")
+		}
+		if tl := t.TLS; tl != nil {
+			switch {
+			case tl.Insecure:
+				fmt.Fprint(ew, ", its certificate not checked (--insecure)")
+			case tl.CAFile != "":
+				fmt.Fprintf(ew, ", its certificate checked against %s", tl.CAFile)
+			}
+			if tl.ClientCert != "" {
+				fmt.Fprintf(ew, ", client certificate %s", tl.ClientCert)
 			}
 		}
 		if t.AccountPath != "" {

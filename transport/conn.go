@@ -63,12 +63,13 @@ func (c *conn) fire(fault string) {
 	}
 }
 
-// Fired returns the fault that cut or stopped a conn made by this package:
+// Fired returns the fault that cut or stopped a conn made by this package
+// (or the one beneath c, see [Annotate]):
 // its canonical spec ("close-after=300KiB", "buffered-shutdown"), so a
 // caller can tell its own injected cut from the peer's. False for a conn
 // no fault acted on, or one not made here.
 func Fired(c net.Conn) (string, bool) {
-	w, ok := c.(*conn)
+	w, ok := ours(c)
 	if !ok {
 		return "", false
 	}
@@ -441,18 +442,20 @@ func (c *conn) setSockBuf(send bool, n int64) (int, error) {
 }
 
 // TimelineOf returns the flight recorder of a conn made by this package (e.g. the conn
-// httptrace.GotConn hands a client that dials through [Dialer]).
+// httptrace.GotConn hands a client that dials through [Dialer]), or of the one beneath
+// c (a *tls.Conn over it, see [Annotate]).
 func TimelineOf(c net.Conn) (Timeline, bool) {
-	w, ok := c.(*conn)
+	w, ok := ours(c)
 	if !ok {
 		return nil, false
 	}
 	return w.Timeline(), true
 }
 
-// ConnID returns the ID of a conn made by this package, "" for any other conn.
+// ConnID returns the ID of a conn made by this package (or of the one beneath c, see
+// [Annotate]), "" for any other conn.
 func ConnID(c net.Conn) string {
-	if w, ok := c.(*conn); ok {
+	if w, ok := ours(c); ok {
 		return w.id
 	}
 	return ""

@@ -47,6 +47,25 @@
 //	time since the conn was created; the newest Record events are kept. A copied-out
 //	Timeline names its conn: results files keep these same events, unconverted.
 //
+// # Beneath TLS and HTTP/2
+//
+// A wrapped conn is the raw connection: TLS and HTTP/2 run on top of it, so every
+// fault acts on the ciphertext, where a real socket's trouble happens, and the byte
+// events count ciphertext. What the layers above see goes onto the same timeline:
+//
+//	HTTP/2 client or server                       frame events: h2-headers, h2-data N,
+//	      │                                       h2-rst-stream CODE, h2-goaway
+//	[RecordHTTP2: parses frames, changes nothing] last-stream=N CODE, h2-window-update N
+//	      │                                       (HTTP2Of sums them for a verdict)
+//	crypto/tls (*tls.Conn)                        tls-handshake, tls-close-notify,
+//	      │                                       tls-no-close-notify (Annotate)
+//	[wrapped conn: faults, recorder] ── socket
+//
+// [Fired], [TimelineOf], [ConnID] and [Annotate] find the wrapped conn beneath any
+// layer that hands out its inner conn with NetConn, as *tls.Conn does. Faults that act
+// on HTTP/2 streams rather than bytes (a stream reset, a GOAWAY with streams in
+// flight) live in package transport/h2fault.
+//
 // The proxy puts a wrapped conn on each side; a direction's faults act on the writes to
 // its sink, or on the reads from its source for read faults:
 //

@@ -18,7 +18,8 @@ import (
 
 func checkCommand(stdout, stderr io.Writer) command {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	target := fs.String("target", "", "the server: http://HOST:PORT or unix:/PATH (required; loopback only)")
+	target := fs.String("target", "", "the server: http://HOST:PORT, https://HOST:PORT or unix:/PATH\n(required; loopback unless --allow-remote; TLS and HTTP/2: --ca-file, --insecure, --http2, --h2c, --http1)")
+	tf := addTargetFlags(fs)
 	var paths, headers stringList
 	fs.Var(&paths, "path", "a path (and query) to hunt on, e.g. /downloads/big.iso; repeatable")
 	method := fs.String("method", "GET", "the requests' method: GET, HEAD, POST or PUT")
@@ -64,24 +65,28 @@ func checkCommand(stdout, stderr io.Writer) command {
 			"early answer to an unread upload, and restarts or reloads when it can), every response checked\n" +
 			"byte for byte, and a line at the end says which conditions found something. The words after --\n" +
 			"are the server's command: check starts it, restarts it and stops it. Named scenarios (or\n" +
-			"--scenarios files) run instead of the hunting set.\n\n" + conditionList(),
+			"--scenarios files) run instead of the hunting set. An https:// target is reached over TLS\n" +
+			"(--ca-file, --client-cert, --insecure) and HTTP/2 when it offers it by ALPN (--http1 forces\n" +
+			"HTTP/1.1); --h2c speaks HTTP/2 in the clear.\n\n" + conditionList(),
 		examples: []string{
 			"truncheck check --target http://127.0.0.1:8080 --path /big.iso",
 			"truncheck check --target unix:/tmp/app.sock --path /report --header 'Accept: text/csv' -- ./app --socket /tmp/app.sock",
 			"truncheck check --target http://127.0.0.1:8080 --path /f --reload-cmd 'nginx -s reload' --expect-length 16MiB",
 			"truncheck check --target http://127.0.0.1:8080 --scenarios api.yaml      # your own scenarios",
+			"truncheck check --target https://127.0.0.1:8443 --ca-file ca.pem --path /big.iso    # TLS, HTTP/2 by ALPN",
 			"truncheck check --target http://127.0.0.1:8080 --path /f --control http://127.0.0.1:9464   # Prometheus scrapes /metrics",
 		},
 		fn: func(args []string) error {
 			if *target == "" {
-				return usagef("--target is required (accepted: http://HOST:PORT or unix:/PATH)")
+				return usagef("--target is required (accepted: http://HOST:PORT, https://HOST:PORT or unix:/PATH)")
 			}
-			addr, err := parseAddress("target", *target)
+			addr, err := parseAddress("target", *target, "http", "https", "unix")
 			if err != nil {
 				return err
 			}
-			if !addr.isLoopback() {
-				return usagef("--target %q: not a loopback address (accepted: 127.0.0.1, ::1, localhost or a Unix socket; check is a load generator)", *target)
+			t := &harness.Target{URL: addr.String()}
+			if err := tf.apply(t); err != nil { // TLS, the protocol, and loopback unless --allow-remote
+				return err
 			}
 			ca, controlled, err := controlAddress(*ctl)
 			if err != nil {
@@ -152,11 +157,9 @@ func checkCommand(stdout, stderr io.Writer) command {
 					return err
 				}
 			}
-			t := &harness.Target{
-				URL: addr.String(), Exec: argv, Overlap: *overlap, Reload: reload,
-				StartTimeout: *startTimeout, StopTimeout: *stopTimeout,
-				ReadyPath: *readyPath, AccountPath: *accountPath,
-			}
+			t.Exec, t.Overlap, t.Reload = argv, *overlap, reload
+			t.StartTimeout, t.StopTimeout = *startTimeout, *stopTimeout
+			t.ReadyPath, t.AccountPath = *readyPath, *accountPath
 			if !hunting {
 				t.RestartEvery = *restartEvery
 			}

@@ -265,7 +265,8 @@ func printRun(stdout io.Writer, rr *results.RunResult, dir string, records int64
 // setTarget records check's external server in the plan.
 func (s *session) setTarget(t *harness.Target) error {
 	s.target = &results.PlannedTarget{URL: t.URL, Exec: t.Exec, RestartEvery: t.RestartEvery,
-		Overlap: t.Overlap, ReadyPath: t.ReadyPath, AccountPath: t.AccountPath}
+		Overlap: t.Overlap, ReadyPath: t.ReadyPath, AccountPath: t.AccountPath,
+		Protocol: string(t.Protocol), AllowRemote: t.AllowRemote, TLS: plannedTLS(t.TLS)}
 	return s.replan(s.planned)
 }
 
