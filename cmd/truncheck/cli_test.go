@@ -5,24 +5,21 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/targets/adversary"
 )
 
 // The tests in this file run the built binary the way a user does: real
@@ -104,43 +101,7 @@ func serveCLITest(cfg string) int {
 	if !ok {
 		return 2
 	}
-	term, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		return 1
-	}
-	o := origin.Bodies()
-	var mu sync.Mutex
-	active := map[net.Conn]bool{}
-	hs := &http.Server{Handler: o.Handler, ConnContext: o.ConnContext,
-		ConnState: func(c net.Conn, st http.ConnState) {
-			mu.Lock()
-			defer mu.Unlock()
-			if st == http.StateActive {
-				active[c] = true
-			} else {
-				delete(active, c)
-			}
-		}}
-	go func() { _ = hs.Serve(l) }()
-	for {
-		select {
-		case <-term.Done():
-			_ = hs.Shutdown(context.Background())
-			return 0
-		case <-hup:
-			if mode == "cut" {
-				mu.Lock()
-				for c := range active {
-					c.Close()
-				}
-				mu.Unlock()
-			}
-		}
-	}
+	return adversary.ServeReloading(sock, adversary.ReloadMode(mode), "")
 }
 
 // fileServer serves a directory holding big.bin (size bytes) on loopback

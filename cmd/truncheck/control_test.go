@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truncheck/truncheck/transport/control"
+	"github.com/truncheck/truncheck/transport/transporttest"
 )
 
 // The tests in this file drive `truncheck proxy|serve|check --control` through the
@@ -102,31 +103,7 @@ func (r *running) interrupt(t *testing.T) int {
 
 // rawUpstream writes size bytes on every conn it accepts, then a FIN.
 func rawUpstream(t *testing.T, size int) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				_, _ = c.Write(make([]byte, size))
-				_ = c.(*net.TCPConn).CloseWrite()
-				_, _ = io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	return l.Addr().String()
+	return transporttest.Upstream(t, size).Addr().String()
 }
 
 // received dials addr (HOST:PORT), optionally sends req, and counts what comes back.

@@ -5,12 +5,13 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/truncheck/truncheck/transport/transporttest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,34 +22,8 @@ func TestMain(m *testing.M) {
 const bodySize = 64 << 10
 
 // upstreamServer listens on loopback; every conn it accepts gets bodySize bytes, then
-// a FIN. It serves conns at once, until the test ends.
-func upstreamServer(t *testing.T) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				_, _ = c.Write(make([]byte, bodySize))
-				_ = c.(*net.TCPConn).CloseWrite()
-				_, _ = io.Copy(io.Discard, c) // until the client closes
-			}()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	return l
-}
+// a FIN.
+func upstreamServer(t *testing.T) net.Listener { return transporttest.Upstream(t, bodySize) }
 
 // startServer starts an API on loopback and a client of it.
 func startServer(t *testing.T, cfg Config) (*Server, *Client) {
