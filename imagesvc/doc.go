@@ -1,5 +1,5 @@
-// Package imagesvc is a real image-transform HTTP service on bimg (libvips): the
-// origin that truncheck fires large-image requests at. Every 200 carries its own
+// Package imagesvc is a real image-transform HTTP service on libvips (bimg for
+// set-up and type detection, its own small pipeline in pipeline.c): the origin that truncheck fires large-image requests at. Every 200 carries its own
 // integrity evidence, and the service keeps its own account of what it wrote, so
 // a client that receives fewer bytes than promised can tell whether the handler
 // knew (a failed Write) or not (a silent truncation below it).
@@ -17,12 +17,18 @@
 //	             └─ GET /fetch?src=...   upstream body read strictly,       │
 //	                                     digest checked, 502 on a cut      ─┤
 //	                                                                         v
-//	          query parsed (chain, format, quality, speed, stream) -> plan
+//	          query parsed (chain, format, quality, speed, stream)
 //	          header sniff: format + pixel limit, before any decoding
 //	             │
 //	             v
-//	          bimg calls, one per run of operations bimg can apply in order,
-//	          uncompressed TIFF between calls, panics recovered  (cache for built-ins)
+//	          plan: rotations and mirrors moved to the end as one turn,
+//	          the other operations' coordinates turned instead
+//	             │
+//	             v
+//	          one libvips pipeline (pipeline.c): decode front to back with
+//	          shrink-on-load and fail-on-error (built-ins: shared pixels in
+//	          memory), operations, the turn on the small result, encode;
+//	          a kill flag on every image of the job   (cache for built-ins)
 //	             │
 //	             v
 //	          body + Content-Length + Content-Digest (or chunked + trailer)
@@ -84,8 +90,11 @@
 //	404 unknown image or route, unknown account, /fetch without an upstream
 //	413 upload over Config.MaxUploadBytes
 //	415 body is not a supported image (jpeg, png, webp, avif, tiff)
-//	422 image header unreadable or over Config.MaxPixels (checked before
-//	    decoding), or libvips could not decode/transform it
+//	422 image over Config.MaxPixels (checked from the header, before
+//	    decoding); "image data is truncated or damaged" for a header or data
+//	    that does not decode completely (libvips decodes with fail-on-error:
+//	    a cut JPEG or PNG would otherwise come back grey-filled with a 200);
+//	    or libvips could not transform it
 //	500 a panic inside bimg, recovered for that request
 //	502 /fetch: upstream cut, digest mismatch, error status
 //	503 request cancelled (client gone) before the transform ran

@@ -98,7 +98,7 @@ func New(cfg Config) (*Service, error) {
 		cache:  newCache(cfg.CacheBytes),
 	}
 	for _, sp := range builtinSpecs {
-		s.images[sp.info.Name] = &builtin{info: sp.info, seed: sp.seed}
+		s.images[sp.info.Name] = &builtin{info: sp.info, pixels: builtinPixels[sp.info.Name]}
 		s.order = append(s.order, sp.info.Name)
 	}
 	mux := http.NewServeMux()
@@ -114,6 +114,9 @@ func New(cfg Config) (*Service, error) {
 	s.handler = mux
 	return s, nil
 }
+
+// overlay is the image the overlay operation blends in.
+func (s *Service) overlay() vipsImage { return s.images["logo"].pixels.image() }
 
 // Handler returns the service's HTTP handler (routes in the package doc).
 func (s *Service) Handler() http.Handler { return s.handler }
@@ -258,7 +261,7 @@ func (s *Service) builtinResult(ctx context.Context, name string, q url.Values) 
 		return nil, false, err
 	}
 	in := dims{b.info.Width, b.info.Height}
-	ps, _, err := s.plan(req.chain, in)
+	p, err := s.planChain(req.chain, in, false)
 	if err != nil {
 		return nil, false, err
 	}
@@ -272,11 +275,7 @@ func (s *Service) builtinResult(ctx context.Context, name string, q url.Values) 
 		}
 		// Detached from one caller's cancellation: the work is shared.
 		ctx := context.WithoutCancel(ctx)
-		srcFormat := TIFF
-		if b.info.Kind == "overlay" {
-			srcFormat = PNG
-		}
-		body, err := s.transform(ctx, b.bytes(), srcFormat, ps, req.out)
+		body, err := s.transform(ctx, engineSource{image: b.pixels.image()}, p, req.out)
 		if err != nil {
 			return nil, err
 		}

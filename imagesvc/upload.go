@@ -54,11 +54,12 @@ func (s *Service) transformBytes(ctx context.Context, body []byte, req request) 
 	if err != nil {
 		return nil, err
 	}
-	ps, _, err := s.plan(req.chain, d)
+	p, err := s.planChain(req.chain, d, false)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.transform(ctx, body, f, ps, req.out)
+	src := engineSource{encoded: body, format: f, shrink: shrinkOnLoad(f, p)}
+	out, err := s.transform(ctx, src, p, req.out)
 	if err != nil {
 		return nil, err
 	}
