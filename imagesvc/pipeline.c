@@ -184,8 +184,13 @@ tc_resize(tc_job *job, VipsImage *in, int w, int h)
 
 	if (in->Xsize == w && in->Ysize == h)
 		return in;
+	/* gap 0: lanczos all the way. libvips' default (a box shrink to within
+	 * twice the size, then lanczos) measured 5 to 20 times slower here for
+	 * factors of 4 to 14, the shrink and the reduce recomputing each
+	 * other's lines; a pure reduce costs about the same per source pixel
+	 * at any factor. */
 	if (vips_resize(in, &t, (double) w / in->Xsize,
-		"vscale", (double) h / in->Ysize, NULL))
+		"vscale", (double) h / in->Ysize, "gap", 0.0, NULL))
 		return NULL;
 	in = tc_track(job, t);
 	/* The scale is exact in theory; rounding may leave a pixel more or
