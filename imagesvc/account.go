@@ -16,8 +16,9 @@ type Account struct {
 	Method        string    `json:"method"`
 	Path          string    `json:"path"`
 	Status        int       `json:"status"`
-	ContentLength int64     `json:"content_length"` // promised in the head; -1 when streamed (chunked)
-	BytesWritten  int64     `json:"bytes_written"`  // sum of what the handler's Writes returned
+	Error         string    `json:"error,omitempty"` // the error answered, for a non-2xx (as in its JSON body)
+	ContentLength int64     `json:"content_length"`  // promised in the head; -1 when streamed (chunked)
+	BytesWritten  int64     `json:"bytes_written"`   // sum of what the handler's Writes returned
 	WriteError    string    `json:"write_error,omitempty"`
 	Complete      bool      `json:"complete"` // every body byte written without error
 	ConnID        string    `json:"conn_id,omitempty"`

@@ -26,9 +26,9 @@ func TestEngineStopsWhenCancelled(t *testing.T) {
 		src   engineSource
 		chain string
 	}{
-		{"built-in", engineSource{image: photo.pixels.image()}, "blur:sigma=40"},
+		{"built-in", engineSource{builtin: photo.pixels}, "blur:sigma=40"},
 		{"upload", engineSource{encoded: jpeg, format: JPEG}, "blur:sigma=40"},
-		{"turned last", engineSource{image: photo.pixels.image()}, "blur:sigma=40;rotate:deg=90"},
+		{"turned last", engineSource{builtin: photo.pixels}, "blur:sigma=40;rotate:deg=90"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,7 @@
 //	POST /transform?QUERY                 transform the request body (an image)
 //	GET  /fetch?src=ESCAPED&QUERY          fetch src (/images/...) from Config.Upstream, then transform
 //	GET  /accounts/{id}[?wait=5s]         JSON Account (404 unknown); wait (<=30s) until the handler finished
+//	GET  /metrics                         Prometheus text: requests, queue, shedding, cache, memory
 //
 // QUERY parameters (each at most once; anything else is a 400):
 //
@@ -94,12 +95,34 @@
 //	    decoding); "image data is truncated or damaged" for a header or data
 //	    that does not decode completely (libvips decodes with fail-on-error:
 //	    a cut JPEG or PNG would otherwise come back grey-filled with a 200);
-//	    or libvips could not transform it
-//	500 a panic inside bimg, recovered for that request
+//	    a chain whose cost estimate alone is over the time budget (naming
+//	    the costliest part); or libvips could not transform it
+//	500 a panic, recovered for that request
 //	502 /fetch: upstream cut, digest mismatch, error status
-//	503 request cancelled (client gone) before the transform ran
+//	503 shed with Retry-After (seconds): the queue is full, the expected wait
+//	    leaves too little of the budget, or too many upload bytes are in
+//	    flight; or the client left before its transform finished
+//	504 the transform outlived Config.RequestBudget (default 20s)
 //
-// bimg lifecycle: libvips is initialised by bimg's own init; this package never
+// # Time, load and cancellation
+//
+// A request's transform has a time budget (Config.RequestBudget), counted
+// from when its image is in hand. A chain is priced up front from the pixels
+// each step touches (cost.go; constants measured by TestCalibrateCosts); one
+// priced over the budget is refused before any work. The rest waits in a
+// bounded queue (Config.MaxQueue) for one of Config.MaxConcurrent worker
+// slots; a request whose expected wait would not leave it time is refused at
+// once with 503 and Retry-After, instead of timing out later. Work runs on a
+// goroutine of its own: a caller whose client leaves, or whose budget runs
+// out, gets its answer at once, and the work is stopped (taken out of the
+// queue, or killed inside libvips within a tile) unless another caller
+// shares it (identical built-in requests share one transform). Stopped work
+// keeps its slot until libvips has returned, so the slots count the cores
+// in use. GET /metrics and Service.Stats report all of it.
+
+// bimg lifecycle: libvips is initialised by bimg's own init (which also sets
+// libvips' concurrency to 1 thread per pipeline unless VIPS_CONCURRENCY is
+// set: the service runs transforms in parallel instead); this package never
 // calls VipsCacheDropAll nor Shutdown/Initialize (the next operation crashes),
 // sets VipsCacheSetMax(0) and warms bimg's type table once (its first concurrent
 // lookups race). Libvips warnings are dropped when VIPS_WARNING is set (the

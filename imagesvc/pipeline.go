@@ -33,12 +33,14 @@ func newVipsImage(pix []byte, w, h, bands int) vipsImage {
 	return vipsImage{p}
 }
 
-// engineSource is what a pipeline reads: encoded bytes, or a shared image.
+// engineSource is what a pipeline reads: encoded bytes, or a built-in's
+// shared pixels (generated on first use: by the engine, so that a request
+// refused before it runs never pays for them).
 type engineSource struct {
 	encoded []byte
 	format  Format // of encoded
 	shrink  int    // shrink-on-load factor for JPEG and WebP: 1, 2, 4 or 8
-	image   vipsImage
+	builtin *sharedPixels
 }
 
 // Errors of the engine, before they are turned into responses.
@@ -67,10 +69,14 @@ func runEngine(ctx context.Context, src engineSource, p plan, out output, overla
 	if len(src.encoded) > 0 {
 		buf = unsafe.Pointer(&src.encoded[0])
 	}
+	var image vipsImage
+	if src.builtin != nil {
+		image = src.builtin.image()
+	}
 	var res unsafe.Pointer
 	var resLen C.size_t
 	status := withJob(ctx, func(job *C.tc_job) C.int {
-		return C.tc_run(job, buf, C.size_t(len(src.encoded)), engineFormats[src.format], C.int(max(src.shrink, 1)), src.image.p,
+		return C.tc_run(job, buf, C.size_t(len(src.encoded)), engineFormats[src.format], C.int(max(src.shrink, 1)), image.p,
 			opsPtr, C.int(len(ops)), C.int(p.orient), overlay.p,
 			engineFormats[out.format], C.int(out.quality), C.int(out.speed),
 			&res, &resLen)

@@ -23,6 +23,7 @@ type step struct {
 	sigma  float64
 	orient orientation
 	in     dims // image size before the step (for the cost estimate)
+	op     int  // the chain operation it comes from, 1-based
 }
 
 // plan is a chain made ready for the engine. The caller's order is kept for
@@ -49,8 +50,10 @@ func (s *Service) planChain(c chain, in dims, literal bool) (plan, error) {
 	var turned orientation // source frame -> caller's frame so far
 	cur := in              // size in the caller's frame
 	srcSize := func() dims { return turned.inverse().size(cur) }
+	opIndex := 0
 	emit := func(st step) {
 		st.in = srcSize()
+		st.op = opIndex
 		p.steps = append(p.steps, st)
 	}
 	// resizeTo resizes (and moves the orientation across it: a resize in the
@@ -72,6 +75,7 @@ func (s *Service) planChain(c chain, in dims, literal bool) (plan, error) {
 	}
 	for i, o := range c {
 		n := i + 1
+		opIndex = n
 		switch o.kind {
 		case opResize:
 			var t dims

@@ -6,6 +6,7 @@ import (
 	"image/draw"
 	"image/png"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,7 +113,7 @@ func TestReorderedChainsMatchLiteralOrder(t *testing.T) {
 		if src.encoded != nil && !literal {
 			src.shrink = shrinkOnLoad(src.format, p)
 		}
-		body, err := svc.transform(t.Context(), src, p, output{format: PNG})
+		body, err := svc.transform(t.Context(), src, p, output{format: PNG}, 0, false, time.Time{})
 		require.NoError(t, err)
 		img := decodePNG(t, body)
 		require.Equal(t, image.Rect(0, 0, p.out.w, p.out.h), img.Bounds(), "planned size")
@@ -122,8 +123,8 @@ func TestReorderedChainsMatchLiteralOrder(t *testing.T) {
 	in := dims{photo.info.Width, photo.info.Height}
 	t.Run("built-in", func(t *testing.T) {
 		for _, tt := range chains {
-			lit := run(engineSource{image: photo.pixels.image()}, in, tt.chain, true)
-			got := run(engineSource{image: photo.pixels.image()}, in, tt.chain, false)
+			lit := run(engineSource{builtin: photo.pixels}, in, tt.chain, true)
+			got := run(engineSource{builtin: photo.pixels}, in, tt.chain, false)
 			maxDiff, mean := pixelDiff(t, lit, got)
 			t.Logf("%-80s max %3d mean %.4f", tt.chain, maxDiff, mean)
 			if tt.exact {

@@ -10,6 +10,7 @@ import (
 	_ "image/png"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/h2non/bimg"
 )
@@ -192,21 +193,31 @@ func safeCall(fn func() error) (err error) {
 // data (ErrDamaged) from an operation libvips refused (ErrTransform); a plan
 // that crops reads only part of its source, so an upload that is cropped is
 // checked that way before its transform.
-func (s *Service) transform(ctx context.Context, src engineSource, p plan, out output) ([]byte, error) {
+//
+// The work waits for a worker slot first (see admission; shed says whether
+// it may be refused there, by the deadline shedBy) and holds it until libvips
+// has returned, also when ctx ended early.
+func (s *Service) transform(ctx context.Context, src engineSource, p plan, out output, cost time.Duration, shed bool, shedBy time.Time) (body []byte, err error) {
 	warmVips()
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	t, err := s.adm.acquire(ctx, cost, shed, shedBy)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { <-s.sem }()
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			s.adm.count(func(st *AdmissionStats) { st.Cancelled++ })
+		}
+		s.adm.release(t, err == nil)
+	}()
+	if s.testHookWork != nil {
+		s.testHookWork(ctx, src)
+	}
 	if src.encoded != nil && readsPart(p) {
 		if err := s.checkSource(ctx, src); err != nil {
 			return nil, err
 		}
 	}
-	var body []byte
-	err := safeCall(func() error {
+	err = safeCall(func() error {
 		var err error
 		body, err = runEngine(ctx, src, p, out, s.overlay())
 		return err
