@@ -84,7 +84,10 @@
 // (1..128 of A-Z a-z 0-9 . _ : -) or a new one.
 //
 // Errors are JSON {"error": "...", "accepted": "..."} in fixed wording (libvips'
-// error text is process-global and never passed on):
+// error text is process-global and never passed on), with a Content-Length;
+// also those net/http writes itself before any handler runs (431 headers
+// over 64 KiB, 400 malformed request, 505 HTTP version, 501 transfer coding,
+// 417 Expect: the Server's connections rewrite them, errconn.go):
 //
 //	400 bad chain / parameter / query / request id / crop or overlay outside,
 //	    result over the pixel limit, truncated upload (Content-Length or chunked)

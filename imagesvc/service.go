@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime"
 	"sort"
 	"strconv"
@@ -174,16 +175,35 @@ func New(cfg Config) (*Service, error) {
 	mux.HandleFunc("GET /fetch", s.wrap("fetch", s.serveFetch))
 	mux.HandleFunc("GET /accounts/{id}", s.handleAccount)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &inputError{status: 404, msg: "no such route",
-			accepted: "GET /images, GET /images/{name}, POST /transform, GET /fetch, GET /accounts/{id}"})
+			accepted: "GET /images, GET /images/{name}, POST /transform, GET /fetch, GET /accounts/{id}, GET /metrics"})
+	}
+	mux.HandleFunc("/", notFound)
+	// The mux answers a path it would clean ("//images", "/a/../images")
+	// with a redirect of its own in HTML; the service answers in JSON.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" || !cleanPath(r.URL.Path) {
+			notFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	s.handler = mux
 	return s, nil
 }
 
 // overlay is the image the overlay operation blends in.
 func (s *Service) overlay() vipsImage { return s.images["logo"].pixels.image() }
+
+// cleanPath says whether the mux would serve p as it is (it redirects a path
+// with "//", "." or ".." segments to its clean form).
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
+}
 
 // Handler returns the service's HTTP handler (routes in the package doc).
 func (s *Service) Handler() http.Handler { return s.handler }
