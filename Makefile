@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld clean
+.PHONY: setup test vet fuzz fuzz-http demo run gate soak bench bench-transport realworld clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -42,6 +42,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseFaults$$' -fuzztime=$(FUZZTIME) ./transport
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scenarios
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./results
+
+## fuzz-http: the image service under the grammar-aware HTTP fuzzer (imagesvc/internal/httpfuzz)
+## for FUZZ_HTTP_TIME; prints the status mix per input class, fails on any violation
+## (a 500, a non-JSON error, a wrong digest, a cut image accepted, a valid request unanswered).
+FUZZ_HTTP_TIME ?= 60s
+fuzz-http: setup
+	TRUNCHECK_FUZZ_HTTP=$(FUZZ_HTTP_TIME) $(GO) test -count=1 -run '^TestFuzzHTTP$$' -v ./imagesvc
 
 ## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
 demo: setup
