@@ -347,15 +347,21 @@ func (g *generator) badChain() *probe {
 			return "ops=" + []string{"resize:w=abc", "blur:sigma=NaN", "resize:w=%2B5", "resize:w=1e3", "blur:sigma=Inf",
 				"blur:sigma=0x10", "resize:w=5.5", "resize:w="}[g.rng.IntN(8)]
 		},
-		func() string { return "ops=" + []string{"rotate", "crop:w=5", "blur", "blur:", "resize"}[g.rng.IntN(5)] },
-		func() string { return "ops=" + []string{";;", "flip;", ";flip", ":", "flip:x=1", "flip;;flop"}[g.rng.IntN(6)] },
+		func() string {
+			return "ops=" + []string{"rotate", "crop:w=5", "blur", "blur:", "resize"}[g.rng.IntN(5)]
+		},
+		func() string {
+			return "ops=" + []string{";;", "flip;", ";flip", ":", "flip:x=1", "flip;;flop"}[g.rng.IntN(6)]
+		},
 		func() string { return "ops=blur:sigma=1,sigma=2" },
 		func() string { return "ops=" + strings.Repeat("flip;", 16+g.rng.IntN(30)) + "flop" },
 		func() string { return "ops=" + strings.Repeat("resize:w=10;", 400) },
 		func() string { return "ops=%zz" + good },
 		func() string { return g.escapeChain(good) + "&" + junk(5) + "=1" },
 		func() string { return g.escapeChain(good) + "&format=jpeg&format=png" },
-		func() string { return g.escapeChain(good) + "&format=" + []string{"gif", "bmp", "", "JPEG", "svg"}[g.rng.IntN(5)] },
+		func() string {
+			return g.escapeChain(good) + "&format=" + []string{"gif", "bmp", "", "JPEG", "svg"}[g.rng.IntN(5)]
+		},
 		func() string {
 			return g.escapeChain(good) + []string{"&quality=0", "&quality=101", "&speed=10", "&speed=-1", "&stream=yes", "&quality=%2B5"}[g.rng.IntN(6)]
 		},
