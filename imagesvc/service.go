@@ -43,7 +43,8 @@ type Config struct {
 	// negative => no budget (and no shedding by expected wait).
 	RequestBudget time.Duration
 	// MaxQueue bounds the transforms waiting for a worker slot; a request
-	// beyond it is shed (503). 0 => 8 per slot.
+	// beyond it is shed (503). It bounds memory and goroutines; the expected
+	// wait against the budget is what normally sheds. 0 => 32 per slot.
 	MaxQueue int
 	// MaxUploadBytesInFlight bounds the bytes of upload bodies held at once
 	// (reserved from Content-Length before reading; MaxUploadBytes for a
@@ -128,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.RequestBudget = 0
 	}
 	if cfg.MaxQueue == 0 {
-		cfg.MaxQueue = 8 * cfg.MaxConcurrent
+		cfg.MaxQueue = 32 * cfg.MaxConcurrent
 	}
 	if cfg.MaxUploadBytesInFlight == 0 {
 		cfg.MaxUploadBytesInFlight = 4 * cfg.MaxUploadBytes

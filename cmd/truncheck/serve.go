@@ -26,7 +26,7 @@ func serveCommand(stdout, _ io.Writer) command {
 	grace := fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM")
 	budget := fs.Duration("budget", 0, "time budget of a request's transform, queue wait included (0: the service's default, 20s; negative: none)")
 	maxConcurrent := fs.Int("max-concurrent", 0, "transforms at once, one core each (0: GOMAXPROCS)")
-	maxQueue := fs.Int("max-queue", 0, "transforms waiting for a slot before requests are shed with 503 (0: 8 per slot)")
+	maxQueue := fs.Int("max-queue", 0, "transforms waiting for a slot before requests are shed with 503 (0: 32 per slot)")
 	cacheMiB := fs.Int64("cache-mib", 0, "cache of transformed built-ins in MiB (0: 512; negative: no cache)")
 	arenas := fs.Int("malloc-arenas", 0, "glibc malloc arenas for the process (0: 2; negative: glibc's default; MALLOC_ARENA_MAX wins)")
 	return command{fs: fs, summary: "the image service alone (TCP and/or Unix socket), optional faults", fn: func(args []string) error {

@@ -20,7 +20,11 @@
 // request lines, versions, transfer codings, no Host), and abandoned
 // requests (the client hangs up while the service works).
 //
-// Every loop is bounded in count and time and stops by itself; targets are
+// Workers behave as polite clients: after a 503 they wait its Retry-After (at
+// most 30s, never past the run's end) before their next probe, so shedding is
+// measured as clients that listen to it see it, not as a retry storm that
+// takes the cores from the service. Every loop is bounded in count and time
+// and stops by itself; targets are
 // 127.0.0.1 / ::1 addresses or Unix sockets only. Process runs a service as a
 // child process and samples its RSS and CPU time from /proc, for the soak and
 // the cancellation measurements.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,23 @@ func TestRunStopsByItself(t *testing.T) {
 
 	_, err = Run(t.Context(), Options{Target: Target{Network: "tcp", Addr: "192.0.2.1:80"}, Duration: time.Second})
 	assert.ErrorContains(t, err, "only loopback")
+}
+
+func TestSlope(t *testing.T) {
+	t0 := time.Now()
+	flat := []Sample{{At: t0, RSS: 100 << 20}, {At: t0.Add(time.Minute), RSS: 100 << 20}, {At: t0.Add(2 * time.Minute), RSS: 100 << 20}}
+	assert.Zero(t, Slope(flat))
+	var rising []Sample
+	for i := range 10 {
+		rising = append(rising, Sample{At: t0.Add(time.Duration(i) * 30 * time.Second), RSS: int64(100+i) << 20})
+	}
+	assert.InDelta(t, 2<<20, Slope(rising), 1, "1 MB every 30s")
+}
+
+func TestReadSampleOfThisProcess(t *testing.T) {
+	s, err := ReadSample(os.Getpid())
+	require.NoError(t, err)
+	assert.Positive(t, s.RSS)
+	assert.GreaterOrEqual(t, s.HWM, s.RSS)
+	assert.GreaterOrEqual(t, s.CPU, time.Duration(0))
 }

@@ -28,7 +28,8 @@ type outcome struct {
 	what    string
 	result  string // "200", "503", ..., "closed", "timeout", "hung-up", "error"
 	latency time.Duration
-	problem string // a violation, or ""
+	problem string        // a violation, or ""
+	retry   time.Duration // a 503's Retry-After
 }
 
 // Outcome names besides status codes.
@@ -188,8 +189,12 @@ func judge(o *outcome, p *probe, resp *http.Response, body []byte, budget time.D
 		if resp.ContentLength < 0 {
 			problems = append(problems, "error without Content-Length")
 		}
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
-			problems = append(problems, "503 without Retry-After")
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+			if err != nil || secs < 0 {
+				problems = append(problems, fmt.Sprintf("503 without Retry-After in seconds (%q)", resp.Header.Get("Retry-After")))
+			}
+			o.retry = time.Duration(secs) * time.Second
 		}
 	} else {
 		if resp.ContentLength >= 0 && int64(len(body)) != resp.ContentLength {

@@ -51,7 +51,7 @@ type ClassReport struct {
 	Probes    int
 	Outcomes  map[string]int // "200", "422", "closed", ...
 	Violated  int
-	latencies []time.Duration
+	latencies map[string][]time.Duration // by outcome
 }
 
 // Violation is a probe whose answer broke a promise of the service.
@@ -63,6 +63,9 @@ type Violation struct {
 }
 
 const maxViolationsKept = 50
+
+// maxRetryAfter caps how long a worker honours a 503's Retry-After.
+const maxRetryAfter = 30 * time.Second
 
 // Run fires probes at the target until the duration or the probe count is
 // used up (or ctx ends), then reports. It first reads the catalog from the
@@ -104,13 +107,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Probes++
 		cr := rep.Classes[oc.class]
 		if cr == nil {
-			cr = &ClassReport{Class: oc.class, Outcomes: map[string]int{}}
+			cr = &ClassReport{Class: oc.class, Outcomes: map[string]int{}, latencies: map[string][]time.Duration{}}
 			rep.Classes[oc.class] = cr
 		}
 		cr.Probes++
 		cr.Outcomes[oc.result]++
-		if len(cr.latencies) < 1_000_000 {
-			cr.latencies = append(cr.latencies, oc.latency)
+		if len(cr.latencies[oc.result]) < 1_000_000 {
+			cr.latencies[oc.result] = append(cr.latencies[oc.result], oc.latency)
 		}
 		if oc.problem != "" {
 			cr.Violated++
@@ -145,7 +148,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				p := g.next(o.Mix)
 				// a probe started before the deadline runs to its own end:
 				// cutting it would count as the service's failure
-				record(execute(ctx, o.Target, p, o.ProbeTimeout, o.Budget))
+				oc := execute(ctx, o.Target, p, o.ProbeTimeout, o.Budget)
+				record(oc)
+				if oc.retry > 0 {
+					// a polite client: back off as told, never past the run
+					select {
+					case <-time.After(min(oc.retry, maxRetryAfter)):
+					case <-rctx.Done():
+					}
+				}
 			}
 		}()
 	}
@@ -237,15 +248,20 @@ func loadCatalog(ctx context.Context, t Target) (*catalog, error) {
 	return cat, nil
 }
 
-// Percentile is the p-th percentile (0..100) of a class's latencies.
-func (c *ClassReport) Percentile(p float64) time.Duration {
-	if len(c.latencies) == 0 {
+// Percentile is the p-th percentile (0..100) of a class's latencies, of
+// every probe, or of those with the given outcomes ("200", "503", ...).
+func (c *ClassReport) Percentile(p float64, outcomes ...string) time.Duration {
+	var s []time.Duration
+	for k, l := range c.latencies {
+		if len(outcomes) == 0 || slices.Contains(outcomes, k) {
+			s = append(s, l...)
+		}
+	}
+	if len(s) == 0 {
 		return 0
 	}
-	s := slices.Clone(c.latencies)
 	slices.Sort(s)
-	i := int(float64(len(s)-1) * p / 100)
-	return s[i]
+	return s[int(float64(len(s)-1)*p/100)]
 }
 
 // Table renders the status mix per class, with latencies and violations.
