@@ -200,7 +200,7 @@ func TestSoak(t *testing.T) {
 	done := make(chan struct{})
 	sampled := make(chan struct{})
 	fmt.Printf("SOAK %s for %v, %d clients, flags %q\n", filepath.Base(os.Getenv("TRUNCHECK_SERVE_BIN")), dur, conc, flags)
-	fmt.Printf("SOAK %8s %8s %8s %8s %9s %9s %9s %9s %8s\n", "t", "rss_mb", "hwm_mb", "cpu_s", "goheap_mb", "arena_mb", "mmap_mb", "vips_mb", "cache_mb")
+	fmt.Printf("SOAK %8s %8s %8s %8s %9s %9s %9s %9s %9s %9s %8s\n", "t", "rss_mb", "hwm_mb", "cpu_s", "goheap_mb", "arena_mb", "a_used_mb", "a_free_mb", "mmap_mb", "vips_mb", "cache_mb")
 	go func() {
 		defer close(sampled)
 		start := time.Now()
@@ -228,8 +228,9 @@ func TestSoak(t *testing.T) {
 			}
 			cancel()
 			mb := func(v float64) float64 { return v / (1 << 20) }
-			fmt.Printf("SOAK %8.0f %8d %8d %8.1f %9.0f %9.0f %9.0f %9.0f %8.0f\n", time.Since(start).Seconds(), s.RSS>>20, s.HWM>>20, s.CPU.Seconds(),
+			fmt.Printf("SOAK %8.0f %8d %8d %8.1f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %8.0f\n", time.Since(start).Seconds(), s.RSS>>20, s.HWM>>20, s.CPU.Seconds(),
 				mb(metric(body, "go_memstats_heap_inuse_bytes")), mb(metric(body, "imagesvc_malloc_arena_bytes")),
+				mb(metric(body, "imagesvc_malloc_used_bytes")), mb(metric(body, "imagesvc_malloc_free_bytes")),
 				mb(metric(body, "imagesvc_malloc_mmap_bytes")), mb(metric(body, "imagesvc_libvips_tracked_bytes")), mb(metric(body, "imagesvc_cache_bytes")))
 		}
 	}()
@@ -243,6 +244,11 @@ func TestSoak(t *testing.T) {
 	<-sampled
 	require.NoError(t, err)
 	fmt.Print(rep.Table())
+	if resp, err := c.Get("http://imagesvc/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("SOAK malloc_trim: %.0f calls, %.2fs in total\n", metric(string(b), "imagesvc_malloc_trims_total"), metric(string(b), "imagesvc_malloc_trim_seconds_total"))
+	}
 	require.GreaterOrEqual(t, len(samples), 4, "too short a soak to fit a slope")
 	half := samples[len(samples)/2:]
 	var peak int64

@@ -18,6 +18,7 @@ import "C"
 import (
 	"os"
 	"sync"
+	"time"
 )
 
 // Memory outside Go. libvips and the codecs allocate through glibc's malloc
@@ -61,6 +62,44 @@ func mallocStats() mallocInfo {
 	var arena, mmapped, used, free C.size_t
 	C.tc_mallinfo(&arena, &mmapped, &used, &free)
 	return mallocInfo{uint64(arena), uint64(mmapped), uint64(used), uint64(free)}
+}
+
+// trimMalloc hands the free pages inside glibc's arenas back to the system.
+func trimMalloc() { C.malloc_trim(0) }
+
+// mallocTrimmer returns free arena pages to the system at most once per
+// interval: freed memory stays resident in the arena it came from until
+// then (glibc trims only the top of an arena by itself), and after a varied
+// mix most of an arena is free holes between blocks still in use.
+type mallocTrimmer struct {
+	interval time.Duration
+	mu       sync.Mutex
+	last     time.Time
+	trims    int64
+	spent    time.Duration
+}
+
+// maybe trims when the interval has passed since the last trim.
+func (m *mallocTrimmer) maybe() {
+	m.mu.Lock()
+	if m.interval <= 0 || time.Since(m.last) < m.interval {
+		m.mu.Unlock()
+		return
+	}
+	m.last = time.Now()
+	m.mu.Unlock()
+	start := time.Now()
+	trimMalloc()
+	m.mu.Lock()
+	m.trims++
+	m.spent += time.Since(start)
+	m.mu.Unlock()
+}
+
+func (m *mallocTrimmer) stats() (int64, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.trims, m.spent
 }
 
 // vipsTrackedBytes is what libvips' own allocator has handed out for pixel

@@ -87,6 +87,7 @@ type Service struct {
 	uploads *semaphore.Weighted // upload body bytes held at once
 	cache   *cache
 	metrics *metrics
+	trimmer *mallocTrimmer
 	handler http.Handler
 
 	// testHookWork, set by tests only, runs in a worker slot before the
@@ -163,6 +164,7 @@ func New(cfg Config) (*Service, error) {
 		flight:  newFlight(),
 		uploads: semaphore.NewWeighted(cfg.MaxUploadBytesInFlight),
 		cache:   newCache(cfg.CacheBytes),
+		trimmer: &mallocTrimmer{interval: 2 * time.Second},
 	}
 	s.metrics = newMetrics(s)
 	for _, sp := range builtinSpecs {

@@ -208,6 +208,7 @@ func (s *Service) transform(ctx context.Context, src engineSource, p plan, out o
 			s.adm.count(func(st *AdmissionStats) { st.Cancelled++ })
 		}
 		s.adm.release(t, err == nil)
+		s.trimmer.maybe() // after the slot is free: nobody waits for it
 	}()
 	if s.testHookWork != nil {
 		s.testHookWork(ctx, src)
