@@ -62,6 +62,10 @@ type Config struct {
 	// to 32 MiB). MALLOC_MMAP_THRESHOLD_ in the environment wins. Applied
 	// once per process, by the first New.
 	MallocMmapThreshold int64
+	// MallocTrimInterval is how often at most, after a transform, the free
+	// pages inside glibc's arenas are handed back to the system
+	// (malloc_trim; see memory.go). 0 => 2s; negative => never.
+	MallocTrimInterval time.Duration
 }
 
 // DefaultRequestBudget is Config.RequestBudget's default: enough for the
@@ -155,6 +159,9 @@ func New(cfg Config) (*Service, error) {
 		threshold = 1 << 20
 	}
 	tuneMalloc(arenas, threshold)
+	if cfg.MallocTrimInterval == 0 {
+		cfg.MallocTrimInterval = 2 * time.Second
+	}
 	warmVips()
 	s := &Service{
 		cfg:     cfg,
@@ -164,7 +171,7 @@ func New(cfg Config) (*Service, error) {
 		flight:  newFlight(),
 		uploads: semaphore.NewWeighted(cfg.MaxUploadBytesInFlight),
 		cache:   newCache(cfg.CacheBytes),
-		trimmer: &mallocTrimmer{interval: 2 * time.Second},
+		trimmer: &mallocTrimmer{interval: cfg.MallocTrimInterval},
 	}
 	s.metrics = newMetrics(s)
 	for _, sp := range builtinSpecs {
