@@ -29,6 +29,7 @@ func serveCommand(stdout, _ io.Writer) command {
 	maxQueue := fs.Int("max-queue", 0, "transforms waiting for a slot before requests are shed with 503 (0: 32 per slot)")
 	cacheMiB := fs.Int64("cache-mib", 0, "cache of transformed built-ins in MiB (0: 512; negative: no cache)")
 	arenas := fs.Int("malloc-arenas", 0, "glibc malloc arenas for the process (0: 2; negative: glibc's default; MALLOC_ARENA_MAX wins)")
+	mmapKiB := fs.Int64("malloc-mmap-threshold-kib", 0, "glibc malloc maps blocks from this size on their own (0: 1024; negative: glibc's adaptive default)")
 	trimEvery := fs.Duration("malloc-trim", 0, "hand free malloc arena pages back at most this often, after transforms (0: 2s; negative: never)")
 	return command{fs: fs, summary: "the image service alone (TCP and/or Unix socket), optional faults", fn: func(args []string) error {
 		if len(args) > 0 {
@@ -46,7 +47,7 @@ func serveCommand(stdout, _ io.Writer) command {
 		}
 		svc, err := imagesvc.New(imagesvc.Config{
 			RequestBudget: *budget, MaxConcurrent: *maxConcurrent, MaxQueue: *maxQueue,
-			CacheBytes: *cacheMiB << 20, MallocArenas: *arenas, MallocTrimInterval: *trimEvery,
+			CacheBytes: *cacheMiB << 20, MallocArenas: *arenas, MallocMmapThreshold: *mmapKiB << 10, MallocTrimInterval: *trimEvery,
 		})
 		if err != nil {
 			return err
