@@ -104,7 +104,8 @@
 //	502 /fetch: upstream cut, digest mismatch, error status
 //	503 shed with Retry-After (seconds): the queue is full, the expected wait
 //	    leaves too little of the budget, or too many upload bytes are in
-//	    flight; or the client left before its transform finished
+//	    flight (Config.MaxUploadBytesInFlight); or the client left before its
+//	    transform finished
 //	504 the transform outlived Config.RequestBudget (default 20s)
 //
 // # Time, load and cancellation
@@ -122,7 +123,28 @@
 // shares it (identical built-in requests share one transform). Stopped work
 // keeps its slot until libvips has returned, so the slots count the cores
 // in use. GET /metrics and Service.Stats report all of it.
-
+//
+// # Memory
+//
+// Memory is the bounded cache (Config.CacheBytes, Go heap), the built-ins'
+// pixels (124 MB of libvips memory, once per process, shared by every
+// Service), and per worker slot one pipeline's buffers: a sequential decode
+// holds a few rows, a turn holds the (small) result. Outside Go, libvips and
+// the codecs allocate through glibc's malloc on whatever thread runs them;
+// memory.go bounds the arenas (Config.MallocArenas), fixes the size from which
+// blocks are mapped on their own (Config.MallocMmapThreshold) and hands free
+// arena pages back after transforms (Config.MallocTrimInterval). /metrics
+// shows each part: go_memstats_*, imagesvc_libvips_tracked_bytes,
+// imagesvc_malloc_{arena,used,free,mmap}_bytes, process_resident_memory_bytes.
+//
+// # Tools
+//
+// internal/httpfuzz is a grammar-aware HTTP fuzzer and load generator for the
+// service (make fuzz-http). loadcheck.sh measures what abandoned work costs
+// and how the service sheds at 64 and 256 clients, soak.sh its RSS under a
+// varied mix, bench-vs-bimg.sh its speed and peak RSS against bimg called as
+// imaginary calls it; TestCalibrateCosts measures cost.go's constants.
+//
 // bimg lifecycle: libvips is initialised by bimg's own init (which also sets
 // libvips' concurrency to 1 thread per pipeline unless VIPS_CONCURRENCY is
 // set: the service runs transforms in parallel instead); this package never
