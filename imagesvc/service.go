@@ -431,6 +431,9 @@ func (s *Service) builtinResult(ctx context.Context, name string, q url.Values, 
 	if err != nil {
 		return nil, false, err
 	}
+	if err := checkOutputSize(p.out, req.out.format); err != nil {
+		return nil, false, err
+	}
 	key := name + "?ops=" + req.chain.String() + "&" + req.out.String()
 	if r := s.cache.get(key); r != nil {
 		return r, req.stream, nil

@@ -102,6 +102,21 @@ func parseFormat(s string) (Format, error) {
 	return "", badInput(400, acceptedFormats, "unsupported output format %s", quoteToken(s))
 }
 
+// maxOutputSide is the largest width or height each encoder writes; WebP's
+// format stores sizes in 14 bits. A larger result is refused before any
+// work, naming the limit, instead of failing in the encoder.
+var maxOutputSide = map[Format]int{WEBP: 16383, JPEG: 65500}
+
+// checkOutputSize refuses a result the output format cannot hold.
+func checkOutputSize(d dims, f Format) error {
+	limit, ok := maxOutputSide[f]
+	if !ok || (d.w <= limit && d.h <= limit) {
+		return nil
+	}
+	return badInput(400, fmt.Sprintf("%s results of at most %d pixels wide and high", f, limit),
+		"the result would be %dx%d pixels: too large for %s", d.w, d.h, f)
+}
+
 // Output defaults. AVIF at libvips' default effort takes ~20 s for a 12 MP image on
 // these machines; speed 8 (the fastest useful AV1 setting) brings it to about a second.
 const (

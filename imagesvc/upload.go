@@ -71,6 +71,9 @@ func (s *Service) transformBytes(ctx context.Context, body []byte, req request) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOutputSize(p.out, req.out.format); err != nil {
+		return nil, err
+	}
 	src := engineSource{encoded: body, format: f, shrink: shrinkOnLoad(f, p)}
 	return s.run(ctx, fromRequest, "", req.chain, src, p, req.out)
 }
