@@ -4,7 +4,8 @@
 # tree's truncheck and, with BASE_REV=<git revision>, for that revision built
 # in a temporary directory: each binary serves in a child process so that its
 # CPU time and RSS are its own. Prints LOADCHECK lines and status tables.
-# Usage: imagesvc/loadcheck.sh   (FOR=30s per load level; BASE_REV= to compare)
+# Usage: imagesvc/loadcheck.sh   (FOR=30s per load level; BASE_REV= to compare;
+#        RUN='TestLoadCheck/load-64' for one part)
 # The machine may be shared: compare the two binaries within one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,5 @@ if [ -n "${BASE_REV:-}" ]; then
 fi
 for b in "${bins[@]}"; do
 	(cd imagesvc && TRUNCHECK_LOADCHECK="${b%%|*}" TRUNCHECK_SERVE_BIN="${b#*|}" TRUNCHECK_LOADCHECK_FOR="${FOR:-30s}" \
-		"$tmp/imagesvc.test" -test.run '^TestLoadCheck$' -test.v -test.timeout 60m) | grep -v -E '^(=== |--- |PASS|ok )' || true
+		"$tmp/imagesvc.test" -test.run "${RUN:-^TestLoadCheck\$}" -test.v -test.timeout 60m) | grep -v -E '^(=== |--- |PASS|ok )' || true
 done

@@ -134,6 +134,7 @@ func TestLoadCheck(t *testing.T) {
 	for _, clients := range []int{64, 256} {
 		t.Run(fmt.Sprintf("load-%d", clients), func(t *testing.T) {
 			p := startServe(t)
+			cpu0 := sample(t, p).CPU
 			rep, err := httpfuzz.Run(t.Context(), httpfuzz.Options{
 				Target: p.Target, Duration: loadFor, Concurrency: clients, Mix: httpfuzz.LoadMix, Seed: uint64(clients),
 				ProbeTimeout: 2 * time.Minute,
@@ -153,8 +154,9 @@ func TestLoadCheck(t *testing.T) {
 			}
 			other = total - ok - shed - timedOut
 			slices.Sort(lat)
-			fmt.Printf("LOADCHECK %s load %d clients for %v: %d requests (%.1f/s answered 200): %d x 200, %d x 503, %d x 504, %d other; %s; peak RSS %d MB\n",
-				label, clients, loadFor, total, float64(ok)/rep.Duration.Seconds(), ok, shed, timedOut, other, strings.Join(lat, "; "), s.HWM>>20)
+			fmt.Printf("LOADCHECK %s load %d clients for %v: %d requests (%.1f/s answered 200, server CPU %.0f ms per 200): %d x 200, %d x 503, %d x 504, %d other; %s; peak RSS %d MB\n",
+				label, clients, loadFor, total, float64(ok)/rep.Duration.Seconds(), float64((s.CPU-cpu0).Milliseconds())/float64(max(ok, 1)),
+				ok, shed, timedOut, other, strings.Join(lat, "; "), s.HWM>>20)
 			fmt.Print(rep.Table())
 		})
 	}
