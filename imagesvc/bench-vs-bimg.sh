@@ -18,6 +18,8 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$GO" test -c -o "$tmp/imagesvc.test" ./imagesvc
 (cd imagesvc && TRUNCHECK_BENCH_WRITE="$tmp/photo-12mp.jpg" "$tmp/imagesvc.test" -test.run '^TestBenchWriteSource$' >/dev/null)
+floor="$(cd imagesvc && TRUNCHECK_BENCH_IMPL=none TRUNCHECK_BENCH_WORK=resize TRUNCHECK_BENCH_SRC="$tmp/photo-12mp.jpg" \
+	"$tmp/imagesvc.test" -test.run '^TestBenchVsBimg$' | sed -n 's/.*peak_rss_mb=\([0-9]*\).*/\1/p')"
 lines="$tmp/lines"
 : >"$lines"
 for rep in $(seq "$REPS"); do
@@ -29,7 +31,7 @@ for rep in $(seq "$REPS"); do
 		done
 	done
 done
-awk -v reps="$REPS" -v dur="$FOR" -v conc="$CONC" '
+awk -v reps="$REPS" -v dur="$FOR" -v conc="$CONC" -v floor="$floor" '
 {
 	for (i = 2; i <= NF; i++) { split($(i), kv, "="); f[kv[1]] = kv[2] }
 	k = f["impl"] SUBSEP f["work"]
@@ -51,6 +53,7 @@ END {
 		impl = (im == 1) ? "bimg" : "imagesvc"; k = impl SUBSEP works[w]
 		printf "%-14s %-9s %8.2f (%5.2f..%5.2f) %8.1f (%5.0f..%5.0f) %8.0f (%5.0f..%5.0f)\n", works[w], impl, median(ops, k), lo(ops, k), hi(ops, k), median(cpu, k), lo(cpu, k), hi(cpu, k), median(hwm, k), lo(hwm, k), hi(hwm, k)
 	}
+	printf "the process alone (libvips loaded, source read, no transform): peak RSS %s MB\n", floor
 	printf "\nratios imagesvc/bimg (goal: speed >= 1.10, peak RSS <= 0.60); speed by ops/s, and by CPU per op (less sensitive to other tenants)\n"
 	for (w = 1; w <= 3; w++) {
 		a = "imagesvc" SUBSEP works[w]; b = "bimg" SUBSEP works[w]

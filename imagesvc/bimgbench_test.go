@@ -42,7 +42,7 @@ var benchWorks = map[string]benchWork{
 // prints a BENCH line: operations per second, CPU time per operation and
 // peak RSS.
 //
-//	TRUNCHECK_BENCH_IMPL  imagesvc or bimg (required to run)
+//	TRUNCHECK_BENCH_IMPL  imagesvc, bimg, or none (the process's floor; required to run)
 //	TRUNCHECK_BENCH_WORK  resize, webp or rotate-resize
 //	TRUNCHECK_BENCH_SRC   the source JPEG (bench-vs-bimg.sh writes photo-12mp at quality 90)
 func TestBenchVsBimg(t *testing.T) {
@@ -87,11 +87,17 @@ func TestBenchVsBimg(t *testing.T) {
 			out, err := bimg.Resize(src, work.bimg)
 			return len(out), err
 		}
+	case "none":
+		// the floor: the process with libvips loaded and the source read
+		op = func() (int, error) { return len(src), nil }
 	default:
-		t.Fatalf("TRUNCHECK_BENCH_IMPL %q: imagesvc or bimg", impl)
+		t.Fatalf("TRUNCHECK_BENCH_IMPL %q: imagesvc, bimg or none", impl)
 	}
 	n, err := op() // warm-up, and the size of one result
 	require.NoError(t, err)
+	if impl == "none" {
+		dur = 0
+	}
 	var ops atomic.Int64
 	cpu0 := processCPU()
 	deadline := time.Now().Add(dur)
