@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup image clean
+.PHONY: setup test vet fuzz fuzz-http demo run gate soak bench bench-imagesvc bench-transport realworld survey-setup image clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -46,6 +46,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./results
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./harness/digest
 
+## fuzz-http: the image service under the grammar-aware HTTP fuzzer (imagesvc/internal/httpfuzz)
+## for FUZZ_HTTP_TIME; prints the status mix per input class, fails on any violation
+## (a 500, a non-JSON error, a wrong digest, a cut image accepted, a valid request unanswered).
+FUZZ_HTTP_TIME ?= 60s
+fuzz-http: setup
+	TRUNCHECK_FUZZ_HTTP=$(FUZZ_HTTP_TIME) $(GO) test -count=1 -run '^TestFuzzHTTP$$' -v ./imagesvc
+
 ## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
 demo: setup
 	$(GO) run ./cmd/truncheck run --out $(OUT)/demo
@@ -69,6 +76,11 @@ soak: setup
 SOAK ?= 10m
 bench: setup
 	SOAK=$(SOAK) BENCH_OUT=$(OUT)/bench bash harness/bench.sh
+
+## bench-imagesvc: imagesvc against bimg called the way imaginary 1.2.4 calls it (resize, WebP,
+## rotate+resize of a 12 MP JPEG upload): ratios of speed and peak RSS measured in the same run.
+bench-imagesvc: setup
+	bash imagesvc/bench-vs-bimg.sh
 
 bench-transport: setup
 	bash transport/bench.sh

@@ -184,6 +184,9 @@ type Account struct {
 	ContentLength int64  `json:"content_length"` // what the head promised; -1 none (chunked, close-delimited)
 	BytesWritten  int64  `json:"bytes_written"`  // body bytes the handler's writes accepted
 	WriteError    string `json:"write_error,omitempty"`
+	// Error is the error the server answered with, for a non-2xx (as its
+	// error body says it); optional.
+	Error string `json:"error,omitempty"`
 	// Complete: the handler finished, and every byte it promised (or wrote,
 	// when it promised no length) was accepted without a write error.
 	Complete bool `json:"complete"`

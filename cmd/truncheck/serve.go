@@ -15,19 +15,31 @@ type serveOptions struct {
 	noKeepAlive  *bool
 	grace        *time.Duration
 	control      *string
+	// The image service's limits and memory settings.
+	budget, trimEvery       *time.Duration
+	maxConcurrent, maxQueue *int
+	arenas                  *int
+	cacheMiB, mmapKiB       *int64
 }
 
 func serveFlags(fs *flag.FlagSet) serveOptions {
 	var listen stringList
 	fs.Var(&listen, "listen", "where to listen: http://HOST:PORT and/or unix:/PATH, one of each at most; repeatable\n(default http://127.0.0.1:8080)")
 	return serveOptions{
-		listen:       &listen,
-		faults:       fs.String("faults", "", "fault spec applied to every accepted conn, e.g. 'buffered-shutdown,sndbuf=8KiB'"),
-		seed:         fs.Int64("seed", 1, "seed for the faults' randomness"),
-		writeTimeout: fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)"),
-		noKeepAlive:  fs.Bool("no-keepalive", false, "close every connection after one response"),
-		grace:        fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
-		control:      controlFlag(fs),
+		listen:        &listen,
+		faults:        fs.String("faults", "", "fault spec applied to every accepted conn, e.g. 'buffered-shutdown,sndbuf=8KiB'"),
+		seed:          fs.Int64("seed", 1, "seed for the faults' randomness"),
+		writeTimeout:  fs.Duration("write-timeout", 0, "http.Server WriteTimeout (0: the service's default; negative: none)"),
+		noKeepAlive:   fs.Bool("no-keepalive", false, "close every connection after one response"),
+		grace:         fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
+		control:       controlFlag(fs),
+		budget:        fs.Duration("budget", 0, "time budget of a request's transform, queue wait included (0: the service's default, 20s; negative: none)"),
+		maxConcurrent: fs.Int("max-concurrent", 0, "transforms at once, one core each (0: GOMAXPROCS)"),
+		maxQueue:      fs.Int("max-queue", 0, "transforms waiting for a slot before requests are shed with 503 (0: 32 per slot)"),
+		cacheMiB:      fs.Int64("cache-mib", 0, "cache of transformed built-ins in MiB (0: 512; negative: no cache)"),
+		arenas:        fs.Int("malloc-arenas", 0, "glibc malloc arenas for the process (0: 2; negative: glibc's default; MALLOC_ARENA_MAX wins)"),
+		mmapKiB:       fs.Int64("malloc-mmap-threshold-kib", 0, "glibc malloc maps blocks from this size on their own (0: 1024; negative: glibc's adaptive default)"),
+		trimEvery:     fs.Duration("malloc-trim", 0, "hand free malloc arena pages back at most this often, after transforms (0: 2s; negative: never)"),
 	}
 }
 

@@ -42,7 +42,13 @@ func serveCommand(stdout, _ io.Writer) command {
 			if err != nil {
 				return err
 			}
-			svc, err := imagesvc.New(imagesvc.Config{})
+			if *f.maxConcurrent < 0 || *f.maxQueue < 0 {
+				return usagef("--max-concurrent and --max-queue: 0 (default) or more")
+			}
+			svc, err := imagesvc.New(imagesvc.Config{
+				RequestBudget: *f.budget, MaxConcurrent: *f.maxConcurrent, MaxQueue: *f.maxQueue,
+				CacheBytes: *f.cacheMiB << 20, MallocArenas: *f.arenas, MallocMmapThreshold: *f.mmapKiB << 10, MallocTrimInterval: *f.trimEvery,
+			})
 			if err != nil {
 				return err
 			}
