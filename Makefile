@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz demo run gate soak bench bench-transport realworld survey-setup survey survey-quick clean
+.PHONY: setup test vet fuzz fuzz-http demo run gate soak bench bench-imagesvc bench-transport realworld survey-setup survey survey-quick image clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -46,6 +46,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoder$$' -fuzztime=$(FUZZTIME) ./results
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./harness/digest
 
+## fuzz-http: the image service under the grammar-aware HTTP fuzzer (imagesvc/internal/httpfuzz)
+## for FUZZ_HTTP_TIME; prints the status mix per input class, fails on any violation
+## (a 500, a non-JSON error, a wrong digest, a cut image accepted, a valid request unanswered).
+FUZZ_HTTP_TIME ?= 60s
+fuzz-http: setup
+	TRUNCHECK_FUZZ_HTTP=$(FUZZ_HTTP_TIME) $(GO) test -count=1 -run '^TestFuzzHTTP$$' -v ./imagesvc
+
 ## demo: the main job on the embedded defaults: the built-in image service, the quick catalog.
 demo: setup
 	$(GO) run ./cmd/truncheck run --out $(OUT)/demo
@@ -69,6 +76,11 @@ soak: setup
 SOAK ?= 10m
 bench: setup
 	SOAK=$(SOAK) BENCH_OUT=$(OUT)/bench bash harness/bench.sh
+
+## bench-imagesvc: imagesvc against bimg called the way imaginary 1.2.4 calls it (resize, WebP,
+## rotate+resize of a 12 MP JPEG upload): ratios of speed and peak RSS measured in the same run.
+bench-imagesvc: setup
+	bash imagesvc/bench-vs-bimg.sh
 
 bench-transport: setup
 	bash transport/bench.sh
@@ -103,6 +115,18 @@ survey-quick:
 	timeout --signal=INT --kill-after=30s 5m $(GO) run ./cmd/truncheck survey --no-install \
 		--servers $(SURVEY_QUICK_SERVERS) --require $(SURVEY_QUICK_SERVERS) \
 		--conditions $(SURVEY_QUICK_CONDITIONS) --out $(OUT)/survey-quick
+
+## image: the OCI image of the cgo-free binary, built from scratch: no container daemon, no
+## base image pulled, Go alone. Writes $(OUT)/image/oci (an OCI layout: skopeo, crane or oras
+## copy it to a registry) and $(OUT)/image/truncheck.tar (docker load, podman load).
+## IMAGE_TAG=v1 names it truncheck:v1; IMAGE_ARCH=arm64 builds for another architecture.
+IMAGE_TAG  ?= latest
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+image:
+	@command -v $(GO) >/dev/null || { echo "image: Go 1.26 is required (go not on PATH)"; exit 1; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -o $(OUT)/image/truncheck ./cmd/truncheck
+	$(GO) run ./deploy/mkimage --binary $(OUT)/image/truncheck --arch $(IMAGE_ARCH) \
+		--layout $(OUT)/image/oci --tar $(OUT)/image/truncheck.tar --tag truncheck:$(IMAGE_TAG) --version $(IMAGE_TAG)
 
 clean:
 	rm -rf $(OUT)

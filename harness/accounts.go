@@ -63,7 +63,7 @@ func (r *external) account(ctx context.Context, id string, wait time.Duration) (
 // harness/account); finished is false while the server says the response
 // is still being written.
 func (r *external) fetchAccount(ctx context.Context, path string) (*results.Account, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
 	if err != nil {
 		return nil, false
 	}

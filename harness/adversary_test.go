@@ -253,7 +253,7 @@ func TestProxyCutInFrontOfAccountingTarget(t *testing.T) {
 func TestRemoteAccountLookup(t *testing.T) {
 	origin, body := adversaryOrigin(t)
 	u := origin[len("http://"):]
-	r := &external{t: &Target{URL: origin, AccountPath: "/accounts/{id}?wait=2s"}, network: "tcp", addr: u}
+	r := &external{t: &Target{URL: origin, AccountPath: "/accounts/{id}?wait=2s"}, network: "tcp", addr: u, base: origin}
 	r.acctCl = &http.Client{Transport: newTransport(func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "tcp", u)
 	}, 2, false)}

@@ -5,8 +5,9 @@
 # repetition; results are medians with their spread (min-max over repetitions) and
 # ratios are taken per repetition (this machine is small and shared).
 #   1. verification: the harness verifier vs a plain client reading with the same 64 KiB
-#      buffer, 16 MB bodies from a loopback server, in one process; sha-256 and crc32c
-#      MB/s on this CPU; then in separate processes side by side with vegeta (built from
+#      buffer, 16 MB bodies from a loopback server, in one process (as separate benchmarks,
+#      and paired: both in turns, request by request); sha-256 and crc32c MB/s on this
+#      CPU; then in separate processes side by side with vegeta (built from
 #      source), which reads every body to the end (-max-body=0: it keeps none of it)
 #   2. transport: transport/bench.sh (wrapper, proxy, Toxiproxy side by side)
 #   3. time to reproduce buffered-shutdown over a Unix socket (REPRO_RUNS runs)
@@ -58,16 +59,22 @@ if want 1; then
 	echo "-- one process: $COUNT repetitions of $BENCHTIME, order rotated"
 	res="$tmp/verify"
 	go_bench_rotated "$res" "$bin" harness "$BENCHTIME" "$COUNT" \
-		BenchmarkPerfVerify/plain BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/verifier-sha256 \
-		BenchmarkPerfHash/sha-256 BenchmarkPerfHash/crc32c
+		BenchmarkPerfVerify/plain BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/verifier-sha256 BenchmarkPerfVerify/paired \
+		BenchmarkPerfHash/sha-256 BenchmarkPerfHash/crc32c BenchmarkPerfHash/crc32c-stdlib
 	show "$res" BenchmarkPerfVerify/plain MB/s "plain client (64 KiB reads)"
 	show "$res" BenchmarkPerfVerify/verifier-crc32c MB/s "verifier, crc32c digest + reference"
 	show "$res" BenchmarkPerfVerify/verifier-sha256 MB/s "verifier, sha-256 digest + reference"
 	show "$res" BenchmarkPerfHash/crc32c MB/s "crc32c alone, this CPU, one core"
+	show "$res" BenchmarkPerfHash/crc32c-stdlib MB/s "crc32c by hash/crc32 (for reference)"
 	show "$res" BenchmarkPerfHash/sha-256 MB/s "sha-256 alone, this CPU, one core"
 	goal "$res" "verifier (crc32c)/plain, same buffer" BenchmarkPerfVerify/verifier-crc32c BenchmarkPerfVerify/plain ">=" 0.95
 	goal "$res" "verifier (sha-256)/plain (for reference)" BenchmarkPerfVerify/verifier-sha256 BenchmarkPerfVerify/plain ">=" 0
 	goal "$res" "sha-256 alone/plain (for reference)" BenchmarkPerfHash/sha-256 BenchmarkPerfVerify/plain ">=" 0
+	# paired: both clients in turns within one benchmark; its ratio is the median over
+	# request pairs, one value per repetition, held to the same goal.
+	paired="$tmp/paired"
+	awk '$3 ~ /^BenchmarkPerfVerify\/paired/ { for (i = 4; i <= NF; i++) if ($(i) == "verifier/plain") printf "%d\tratio\t%s\n%d\tone\t1\n", $2 + 0, $(i - 1), $2 + 0 }' "$res.raw" >"$paired"
+	goal "$paired" "verifier (crc32c)/plain, paired requests" ratio one ">=" 0.95
 
 	echo "-- separate processes (server, one client at a time on one connection): $COUNT repetitions of $CLIENT_FOR, order rotated"
 	TRUNCHECK_PERF_SERVE="$tmp/serve" "$bin" -test.run '^TestPerfServe$' >"$tmp/serve.log" 2>&1 &
@@ -78,6 +85,7 @@ if want 1; then
 	if GOBIN="$tmp/gobin" GOFLAGS= "$GO" install github.com/tsenart/vegeta/v12@v12.13.0 >"$tmp/vegeta-build.log" 2>&1; then
 		vegeta="$tmp/gobin/vegeta"
 		echo "vegeta v12.13.0 (built from source into a temporary directory): attack -rate=0 -max-workers=1 -max-body=0"
+		echo "(our two clients pin their sockets' receive buffer, see perfRcvBuf in harness/perf_test.go; vegeta's are autotuned)"
 	else
 		echo "vegeta: could not be built, its comparison is skipped: $(tail -n 1 "$tmp/vegeta-build.log")"
 	fi

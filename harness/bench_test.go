@@ -114,7 +114,7 @@ func BenchmarkVerifyThroughput(b *testing.B) {
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
-			got, err := plainGet(c, srv.URL+"/"+strconv.Itoa(n), buf)
+			got, err := plainGet(c, srv.URL+"/"+strconv.Itoa(n), "", buf)
 			require.NoError(b, err)
 			require.Equal(b, int64(n), got)
 		}

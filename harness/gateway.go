@@ -9,13 +9,16 @@ import (
 	"github.com/truncheck/truncheck/scenarios"
 )
 
-// newGateway is the gateway tier's handler relaying to upTr: Go's
-// httputil.ReverseProxy, or the naive copier that launders cuts.
-func newGateway(kind scenarios.GatewayKind, upTr http.RoundTripper) http.Handler {
+// newGateway is the gateway tier's handler relaying to upTr, whose
+// requests use scheme (https when the upstream hop has TLS): Go's
+// httputil.ReverseProxy, or the naive copier that launders cuts. Either
+// relays from any protocol to any (HTTP/2 to the client, HTTP/1.1 upstream,
+// as real proxies do), per the hops' settings.
+func newGateway(kind scenarios.GatewayKind, upTr http.RoundTripper, scheme string) http.Handler {
 	if kind == scenarios.Naive {
-		return naiveGateway{tr: upTr}
+		return naiveGateway{tr: upTr, base: scheme + "://upstream"}
 	}
-	target := &url.URL{Scheme: "http", Host: "upstream"}
+	target := &url.URL{Scheme: scheme, Host: "upstream"}
 	return &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.Out.Header["X-Forwarded-For"] = nil },
 		Transport: upTr,
@@ -28,10 +31,13 @@ func newGateway(kind scenarios.GatewayKind, upTr http.RoundTripper) http.Handler
 // Content-Length, so Go's server re-chunks the body and ends it cleanly
 // whatever happened upstream. The origin's Content-Digest and request id
 // travel on.
-type naiveGateway struct{ tr http.RoundTripper }
+type naiveGateway struct {
+	tr   http.RoundTripper
+	base string
+}
 
 func (g naiveGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, "http://upstream"+r.URL.RequestURI(), r.Body)
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, g.base+r.URL.RequestURI(), r.Body)
 	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return

@@ -68,7 +68,7 @@ func TestHyperConforms(t *testing.T) {
 	dir := shortSockDir(t)
 	sock := filepath.Join(dir, "h.sock")
 	r := &external{t: &Target{URL: "unix:" + sock, Exec: []string{exe, "--unix", sock, "--accounts", filepath.Join(dir, "acc.jsonl")}, ReadyPath: "/healthz"},
-		network: "unix", addr: sock, logf: t.Logf}
+		network: "unix", addr: sock, base: "http://target", logf: t.Logf}
 	p, err := r.start(t.Context(), nil)
 	require.NoError(t, err)
 	r.proc = p

@@ -18,6 +18,7 @@ import (
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
+	"github.com/truncheck/truncheck/transport/h2fault"
 )
 
 // inProcess is an in-process topology: the tiers of the scenario on loopback
@@ -57,8 +58,13 @@ type inProcess struct {
 	base      string
 	cleanPath cleanPath
 
+	// TLS hops: the run's CA (nil when no hop uses TLS). HTTP/2 stream
+	// faults: the injector of each tier that has some, by hop.
+	ca        *runCA
+	injectors map[int]*h2fault.Injector
+
 	closers []func() error // in reverse order of creation
-	trs     []*http.Transport
+	trs     []roundTripper
 }
 
 // generation is one origin server on the shared socket.
@@ -78,18 +84,30 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 	if s.Topology.Mode == scenarios.Nested && o.Outer == nil {
 		return nil, fmt.Errorf("origin %q cannot be nested (it has no Outer tier; accepted: topology direct or gateway)", o.Name)
 	}
+	hops := s.Topology.Hops
+	for _, r := range s.Workload.Requests {
+		if r.Expect100 && hops[0].Protocol == scenarios.HTTP2 {
+			return nil, fmt.Errorf("request %s %s: Expect: 100-continue uploads go through the harness's own HTTP/1.1 client (accepted: protocol http/1.1 on hop 0)", r.Method, r.Path)
+		}
+	}
 	dir, err := os.MkdirTemp("", "tc")
 	if err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	st = &inProcess{s: s, record: record, dir: dir, base: "http://svc", origin: o, accounts: o.Accounts}
+	st = &inProcess{s: s, record: record, dir: dir, origin: o, accounts: o.Accounts, injectors: map[int]*h2fault.Injector{}}
 	defer func() {
 		if err != nil {
 			st.close()
 			st = nil
 		}
 	}()
-	hops := s.Topology.Hops
+	for _, h := range hops {
+		if h.TLS && st.ca == nil {
+			if st.ca, err = newRunCA(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	last := len(hops) - 1
 	seed := func(i int) int64 { return s.Seed*1_000_003 + int64(i) }
 	hopName := func(i int, side string) string { return fmt.Sprintf("hop%d-%s", i, side) }
@@ -101,6 +119,7 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 	}
 	st.originL = st.wrap(l, hops[last].ServerFaults, seed(last), "svc")
 	st.socket = transport.NewHandover(st.originL)
+	st.injector(last, seed(last))
 	st.startGeneration()
 	upNet, upAddr := l.Addr().Network(), l.Addr().String()
 	st.front, st.frontName, st.frontInside = st.originL, hopName(last, "server"), true
@@ -116,14 +135,17 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 		st.upConns = newConnIndex(4096)
 		st.upName = hopName(last, "client")
 		upDial := st.upConns.dialer(hopDialer(st.opts(hops[last].ClientFaults, seed(last)+500, "gw-up"), upNet, upAddr))
-		upTr := newTransport(upDial, 64, false)
+		upWire := st.wire(hops[last])
+		upTr := hopTransport(upDial, upWire, 64, false)
 		st.trs = append(st.trs, upTr)
 		gl, err := st.listen(hops[gi].Network, "gw.sock")
 		if err != nil {
 			return nil, fmt.Errorf("gateway listener: %w", err)
 		}
 		wl := st.wrap(gl, hops[gi].ServerFaults, seed(gi), "gw")
-		st.serve(&http.Server{Handler: newGateway(s.Topology.Gateway, upTr), ErrorLog: quietLog, ReadHeaderTimeout: 10 * time.Second}, wl)
+		hs := &http.Server{Handler: newGateway(s.Topology.Gateway, upTr, upWire.scheme()), ErrorLog: quietLog, ReadHeaderTimeout: 10 * time.Second}
+		st.withStreamFaults(hs, st.injector(gi, seed(gi)))
+		st.serve(hs, serveWire(hs, wl, hops[gi], st.ca))
 		upNet, upAddr = gl.Addr().Network(), gl.Addr().String()
 		st.front, st.frontName, st.frontInside = wl, hopName(gi, "server"), false
 	}
@@ -131,9 +153,10 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 		// The outer tier: the origin's own outer service fetching its source
 		// through the gateway; its account is the one the client's request
 		// ids are in.
-		upTr := newTransport(hopDialer(st.opts(hops[1].ClientFaults, seed(1)+500, "outer-up"), upNet, upAddr), 64, false)
+		upWire := st.wire(hops[1])
+		upTr := hopTransport(hopDialer(st.opts(hops[1].ClientFaults, seed(1)+500, "outer-up"), upNet, upAddr), upWire, 64, false)
 		st.trs = append(st.trs, upTr)
-		outer, err := st.outer(o, upTr, "http://gw")
+		outer, err := st.outer(o, upTr, upWire.scheme()+"://gw")
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +166,9 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 			return nil, fmt.Errorf("outer listener: %w", err)
 		}
 		wl := st.wrap(ol, hops[0].ServerFaults, seed(0), "outer")
-		st.serve(originServer(outer, s.Service), wl)
+		hs := originServer(outer, s.Service)
+		st.withStreamFaults(hs, st.injector(0, seed(0)))
+		st.serve(hs, serveWire(hs, wl, hops[0], st.ca))
 		upNet, upAddr = ol.Addr().Network(), ol.Addr().String()
 		st.front, st.frontName, st.frontInside = wl, hopName(0, "server"), true
 		st.upConns = nil // the account is the outer tier's: cuts beyond it show as its 502
@@ -161,15 +186,64 @@ func buildInProcess(s scenarios.Scenario, o origin.Origin, record int) (st *inPr
 		o = outer // whose answers the clean path gives
 	}
 
-	st.cldial = hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
-	tr := newTransport(st.cldial, s.Concurrency, s.Client.ConnectionClose)
+	w := st.wire(hops[0])
+	raw := hopDialer(st.opts(hops[0].ClientFaults, seed(0)+500, "client"), upNet, upAddr)
+	st.cldial = raw
+	if w.tls != nil {
+		// Expect: 100-continue uploads take the harness's own client over this dial.
+		st.cldial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, raw, network, addr, w.tls)
+		}
+	}
+	tr := hopTransport(raw, w, s.Concurrency, s.Client.ConnectionClose)
 	st.trs = append(st.trs, tr)
 	st.cl = &http.Client{Transport: tr}
+	st.base = w.scheme() + "://svc"
 	cleanDial := hopDialer(transport.Options{Record: record, Name: "ref"}, refNet, refAddr)
 	cleanTr := newTransport(cleanDial, 4, true)
 	st.trs = append(st.trs, cleanTr)
 	st.cleanPath = cleanPath{client: &http.Client{Transport: cleanTr}, dial: cleanDial, base: "http://ref", trusted: o.Trusted}
 	return st, nil
+}
+
+// wire is how hop carries HTTP, from its client's side.
+func (st *inProcess) wire(hop scenarios.Hop) wire {
+	w := wire{proto: hop.Protocol}
+	if hop.TLS {
+		w.tls = st.ca.clientConfig(hop.Protocol)
+	}
+	return w
+}
+
+// injector returns the stream-fault injector of the tier hop i reaches,
+// made on first use; nil when the hop has no stream faults.
+func (st *inProcess) injector(i int, seed int64) *h2fault.Injector {
+	f := st.s.Topology.Hops[i].StreamFaults
+	if f.IsZero() {
+		return nil
+	}
+	in, ok := st.injectors[i]
+	if !ok {
+		in = h2fault.NewInjector(f, seed)
+		st.injectors[i] = in
+	}
+	return in
+}
+
+// withStreamFaults puts in (when not nil) on hs: its handler wrapped, its
+// ConnContext chained.
+func (st *inProcess) withStreamFaults(hs *http.Server, in *h2fault.Injector) {
+	if in == nil {
+		return
+	}
+	hs.Handler = in.Wrap(hs.Handler)
+	cc := hs.ConnContext
+	hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if cc != nil {
+			ctx = cc(ctx, c)
+		}
+		return in.ConnContext(ctx, c)
+	}
 }
 
 // outer builds an outer tier of the origin, fetching from base through
@@ -265,9 +339,26 @@ func (st *inProcess) serveClean(o origin.Origin, sock string) (string, string, e
 // socket; from now on it takes the socket's connections.
 func (st *inProcess) startGeneration() *generation {
 	g := &generation{hs: originServer(st.origin, st.s.Service), view: st.socket.Generation(), done: make(chan struct{})}
+	last := len(st.s.Topology.Hops) - 1
+	hop := st.s.Topology.Hops[last]
+	st.withStreamFaults(g.hs, st.injectors[last])
+	if hop.TLS && hop.Protocol != scenarios.HTTP2 {
+		// A TLS server writes its handshake before it reads a request, so its
+		// first write is no answer: a connection counts as answered once its
+		// first response is done (idle), or it closed. (HTTP/2 needs no such
+		// care: a stream the old server did not take is above its GOAWAY's
+		// last stream id, and the client sends it again.)
+		g.view.AnswerExplicitly()
+		g.hs.ConnState = func(c net.Conn, cs http.ConnState) {
+			if cs == http.StateIdle || cs == http.StateHijacked {
+				g.view.Answered(c)
+			}
+		}
+	}
+	l := serveWire(g.hs, g.view, hop, st.ca)
 	go func() {
 		defer close(g.done)
-		_ = g.hs.Serve(g.view)
+		_ = g.hs.Serve(l)
 	}()
 	st.mu.Lock()
 	st.gen = g
@@ -307,7 +398,19 @@ func (st *inProcess) account(ctx context.Context, id string, wait time.Duration)
 	return ra, nil
 }
 
-func (st *inProcess) cutBy(conn net.Conn, acc *results.Account) (string, string, bool) {
+func (st *inProcess) cutBy(conn net.Conn, id string, acc *results.Account) (string, string, bool) {
+	// A stream fault is the server's own doing (its HTTP/2 server reset the
+	// stream or closed the connection): inside, the account decides silence.
+	for i, in := range st.injectors {
+		if f, ok := in.Fired(id); ok {
+			return f, fmt.Sprintf("hop%d-streams", i), true
+		}
+		if conn != nil && i == 0 {
+			if f, ok := in.FiredOnConn(transport.PeerKey(conn)); ok {
+				return f, fmt.Sprintf("hop%d-streams", i), true
+			}
+		}
+	}
 	if conn == nil {
 		return "", "", false
 	}
@@ -389,6 +492,9 @@ func (st *inProcess) close() error {
 	}
 	for _, tr := range st.trs {
 		tr.CloseIdleConnections()
+	}
+	for _, in := range st.injectors {
+		in.Close()
 	}
 	for _, o := range st.outers {
 		if o.Close != nil {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -21,10 +23,14 @@ import (
 )
 
 // serveEnv makes the test binary an external server for the Target tests:
-// TRUNCHECK_TEST_SERVE=/path/to.sock serves the bodies origin on that
-// socket (refusing one already there) until SIGTERM, then shuts down
-// gracefully, like a deployed service.
-const serveEnv = "TRUNCHECK_TEST_SERVE"
+// TRUNCHECK_TEST_SERVE=/path/to.sock (or tcp:127.0.0.1:PORT) serves the
+// bodies origin there (refusing an address in use) until SIGTERM, then
+// shuts down gracefully, like a deployed service. With serveTLSEnv=DIR it
+// serves TLS with DIR/cert.pem and DIR/key.pem, HTTP/2 offered by ALPN.
+const (
+	serveEnv    = "TRUNCHECK_TEST_SERVE"
+	serveTLSEnv = "TRUNCHECK_TEST_SERVE_TLS"
+)
 
 // compile compiles a scenario a test wrote.
 func compile(t testing.TB, s scenarios.Scenario) scenarios.Compiled {
@@ -62,14 +68,22 @@ func TestMain(m *testing.M) {
 func serveForTest(sock string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	l, err := net.Listen("unix", sock) // a live socket there: EADDRINUSE, the start fails
+	network, addr := "unix", sock
+	if a, ok := strings.CutPrefix(sock, "tcp:"); ok {
+		network, addr = "tcp", a
+	}
+	l, err := net.Listen(network, addr) // a live socket there: EADDRINUSE, the start fails
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	o := origin.Bodies()
 	srv := &http.Server{Handler: o.Handler, ConnContext: o.ConnContext}
-	go func() { _ = srv.Serve(l) }()
+	if dir := os.Getenv(serveTLSEnv); dir != "" {
+		go func() { _ = srv.ServeTLS(l, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")) }()
+	} else {
+		go func() { _ = srv.Serve(l) }()
+	}
 	<-ctx.Done()
 	if err := srv.Shutdown(context.Background()); err != nil {
 		return 1

@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,7 +88,9 @@ func digestServer(b testing.TB, max int) (*httptest.Server, []byte) {
 // client and by the verifier (length, framing, CRC-32C of the whole body and of every
 // block against the reference, and the Content-Digest: crc32c as the harness asks for it
 // by default, or sha-256 when that is all there is). The plain client does the same work
-// except the checking: the same http.Client set-up and the same 64 KiB read buffer as the
+// except the checking: the same http.Client set-up ([perfClient]: a connection of its
+// own, kept alive, with a pinned receive buffer), the same request (Want-Content-Digest
+// included, so the response is the same bytes) and the same 64 KiB read buffer as the
 // verifier (io.Copy to io.Discard would read 8 KiB at a time). bench.sh runs each
 // sub-benchmark in its own process, in an order that rotates per repetition, and prints
 // the verifier's per-repetition ratios to the plain client.
@@ -96,13 +100,13 @@ func BenchmarkPerfVerify(b *testing.B) {
 	ref := FingerprintBytes(body[:n])
 	url := srv.URL + "/" + strconv.Itoa(n)
 	b.Run("plain", func(b *testing.B) {
-		c := &http.Client{Transport: &http.Transport{}}
+		c := perfClient()
 		defer c.CloseIdleConnections()
 		buf := make([]byte, bufSize)
 		b.SetBytes(n)
 		b.ReportAllocs()
 		for b.Loop() {
-			got, err := plainGet(c, url, buf)
+			got, err := plainGet(c, url, DefaultWantDigest, buf)
 			require.NoError(b, err)
 			require.Equal(b, int64(n), got)
 		}
@@ -112,7 +116,7 @@ func BenchmarkPerfVerify(b *testing.B) {
 		{"verifier-sha256", "sha-256=1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := &http.Client{Transport: &http.Transport{}}
+			c := perfClient()
 			defer c.CloseIdleConnections()
 			v := NewVerifier(time.Minute, tc.want)
 			b.SetBytes(n)
@@ -126,14 +130,111 @@ func BenchmarkPerfVerify(b *testing.B) {
 			}
 		})
 	}
+	// paired: the plain client and the crc32c verifier in turns, one request each, the
+	// order swapped every pair, each request timed. On a shared machine the two requests
+	// of a pair see nearly the same load, so the median over pairs of plain's time over
+	// the verifier's (verifier/plain, a throughput ratio) is steadier than the ratio of two
+	// benchmarks run seconds apart; a burst of load spoils a pair, not the result.
+	// plain-MB/s and verifier-MB/s are from the summed times; MB/s counts both clients'
+	// bytes. verifier/plain-cpu is plain's summed process CPU time (client and server, user
+	// and system) over the verifier's: what a request costs whoever else shares the CPUs,
+	// which the load on a shared machine moves far less than it moves wall time.
+	b.Run("paired", func(b *testing.B) {
+		plainC := perfClient()
+		defer plainC.CloseIdleConnections()
+		verifyC := perfClient()
+		defer verifyC.CloseIdleConnections()
+		buf := make([]byte, bufSize)
+		v := NewVerifier(time.Minute, DefaultWantDigest)
+		var cpuPlain, cpuVerify time.Duration
+		plain := func() time.Duration {
+			cpu0, start := processCPU(b), time.Now()
+			got, err := plainGet(plainC, url, DefaultWantDigest, buf)
+			d := time.Since(start)
+			cpuPlain += processCPU(b) - cpu0
+			require.NoError(b, err)
+			require.Equal(b, int64(n), got)
+			return d
+		}
+		verify := func() time.Duration {
+			cpu0, start := processCPU(b), time.Now()
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			require.NoError(b, err)
+			vd := v.Do(context.Background(), verifyC, req, &ref, false)
+			d := time.Since(start)
+			cpuVerify += processCPU(b) - cpu0
+			require.Equal(b, results.Complete, vd.Outcome, "%v", vd.Err)
+			require.NotEmpty(b, vd.DigestWant, "the digest was not checked")
+			return d
+		}
+		var tPlain, tVerify time.Duration
+		var ratios []float64
+		b.SetBytes(2 * n)
+		b.ReportAllocs()
+		for b.Loop() {
+			var p, v time.Duration
+			if len(ratios)%2 == 0 {
+				p = plain()
+				v = verify()
+			} else {
+				v = verify()
+				p = plain()
+			}
+			tPlain, tVerify = tPlain+p, tVerify+v
+			ratios = append(ratios, p.Seconds()/v.Seconds())
+		}
+		pairs := float64(len(ratios))
+		b.ReportMetric(pairs*n/tPlain.Seconds()/1e6, "plain-MB/s")
+		b.ReportMetric(pairs*n/tVerify.Seconds()/1e6, "verifier-MB/s")
+		b.ReportMetric(median(ratios), "verifier/plain")
+		b.ReportMetric(cpuPlain.Seconds()/cpuVerify.Seconds(), "verifier/plain-cpu")
+	})
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perfRcvBuf is the receive buffer of the benchmark clients' sockets, pinned. Left to
+// the kernel's autotuning, a loopback connection's buffer settles anywhere from about 1
+// to 32 MiB depending on how its first bodies happened to be read, and keeps that size:
+// in one paired run the verifier's connection got 33 MiB and the plain client's 2.5 MiB,
+// and the larger buffer made its requests up to a third cheaper (fewer wakeups and
+// window updates) for the rest of the run, whichever client held it. Pinned, both
+// clients read from the same kind of socket and the ratio measures the client. 4 MiB is
+// the kernel's default cap for an unprivileged SO_RCVBUF (net.core.rmem_max); a lower
+// cap lowers both clients' alike.
+const perfRcvBuf = 4 << 20
+
+// perfClient is the http.Client of every verification benchmark client: a transport of
+// its own (its own keep-alive connection) whose sockets have perfRcvBuf.
+func perfClient() *http.Client {
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, perfRcvBuf)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
 // plainGet fetches url and reads the whole body into buf, bufSize bytes at a time, like
-// the verifier reads but checking nothing; it returns the body's length.
-func plainGet(c *http.Client, url string, buf []byte) (int64, error) {
+// the verifier reads but checking nothing; it returns the body's length. wantDigest is
+// sent as Want-Content-Digest, as the verifier it stands beside sends it, so the server
+// does the same work and the same bytes cross the wire.
+func plainGet(c *http.Client, url, wantDigest string, buf []byte) (int64, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	if wantDigest != "" {
+		req.Header.Set("Want-Content-Digest", wantDigest)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -154,7 +255,8 @@ func plainGet(c *http.Client, url string, buf []byte) (int64, error) {
 }
 
 // BenchmarkPerfHash measures the checksums' speed on this CPU in the same
-// run: the physical limits of the verifier.
+// run: the physical limits of the verifier. crc32c is what the verifier
+// runs (crc32cUpdate), crc32c-stdlib hash/crc32's Castagnoli loop.
 func BenchmarkPerfHash(b *testing.B) {
 	buf := testBody(1 << 20)
 	b.Run("sha-256", func(b *testing.B) {
@@ -165,6 +267,13 @@ func BenchmarkPerfHash(b *testing.B) {
 		}
 	})
 	b.Run("crc32c", func(b *testing.B) {
+		var c uint32
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			c = crc32cUpdate(c, buf)
+		}
+	})
+	b.Run("crc32c-stdlib", func(b *testing.B) {
 		var c uint32
 		b.SetBytes(int64(len(buf)))
 		for b.Loop() {
@@ -195,11 +304,11 @@ func TestPerfServe(t *testing.T) {
 	time.Sleep(life)
 }
 
-// TestPerfClient is a client of bench.sh's side-by-side run with vegeta: one connection
-// fetching TRUNCHECK_PERF_CLIENT_URL for TRUNCHECK_PERF_CLIENT_FOR (default 5s, at most
-// 100,000 requests), as the verifier with crc32c digests and the reference
-// (TRUNCHECK_PERF_CLIENT=verifier-crc32c) or as the plain client with the same 64 KiB
-// buffer (plain). It prints "PERF client mode=M requests=N seconds=S mb_s=X".
+// TestPerfClient is a client of bench.sh's side-by-side run with vegeta: one connection (a
+// [perfClient]'s, receive buffer pinned) fetching TRUNCHECK_PERF_CLIENT_URL for
+// TRUNCHECK_PERF_CLIENT_FOR (default 5s, at most 100,000 requests), as the verifier with
+// crc32c digests and the reference (TRUNCHECK_PERF_CLIENT=verifier-crc32c) or as the plain
+// client with the same 64 KiB buffer (plain). It prints "PERF client mode=M requests=N seconds=S mb_s=X".
 func TestPerfClient(t *testing.T) {
 	mode := os.Getenv("TRUNCHECK_PERF_CLIENT")
 	if mode == "" {
@@ -214,7 +323,7 @@ func TestPerfClient(t *testing.T) {
 	}
 	const n = 16 << 20
 	ref := FingerprintBytes(testBody(n))
-	c := &http.Client{Transport: &http.Transport{}}
+	c := perfClient()
 	defer c.CloseIdleConnections()
 	v := NewVerifier(time.Minute, DefaultWantDigest)
 	buf := make([]byte, bufSize)
@@ -224,7 +333,7 @@ func TestPerfClient(t *testing.T) {
 	for requests < 100_000 && time.Since(start) < dur {
 		switch mode {
 		case "plain":
-			got, err := plainGet(c, url, buf)
+			got, err := plainGet(c, url, DefaultWantDigest, buf)
 			require.NoError(t, err)
 			require.Equal(t, int64(n), got)
 			bytes += got
@@ -683,4 +792,17 @@ func rssMB(t testing.TB, field string) float64 {
 	}
 	t.Fatalf("no %s in /proc/self/status", field)
 	return 0
+}
+
+// median returns the median of xs (which it sorts); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	m := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return xs[m]
+	}
+	return (xs[m-1] + xs[m]) / 2
 }

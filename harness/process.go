@@ -58,16 +58,14 @@ func (r *external) waitReady(ctx context.Context, wait time.Duration, p *process
 		path = "/"
 	}
 	deadline := time.Now().Add(wait)
-	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{Timeout: time.Second}).DialContext(ctx, r.network, r.addr)
-	}, DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	c := &http.Client{Transport: hopTransport(plainDial(r.network, r.addr), r.w, 1, true), Timeout: 2 * time.Second}
 	defer c.CloseIdleConnections()
 	var last error
 	for {
 		if taken != nil && !taken() {
 			last = fmt.Errorf("the new process has not taken %s %s yet", r.network, r.addr)
 		} else {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base()+path, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
 			if err != nil {
 				return fmt.Errorf("target: ready path %q: %w", path, err)
 			}

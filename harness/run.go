@@ -46,6 +46,14 @@ type Options struct {
 	Duration time.Duration
 	// Seed, when non-nil, replaces the scenario's seed (replays, sweeps).
 	Seed *int64
+	// Shard, when not zero, sends only the request sequence numbers this
+	// shard owns (results.Shard.Owns); records keep their sequence numbers.
+	// The request a sequence number sends is drawn from the seed and the
+	// number alone, so N processes each given one shard of N and the same
+	// seed send the requests one run sends, each once. What is chosen per
+	// connection (a fault's @p or @every, which conn a request reuses) and
+	// timing may differ from one run's. Zero: every sequence number.
+	Shard results.Shard
 	// TimelineEvents is the flight recorder's capacity in events per
 	// connection; 0 => 512. Timelines are attached to failed requests only.
 	TimelineEvents int
@@ -92,6 +100,9 @@ func RunScenario(ctx context.Context, c scenarios.Compiled, opts Options) (Repor
 	}
 	if opts.Count > 0 || opts.Duration > 0 {
 		s.Count, s.Duration = opts.Count, opts.Duration
+	}
+	if err := opts.Shard.Validate(); err != nil {
+		return Report{}, fmt.Errorf("scenario %q: Options.Shard: %w", s.Name, err)
 	}
 	if opts.TimelineEvents <= 0 {
 		opts.TimelineEvents = 512
@@ -193,6 +204,9 @@ func RunScenario(ctx context.Context, c scenarios.Compiled, opts Options) (Repor
 	}
 	over := func() bool { return runCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) }
 	for seq := int64(0); s.Count == 0 || seq < int64(s.Count); seq++ {
+		if !opts.Shard.Owns(s.Name, seq) {
+			continue
+		}
 		if over() {
 			break
 		}
@@ -276,6 +290,8 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 		Outcome: vd.Outcome, CheckedBy: vd.CheckedBy, Framing: vd.Framing, Offset: vd.Offset,
 		DigestWant: vd.DigestWant, DigestGot: vd.DigestGot, DigestError: vd.DigestError,
 		Start: reqStart, Latency: vd.Latency, TTFB: vd.TTFB,
+		Proto: vd.Proto, TLS: vd.TLS, Retries: max(vd.Attempts-1, 0),
+		RSTStream: vd.H2.RSTStream, GoAway: vd.H2.GoAway, GoAwayLastStream: vd.H2.GoAwayLastStream, GoAwayCode: vd.H2.GoAwayCode,
 	}
 	if vd.Conn != nil {
 		rec.ConnID = transport.ConnID(vd.Conn)
@@ -298,7 +314,7 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 	}
 	acc, serverTL := sut.account(ctx, id, wait)
 	rec.ServerAccount = acc
-	fault, where, inside := sut.cutBy(vd.Conn, acc)
+	fault, where, inside := sut.cutBy(vd.Conn, id, acc)
 	attribute(rec, acc, fault, where, inside)
 	if vd.Conn != nil {
 		if tl, ok := transport.TimelineOf(vd.Conn); ok {
@@ -358,6 +374,9 @@ func faultsText(s scenarios.Scenario) string {
 				continue
 			}
 			parts = append(parts, fmt.Sprintf("hop%d %s: %s", i, side.name, side.spec))
+		}
+		if !h.StreamFaults.IsZero() {
+			parts = append(parts, fmt.Sprintf("hop%d streams: %s", i, h.StreamFaults))
 		}
 	}
 	return strings.Join(parts, "; ")

@@ -14,17 +14,31 @@ import (
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
+	"github.com/truncheck/truncheck/transport/h2fault"
 )
 
 // TestQuickCatalog runs every quick scenario through Run: each one's
 // expectation must hold (a detect scenario fails if its defect goes
 // undetected).
 func TestQuickCatalog(t *testing.T) {
-	o := imageOrigin(t)
+	origins := catalogOrigins(t)
 	for _, s := range scenarios.Builtin().Quick() {
 		t.Run(s.Name(), func(t *testing.T) {
-			Run(t, s, Options{Origin: o})
+			Run(t, s, Options{Origin: origins(s)})
 		})
+	}
+}
+
+// catalogOrigins maps a catalog scenario to the origin it is written for:
+// the image service, or the bodies origin.
+func catalogOrigins(t testing.TB) func(scenarios.Compiled) *origin.Origin {
+	img := imageOrigin(t)
+	bodies := origin.Bodies()
+	return func(c scenarios.Compiled) *origin.Origin {
+		if c.Scenario().Origin == "bodies" {
+			return &bodies
+		}
+		return img
 	}
 }
 
@@ -49,7 +63,7 @@ func TestNoOriginNoRun(t *testing.T) {
 // must report its expectation as not met (the defect went undetected),
 // every request complete.
 func TestDetectFailsWithoutItsFault(t *testing.T) {
-	o := imageOrigin(t)
+	origins := catalogOrigins(t)
 	for _, c := range scenarios.Builtin().Quick() {
 		s := c.Scenario()
 		if s.Expect.Kind != results.ExpectDetect {
@@ -58,10 +72,11 @@ func TestDetectFailsWithoutItsFault(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			for i := range s.Topology.Hops {
 				s.Topology.Hops[i].ServerFaults, s.Topology.Hops[i].ClientFaults = transport.Faults{}, transport.Faults{}
+				s.Topology.Hops[i].StreamFaults = h2fault.Faults{}
 			}
 			s.Restarts = scenarios.Restarts{}
 			s.Service.WriteTimeout = 0
-			rep, err := RunScenario(t.Context(), compile(t, s), Options{Origin: o})
+			rep, err := RunScenario(t.Context(), compile(t, s), Options{Origin: origins(c)})
 			require.NoError(t, err)
 			assert.False(t, rep.Met, rep.Text())
 			assert.Contains(t, rep.Reason, "defect not detected")

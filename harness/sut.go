@@ -27,12 +27,13 @@ type systemUnderTest interface {
 	// connection when one was recorded; nil when the server keeps none.
 	account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline)
 	// cutBy says which of our injected faults cut the response that came
-	// over conn (the client's conn) and acc (the server's account, may be
-	// nil): the fault's spec, where it acted, and whether that place is
-	// inside the server whose account is read (its own socket: the account
-	// still tells whether the handler knew). "" when none of our faults
-	// fired on the conns of that request that the harness can see.
-	cutBy(conn net.Conn, acc *results.Account) (fault, where string, inside bool)
+	// over conn (the client's conn) for request id, with acc (the server's
+	// account, may be nil): the fault's spec, where it acted, and whether
+	// that place is inside the server whose account is read (its own socket
+	// or its own HTTP/2 server: the account still tells whether the handler
+	// knew). "" when none of our faults fired on the conns of that request
+	// that the harness can see.
+	cutBy(conn net.Conn, id string, acc *results.Account) (fault, where string, inside bool)
 	restart(ctx context.Context, grace time.Duration) error
 	// layout renders the chain of tiers, e.g. "client-tcp>proxy-tcp>target";
 	// scenario is the scenario's own layout.

@@ -7,10 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,12 +21,29 @@ import (
 // Target is an external server the scenarios run against (`truncheck
 // check`): one we did not write, in any language. The scenario must be
 // direct; its hop 0 client faults apply to the harness's connections (the
-// target decides its own socket kind: URL's scheme). Server-side faults
-// cannot be injected into a process we do not own: the harness puts a
-// transport.Proxy in front of the target and applies them there.
+// target decides its own socket kind, TLS and protocol: the URL's scheme
+// and Protocol; the hop's own settings for them are not used). Server-side
+// faults cannot be injected into a process we do not own: the harness
+// puts a transport.Proxy in front of the target and applies them there
+// (beneath TLS: the proxy relays the ciphertext); HTTP/2 stream faults
+// need a server the harness runs and are refused.
 type Target struct {
-	// URL is "http://127.0.0.1:PORT" (loopback) or "unix:/path/to.sock".
+	// URL is "http://127.0.0.1:PORT", "https://127.0.0.1:PORT" (loopback,
+	// unless AllowRemote) or "unix:/path/to.sock".
 	URL string
+	// TLS tunes an https:// target's TLS: roots, a client certificate, or
+	// an explicit insecure switch; nil => the system's roots.
+	TLS *TargetTLS
+	// Protocol is the HTTP version to speak: "" => for https:// what the
+	// server picks by ALPN (h2 when it offers it), HTTP/1.1 otherwise;
+	// scenarios.HTTP2 => HTTP/2 (by ALPN over https://, which the server
+	// must accept; h2c with prior knowledge over http:// and unix:);
+	// scenarios.HTTP1 => HTTP/1.1 only.
+	Protocol scenarios.Protocol
+	// AllowRemote lets URL name a host that is not loopback. The harness is
+	// a load generator: aiming it at another machine is a decision to make
+	// explicitly.
+	AllowRemote bool
 	// Exec, when set, is the command that runs the server: the harness
 	// starts it, waits until it answers, restarts it during the run (SIGTERM,
 	// wait for exit, start again; see Overlap) and stops it at the end.
@@ -136,27 +151,6 @@ func (r Reload) ways() int {
 // a second judge: it is one more way to fetch the account.
 type AccountSource func(ctx context.Context, requestID string) (*results.Account, error)
 
-func (t *Target) network() (network, addr string, err error) {
-	if p, ok := strings.CutPrefix(t.URL, "unix:"); ok {
-		if p == "" {
-			return "", "", fmt.Errorf("target %q: empty socket path (accepted: unix:/path/to.sock)", t.URL)
-		}
-		return "unix", p, nil
-	}
-	u, err := url.Parse(t.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return "", "", fmt.Errorf("target %q: not a base URL (accepted: http://127.0.0.1:PORT or unix:/path/to.sock)", t.URL)
-	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", "", fmt.Errorf("target %q: host %q is not loopback (accepted: 127.0.0.1, ::1, localhost)", t.URL, host)
-	}
-	if u.Port() == "" {
-		return "tcp", net.JoinHostPort(host, "80"), nil
-	}
-	return "tcp", u.Host, nil
-}
-
 // external is the system under test of a Target: a server running on
 // its own, maybe started and restarted by the harness.
 type external struct {
@@ -164,6 +158,8 @@ type external struct {
 	s       scenarios.Scenario
 	network string
 	addr    string
+	base    string // scheme://host[:port] of request URLs
+	w       wire
 	cl      *http.Client
 	cldial  dialFunc
 	cleanCl *http.Client
@@ -182,7 +178,10 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	if s.Topology.Mode != scenarios.Direct {
 		return nil, fmt.Errorf("target: scenario topology %s (accepted: direct, the target is the one server)", s.Topology.Mode)
 	}
-	network, addr, err := t.network()
+	if !s.Topology.Hops[0].StreamFaults.IsZero() {
+		return nil, errors.New("target: HTTP/2 stream faults act inside a server the harness runs (accepted: no stream_faults against a target)")
+	}
+	tu, err := t.parse()
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +194,13 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 		return nil, errors.New("target: Reload has more than one of Signal, Command and Func (accepted: one way to reload)")
 	}
 	f := s.Topology.Hops[0].ClientFaults
-	r := &external{t: t, s: s, network: network, addr: addr, logf: logf}
+	r := &external{t: t, s: s, network: tu.network, addr: tu.addr, base: tu.base, logf: logf}
 	// Server-side faults: a proxy in front of the target.
-	cnet, caddr := network, addr
+	cnet, caddr := tu.network, tu.addr
 	if sf := s.Topology.Hops[0].ServerFaults; !sf.IsZero() {
-		cfg := transport.ProxyConfig{ListenNetwork: "tcp", ListenAddr: "127.0.0.1:0", UpstreamNetwork: network, UpstreamAddr: addr,
+		cfg := transport.ProxyConfig{ListenNetwork: "tcp", ListenAddr: "127.0.0.1:0", UpstreamNetwork: tu.network, UpstreamAddr: tu.addr,
 			ToClient: sf, Seed: s.Seed, Record: record, Name: "proxy"}
-		if network == "unix" {
+		if tu.network == "unix" {
 			if r.dir, err = os.MkdirTemp("", "tc"); err != nil {
 				return nil, err
 			}
@@ -217,58 +216,83 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 		}
 		cnet, caddr = r.proxy.Addr().Network(), r.proxy.Addr().String()
 	}
-	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, cnet, caddr)
-	r.cl = &http.Client{Transport: newTransport(r.cldial, s.Concurrency, s.Client.ConnectionClose)}
-	r.clDial0 = hopDialer(transport.Options{Name: "ref"}, network, addr)
-	r.cleanCl = &http.Client{Transport: newTransport(r.clDial0, 4, true)}
-	r.acctCl = &http.Client{Transport: newTransport(hopDialer(transport.Options{Name: "acct"}, network, addr), 4, false), Timeout: time.Minute}
-	if len(t.Exec) > 0 {
+	// Which protocol a TLS server speaks is known only once it answers: an
+	// exec'd server is started (and polled over HTTP/1.1, or the protocol
+	// asked for) before the one handshake that decides.
+	exec := len(t.Exec) > 0
+	if exec {
+		r.w, err = t.readinessWire(tu)
+	} else {
+		r.w, err = t.wire(ctx, tu)
+	}
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	if exec {
 		p, err := r.start(ctx, nil)
 		if err != nil {
 			r.close()
 			return nil, err
 		}
 		r.proc = p
-		return r, nil
+		if r.w, err = t.wire(ctx, tu); err != nil {
+			r.close()
+			return nil, err
+		}
+	} else {
+		wait := 2 * time.Second
+		if t.StartTimeout > 0 {
+			wait = t.StartTimeout
+		}
+		if err := r.waitReady(ctx, wait, nil, nil); err != nil {
+			r.close()
+			return nil, err
+		}
 	}
-	wait := 2 * time.Second
-	if t.StartTimeout > 0 {
-		wait = t.StartTimeout
-	}
-	if err := r.waitReady(ctx, wait, nil, nil); err != nil {
-		r.close()
-		return nil, err
-	}
+	r.clients(tu, f, cnet, caddr, record)
 	return r, nil
+}
+
+// clients makes the target's clients over its wire: the faulty one for
+// the scenario's requests (to the proxy, when there is one), the clean one
+// for references, the one for accounts.
+func (r *external) clients(tu targetURL, f transport.Faults, cnet, caddr string, record int) {
+	s := r.s
+	r.cldial = hopDialer(transport.Options{Faults: f, Seed: s.Seed, Record: record, Name: "client"}, cnet, caddr)
+	r.cl = &http.Client{Transport: hopTransport(r.cldial, r.w, s.Concurrency, s.Client.ConnectionClose)}
+	ref := hopDialer(transport.Options{Name: "ref"}, tu.network, tu.addr)
+	r.clDial0 = ref
+	if cfg := r.w.tls; cfg != nil {
+		// Expect: 100-continue uploads take the harness's own client over these dials.
+		raw := r.cldial
+		r.cldial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, raw, network, addr, cfg)
+		}
+		r.clDial0 = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialTLS(ctx, ref, network, addr, cfg)
+		}
+	}
+	r.cleanCl = &http.Client{Transport: hopTransport(ref, r.w, 4, true)}
+	r.acctCl = &http.Client{Transport: hopTransport(hopDialer(transport.Options{Name: "acct"}, tu.network, tu.addr), r.w, 4, false), Timeout: time.Minute}
 }
 
 func (r *external) client() *http.Client { return r.cl }
 func (r *external) dial() dialFunc       { return r.cldial }
-func (r *external) baseURL() string      { return r.base() }
-
-// base is the URL every request to the target is made on: its own host
-// and port, so a server that routes by Host (virtual hosts: Caddy's
-// site addresses, Traffic Server's remap rules) sees the name it serves;
-// "localhost" on a Unix socket, as curl --unix-socket sends. The dial
-// goes to the target whatever the URL says.
-func (r *external) base() string {
-	if r.network == "unix" {
-		return "http://localhost"
-	}
-	return "http://" + r.addr
-}
+func (r *external) baseURL() string      { return r.base }
 
 // clean is the target itself without faults, a fresh connection per fetch:
 // its answers are the suspect's own, so agreeing fetches are consistency.
 func (r *external) clean() cleanPath {
-	return cleanPath{client: r.cleanCl, dial: r.clDial0, base: r.base()}
+	return cleanPath{client: r.cleanCl, dial: r.clDial0, base: r.base}
 }
 
 func (r *external) layout(string) string {
+	wire := r.w.hop(r.network).Wire()
 	if r.proxy != nil {
-		return "client-" + r.network + ">proxy-" + r.network + ">target"
+		return "client-" + wire + ">proxy-" + wire + ">target"
 	}
-	return "client-" + r.network + ">target"
+	return "client-" + wire + ">target"
 }
 
 func (r *external) notes() []string {
@@ -282,7 +306,7 @@ func (r *external) notes() []string {
 
 // cutBy: the client's own faults, then the proxy's, found by the client's
 // address. Both are outside the target: its account cannot see them.
-func (r *external) cutBy(conn net.Conn, _ *results.Account) (string, string, bool) {
+func (r *external) cutBy(conn net.Conn, _ string, _ *results.Account) (string, string, bool) {
 	if conn == nil {
 		return "", "", false
 	}
@@ -299,10 +323,10 @@ func (r *external) cutBy(conn net.Conn, _ *results.Account) (string, string, boo
 
 func (r *external) close() error {
 	err := r.stop()
-	if r.cl != nil {
-		r.cl.CloseIdleConnections()
-		r.cleanCl.CloseIdleConnections()
-		r.acctCl.CloseIdleConnections()
+	for _, c := range []*http.Client{r.cl, r.cleanCl, r.acctCl} {
+		if c != nil {
+			c.CloseIdleConnections()
+		}
 	}
 	if r.proxy != nil {
 		err = errors.Join(err, r.proxy.Close())

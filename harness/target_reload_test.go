@@ -1,15 +1,9 @@
 package harness
 
 import (
-	"context"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truncheck/truncheck/harness/origin"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
+	"github.com/truncheck/truncheck/targets/adversary"
 	"github.com/truncheck/truncheck/transport"
 )
 
@@ -44,49 +38,7 @@ func serveReloading(cfg string) int {
 	if len(parts) != 3 {
 		return 2
 	}
-	sock, mode, pidfile := parts[0], parts[1], parts[2]
-	if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return 1
-	}
-	term, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		return 1
-	}
-	o := origin.Bodies()
-	var mu sync.Mutex
-	active := map[net.Conn]bool{}
-	hs := &http.Server{Handler: o.Handler, ConnContext: o.ConnContext,
-		ConnState: func(c net.Conn, st http.ConnState) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch st {
-			case http.StateActive:
-				active[c] = true
-			default:
-				delete(active, c)
-			}
-		}}
-	go func() { _ = hs.Serve(l) }()
-	for {
-		select {
-		case <-term.Done():
-			_ = hs.Shutdown(context.Background())
-			return 0
-		case <-hup:
-			if mode == "cut" {
-				mu.Lock()
-				for c := range active {
-					c.Close()
-				}
-				mu.Unlock()
-			}
-		}
-	}
+	return adversary.ServeReloading(parts[0], adversary.ReloadMode(parts[1]), parts[2])
 }
 
 // reloadRun runs a scenario whose restarts are reloads against the

@@ -158,8 +158,8 @@ func TestTargetBadInput(t *testing.T) {
 		url  string
 		want string
 	}{
-		{"not loopback", s, "http://192.0.2.1:80", `host "192.0.2.1" is not loopback (accepted: 127.0.0.1, ::1, localhost)`},
-		{"wrong scheme", s, "https://127.0.0.1:1", `not a base URL (accepted: http://127.0.0.1:PORT or unix:/path/to.sock)`},
+		{"not loopback", s, "http://192.0.2.1:80", `host "192.0.2.1" is not loopback (accepted: 127.0.0.1, ::1, localhost; a remote host only with AllowRemote`},
+		{"wrong scheme", s, "ftp://127.0.0.1:1", `not a base URL (accepted: http://127.0.0.1:PORT, https://127.0.0.1:PORT or unix:/path/to.sock)`},
 		{"empty socket", s, "unix:", `empty socket path`},
 		{"gateway topology", gw, "http://127.0.0.1:1", `scenario topology gateway (accepted: direct`},
 		{"nothing answers", s, "unix:/nonexistent/tc.sock", `did not answer within`},

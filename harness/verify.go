@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
+	"github.com/truncheck/truncheck/transport"
 )
 
 // BlockSize is the granularity of a [Reference]'s block checksums: a
@@ -107,7 +110,7 @@ type Verdict struct {
 	// of the first block that differs from the reference (corrupt), or where
 	// the excess began (overlong).
 	Offset     int64
-	Framing    string             // content-length, chunked, close, none
+	Framing    string             // content-length, chunked, end-stream (HTTP/2), close, none
 	CheckedBy  []results.Evidence // strongest first
 	DigestWant string             // the server's Content-Digest member that was checked, as sent
 	DigestGot  string             // the same algorithm over the bytes received
@@ -119,6 +122,17 @@ type Verdict struct {
 	TTFB        time.Duration
 	Latency     time.Duration
 	Conn        net.Conn // the client connection used (httptrace.GotConn), for its timeline
+	// Proto is the response's protocol ("HTTP/1.1", "HTTP/2.0"); TLS the
+	// version of its TLS session ("TLS 1.3"), "" in the clear.
+	Proto string
+	TLS   string
+	// Attempts counts the connections the request was sent on: more than
+	// one when the client sent it again (after a GOAWAY that did not cover
+	// its stream, a refused stream, a kept-alive connection that was gone).
+	Attempts int
+	// H2 is how an HTTP/2 request ended when that says more than the
+	// outcome: a stream reset, a GOAWAY (retried, or lost).
+	H2 H2Detail
 	// Fingerprint is the reference of the bytes received, when asked for.
 	Fingerprint *Reference
 	// Aborted is set when the caller's context ended the request: it says
@@ -141,6 +155,10 @@ type Verifier struct {
 
 	buf    []byte
 	hashes map[string]hash.Hash
+	// crc32c is the read loop's CRC-32C update; nil => crc32cUpdate, the
+	// fastest this CPU has. Tests set hash/crc32's portable one to hold
+	// both to the same verdicts.
+	crc32c func(crc uint32, p []byte) uint32
 }
 
 // NewVerifier returns a verifier with its buffer allocated.
@@ -181,6 +199,8 @@ type bodyState struct {
 	blockN   int
 	badFull  int64 // start of the first whole block that differs from Want.Ref; -1 none
 	badAny   int64 // the same counting a short last block; -1 none
+
+	update func(crc uint32, p []byte) uint32 // CRC-32C: Verifier.crc32c or crc32cUpdate
 }
 
 // Verify sends req with roundTrip and verifies the response as c says.
@@ -213,11 +233,14 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	})
 	defer watchdog.Stop()
 
-	var conn atomic.Pointer[net.Conn]
+	var conn, firstConn atomic.Pointer[net.Conn]
+	var attempts atomic.Int32
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			c := info.Conn
 			conn.Store(&c)
+			firstConn.CompareAndSwap(nil, &c)
+			attempts.Add(1)
 		},
 		GotFirstResponseByte: func() { ttfb.Store(int64(time.Since(start))) },
 	}
@@ -231,6 +254,12 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	if cn := conn.Load(); cn != nil {
 		vd.Conn = *cn
 	}
+	var first net.Conn
+	if cn := firstConn.Load(); cn != nil {
+		first = *cn
+	}
+	vd.Attempts = int(attempts.Load())
+	vd.H2 = retriedAfterGoAway(vd.Attempts, first)
 	if err != nil {
 		vd.Err = err
 		switch {
@@ -240,12 +269,19 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 			vd.Aborted, vd.Outcome = true, results.TransportError
 		default:
 			vd.Outcome = results.TransportError
+			if d, ok := h2Ended(err, vd.Conn); ok {
+				vd.H2, vd.Err = d, fmt.Errorf("%s before the response head: %w", d, err)
+			}
 		}
 		return vd
 	}
 	defer resp.Body.Close()
 	watchdog.Reset(stall)
 	vd.Status = resp.StatusCode
+	vd.Proto = resp.Proto
+	if resp.TLS != nil {
+		vd.TLS = tls.VersionName(resp.TLS.Version)
+	}
 	if id := resp.Header.Get("X-Request-Id"); id != "" {
 		vd.RequestID = id
 	}
@@ -255,6 +291,10 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 		vd.Framing = "none"
 	case resp.ContentLength >= 0:
 		vd.Framing = "content-length"
+	case resp.ProtoMajor == 2:
+		// An HTTP/2 stream without a length ends with END_STREAM, its own
+		// promise of the end (a connection's end never delimits a body).
+		vd.Framing = "end-stream"
 	case len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked":
 		vd.Framing = "chunked"
 	default:
@@ -314,7 +354,10 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	}
 	hs := v.hashesFor(need)
 
-	st := bodyState{badFull: -1, badAny: -1}
+	st := bodyState{badFull: -1, badAny: -1, update: v.crc32c}
+	if st.update == nil {
+		st.update = crc32cUpdate
+	}
 	if c.Fingerprint {
 		st.blocks = []uint32{}
 	}
@@ -360,6 +403,13 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 		vd.Fingerprint = &Reference{Length: st.n, CRC32C: st.crc, Blocks: st.blocks}
 	}
 
+	if readErr != nil && resp.ProtoMajor == 2 && vd.Expected >= 0 && st.n == vd.Expected &&
+		!stalled.Load() && ctx.Err() == nil && !errors.Is(readErr, errOverlong) {
+		// Every promised byte arrived, and then the stream failed to close
+		// (its connection went, or a RST_STREAM came, before END_STREAM):
+		// the body is whole if its checks say so, and they decide.
+		readErr = nil
+	}
 	if readErr != nil {
 		vd.Err = readErr
 		// What the cut body was held against: the hop's promise it broke,
@@ -370,21 +420,35 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 			ev = append(ev, results.EvidenceContentLength)
 		case "chunked":
 			ev = append(ev, results.EvidenceChunked)
+		case "end-stream":
+			ev = append(ev, results.EvidenceEndStream)
 		}
 		if want != nil && want.Source != "" {
 			ev = append(ev, want.Source)
 		}
 		vd.CheckedBy = results.SortEvidence(ev)
+		h2, isH2 := h2Ended(readErr, vd.Conn)
 		switch {
 		case errors.Is(readErr, errOverlong):
 			vd.Outcome, vd.Offset = results.Overlong, vd.Expected
 			vd.Err = fmt.Errorf("more than %d bytes past the expected %d", overlongSlack, vd.Expected)
 		case stalled.Load():
 			vd.Outcome = results.Stalled
-			vd.Err = fmt.Errorf("body stalled at byte %d for %s: %w", st.n, stall, readErr)
+			vd.Err = fmt.Errorf("body stalled at byte %d for %s%s: %w", st.n, stall, h2Flow(vd.Conn), readErr)
+		case isH2:
+			// How the last attempt ended is the request's fate; Attempts
+			// still counts the retries before it.
+			vd.H2, vd.Outcome = h2, h2.outcome
+			vd.Err = fmt.Errorf("%s at byte %d of the body: %w", h2, st.n, readErr)
 		case errors.Is(readErr, io.ErrUnexpectedEOF):
-			// A clean FIN before the promised length or the last chunk.
+			// A clean FIN before the promised length or the last chunk (over
+			// TLS: a FIN in the middle of a record, with no close_notify), or
+			// on HTTP/2 an END_STREAM before the promised Content-Length or a
+			// connection that ended mid-stream.
 			vd.Outcome = results.Truncated
+			if why := endedMidBody(vd.Conn); why != "" {
+				vd.Err = fmt.Errorf("%s at byte %d of the body: %w", why, st.n, readErr)
+			}
 		case ctx.Err() != nil:
 			vd.Aborted, vd.Outcome = true, results.TransportError
 		default:
@@ -402,11 +466,21 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	return vd
 }
 
+// closeEnd is what the end of a close-delimited body over TLS says: the
+// peer's close_notify makes its end the hop's own promise (evidence
+// tls-close-notify); a FIN without it cannot be told from a cut at a
+// record boundary (the classic TLS truncation). isTLS is false in the
+// clear, or on a connection the harness did not make.
+func closeEnd(c net.Conn) (isTLS, notified bool) {
+	isTLS, fin := tlsEnd(c)
+	return isTLS, isTLS && !fin
+}
+
 // add hashes p into the block CRCs and compares finished blocks with ref.
 func (st *bodyState) add(p []byte, ref *Reference) {
 	for len(p) > 0 {
 		take := min(len(p), BlockSize-st.blockN)
-		st.blockCRC = crc32.Update(st.blockCRC, castagnoli, p[:take])
+		st.blockCRC = st.update(st.blockCRC, p[:take])
 		st.blockN += take
 		st.n += int64(take)
 		p = p[take:]
@@ -463,6 +537,7 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 	promisedDigestMissing := false
 
 	// The hop's own framing.
+	tlsNoNotify := false
 	switch vd.Framing {
 	case "none":
 		ev = append(ev, results.EvidenceNoBody)
@@ -471,8 +546,23 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 		}
 	case "content-length":
 		ev = append(ev, results.EvidenceContentLength)
+		if resp.ContentLength >= 0 && n < resp.ContentLength {
+			// HTTP/1.1 clients refuse this themselves; an HTTP/2 stream can
+			// end (END_STREAM) before the length its head promised.
+			fail(results.Truncated, n, "body ended cleanly at %d of the %d bytes its Content-Length promised", n, resp.ContentLength)
+		}
 	case "chunked":
 		ev = append(ev, results.EvidenceChunked)
+	case "end-stream":
+		ev = append(ev, results.EvidenceEndStream)
+	case "close":
+		switch isTLS, notified := closeEnd(vd.Conn); {
+		case notified:
+			ev = append(ev, results.EvidenceCloseNotify)
+			transport.Annotate(vd.Conn, transport.EventTLSCloseNotify, 0, "")
+		case isTLS:
+			tlsNoNotify = true
+		}
 	}
 
 	// The origin's digest, header or trailer alike.
@@ -528,6 +618,11 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 	switch strongest := results.Strongest(vd.CheckedBy); {
 	case strongest.Class() == results.EndToEnd:
 		vd.Outcome = results.Complete
+	case tlsNoNotify:
+		// Nothing end to end vouches for these bytes, and their end was a
+		// FIN with no close_notify: over TLS that is how a cut looks.
+		vd.Outcome, vd.Offset = results.Truncated, n
+		vd.Err = fmt.Errorf("close-delimited body over TLS ended at %d bytes by a FIN with no close_notify before it: a cut cannot be told from its end", n)
 	case want != nil && want.Unverifiable != "":
 		vd.Outcome, vd.Err = results.Unverified, errors.New(want.Unverifiable)
 	case promisedDigestMissing:
@@ -537,7 +632,8 @@ func (v *Verifier) judgeCleanEnd(vd *Verdict, resp *http.Response, c Check, want
 		vd.Err = fmt.Errorf("%s body of %d bytes ended without the Content-Digest trailer it announced, and nothing else vouches for it", vd.Framing, n)
 	case vd.Framing == "none":
 		vd.Outcome = results.Complete // nothing to verify: the protocol says so
-	case strongest.Class() == results.NoEvidence || (strongest.Class() == results.Consistency && vd.Framing == "close"):
+	case strongest.Class() == results.NoEvidence || (strongest.Class() == results.Consistency && vd.Framing == "close" && !slices.Contains(ev, results.EvidenceCloseNotify)):
+		// A close-delimited end is no promise unless TLS authenticated it.
 		vd.Outcome = results.Unverified
 		vd.Err = fmt.Errorf("%s body of %d bytes with no usable digest, no expectation and no reference: nothing could check it", vd.Framing, n)
 		if vd.DigestError != "" {

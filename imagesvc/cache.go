@@ -46,3 +46,10 @@ func (c *cache) put(key string, r *result) {
 	c.fifo = append(c.fifo, key)
 	c.used += size
 }
+
+// bytes is the size of the bodies held.
+func (c *cache) bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}

@@ -113,6 +113,7 @@ type inputError struct {
 	status   int
 	msg      string
 	accepted string
+	kind     error // a sentinel it also matches (ErrDamaged), or nil
 }
 
 func (e *inputError) Error() string {
@@ -122,7 +123,9 @@ func (e *inputError) Error() string {
 	return e.msg + " (accepted: " + e.accepted + ")"
 }
 
-func (e *inputError) Is(target error) bool { return target == ErrBadRequest }
+func (e *inputError) Is(target error) bool {
+	return target == ErrBadRequest || (e.kind != nil && target == e.kind)
+}
 
 func badInput(status int, accepted, format string, args ...any) error {
 	return &inputError{status: status, msg: fmt.Sprintf(format, args...), accepted: accepted}

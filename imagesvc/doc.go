@@ -1,5 +1,5 @@
-// Package imagesvc is a real image-transform HTTP service on bimg (libvips): the
-// origin that truncheck fires large-image requests at. Every 200 carries its own
+// Package imagesvc is a real image-transform HTTP service on libvips (bimg for
+// set-up and type detection, its own small pipeline in pipeline.c): the origin that truncheck fires large-image requests at. Every 200 carries its own
 // integrity evidence, and the service keeps its own account of what it wrote, so
 // a client that receives fewer bytes than promised can tell whether the handler
 // knew (a failed Write) or not (a silent truncation below it).
@@ -17,12 +17,18 @@
 //	             └─ GET /fetch?src=...   upstream body read strictly,       │
 //	                                     digest checked, 502 on a cut      ─┤
 //	                                                                         v
-//	          query parsed (chain, format, quality, speed, stream) -> plan
+//	          query parsed (chain, format, quality, speed, stream)
 //	          header sniff: format + pixel limit, before any decoding
 //	             │
 //	             v
-//	          bimg calls, one per run of operations bimg can apply in order,
-//	          uncompressed TIFF between calls, panics recovered  (cache for built-ins)
+//	          plan: rotations and mirrors moved to the end as one turn,
+//	          the other operations' coordinates turned instead
+//	             │
+//	             v
+//	          one libvips pipeline (pipeline.c): decode front to back with
+//	          shrink-on-load and fail-on-error (built-ins: shared pixels in
+//	          memory), operations, the turn on the small result, encode;
+//	          a kill flag on every image of the job   (cache for built-ins)
 //	             │
 //	             v
 //	          body + Content-Length + Content-Digest (or chunked + trailer)
@@ -35,6 +41,7 @@
 //	POST /transform?QUERY                 transform the request body (an image)
 //	GET  /fetch?src=ESCAPED&QUERY          fetch src (/images/...) from Config.Upstream, then transform
 //	GET  /accounts/{id}[?wait=5s]         JSON Account (404 unknown); wait (<=30s) until the handler finished
+//	GET  /metrics                         Prometheus text: requests, queue, shedding, cache, memory
 //
 // QUERY parameters (each at most once; anything else is a 400):
 //
@@ -77,20 +84,70 @@
 // (1..128 of A-Z a-z 0-9 . _ : -) or a new one.
 //
 // Errors are JSON {"error": "...", "accepted": "..."} in fixed wording (libvips'
-// error text is process-global and never passed on):
+// error text is process-global and never passed on), with a Content-Length;
+// also those net/http writes itself before any handler runs (431 headers
+// over 64 KiB, 400 malformed request, 505 HTTP version, 501 transfer coding,
+// 417 Expect: the Server's connections rewrite them, errconn.go):
 //
 //	400 bad chain / parameter / query / request id / crop or overlay outside,
 //	    result over the pixel limit, truncated upload (Content-Length or chunked)
 //	404 unknown image or route, unknown account, /fetch without an upstream
 //	413 upload over Config.MaxUploadBytes
 //	415 body is not a supported image (jpeg, png, webp, avif, tiff)
-//	422 image header unreadable or over Config.MaxPixels (checked before
-//	    decoding), or libvips could not decode/transform it
-//	500 a panic inside bimg, recovered for that request
+//	422 image over Config.MaxPixels (checked from the header, before
+//	    decoding); "image data is truncated or damaged" for a header or data
+//	    that does not decode completely (libvips decodes with fail-on-error:
+//	    a cut JPEG or PNG would otherwise come back grey-filled with a 200);
+//	    a chain whose cost estimate alone is over the time budget (naming
+//	    the costliest part); or libvips could not transform it
+//	500 a panic, recovered for that request
 //	502 /fetch: upstream cut, digest mismatch, error status
-//	503 request cancelled (client gone) before the transform ran
+//	503 shed with Retry-After (seconds): the queue is full, the expected wait
+//	    leaves too little of the budget, or too many upload bytes are in
+//	    flight (Config.MaxUploadBytesInFlight); or the client left before its
+//	    transform finished
+//	504 the transform outlived Config.RequestBudget (default 20s)
 //
-// bimg lifecycle: libvips is initialised by bimg's own init; this package never
+// # Time, load and cancellation
+//
+// A request's transform has a time budget (Config.RequestBudget), counted
+// from when its image is in hand. A chain is priced up front from the pixels
+// each step touches (cost.go; constants measured by TestCalibrateCosts); one
+// priced over the budget is refused before any work. The rest waits in a
+// bounded queue (Config.MaxQueue) for one of Config.MaxConcurrent worker
+// slots; a request whose expected wait would not leave it time is refused at
+// once with 503 and Retry-After, instead of timing out later. Work runs on a
+// goroutine of its own: a caller whose client leaves, or whose budget runs
+// out, gets its answer at once, and the work is stopped (taken out of the
+// queue, or killed inside libvips within a tile) unless another caller
+// shares it (identical built-in requests share one transform). Stopped work
+// keeps its slot until libvips has returned, so the slots count the cores
+// in use. GET /metrics and Service.Stats report all of it.
+//
+// # Memory
+//
+// Memory is the bounded cache (Config.CacheBytes, Go heap), the built-ins'
+// pixels (124 MB of libvips memory, once per process, shared by every
+// Service), and per worker slot one pipeline's buffers: a sequential decode
+// holds a few rows, a turn holds the (small) result. Outside Go, libvips and
+// the codecs allocate through glibc's malloc on whatever thread runs them;
+// memory.go bounds the arenas (Config.MallocArenas), fixes the size from which
+// blocks are mapped on their own (Config.MallocMmapThreshold) and hands free
+// arena pages back after transforms (Config.MallocTrimInterval). /metrics
+// shows each part: go_memstats_*, imagesvc_libvips_tracked_bytes,
+// imagesvc_malloc_{arena,used,free,mmap}_bytes, process_resident_memory_bytes.
+//
+// # Tools
+//
+// internal/httpfuzz is a grammar-aware HTTP fuzzer and load generator for the
+// service (make fuzz-http). loadcheck.sh measures what abandoned work costs
+// and how the service sheds at 64 and 256 clients, soak.sh its RSS under a
+// varied mix, bench-vs-bimg.sh its speed and peak RSS against bimg called as
+// imaginary calls it; TestCalibrateCosts measures cost.go's constants.
+//
+// bimg lifecycle: libvips is initialised by bimg's own init (which also sets
+// libvips' concurrency to 1 thread per pipeline unless VIPS_CONCURRENCY is
+// set: the service runs transforms in parallel instead); this package never
 // calls VipsCacheDropAll nor Shutdown/Initialize (the next operation crashes),
 // sets VipsCacheSetMax(0) and warms bimg's type table once (its first concurrent
 // lookups race). Libvips warnings are dropped when VIPS_WARNING is set (the

@@ -1,11 +1,8 @@
 package imagesvc
 
 import (
-	"bytes"
-	"encoding/binary"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"sort"
 	"sync"
@@ -47,72 +44,47 @@ func sortedOverlayNames() []string {
 	return names
 }
 
-// builtin holds one generated image; bytes are produced once, on first use, so
-// New stays fast and a test that never asks for photo-24mp never pays for it.
+// builtin is one built-in image of a Service: what it lists, and the shared
+// pixels.
 type builtin struct {
+	info   ImageInfo
+	pixels *sharedPixels
+}
+
+// sharedPixels holds one built-in image in libvips memory, generated once per
+// process on first use: the images are constants (fixed sizes and seeds), so
+// every Service in the process reads the same pixels, and a test that never
+// asks for photo-24mp never pays for it.
+type sharedPixels struct {
 	info ImageInfo
 	seed uint64
 	once sync.Once
-	buf  []byte
+	img  vipsImage
 }
 
-func (b *builtin) bytes() []byte {
-	b.once.Do(func() {
-		if b.info.Kind == "overlay" {
-			b.buf = generateLogo(b.info.Width, b.info.Height)
+func (p *sharedPixels) image() vipsImage {
+	p.once.Do(func() {
+		if p.info.Kind == "overlay" {
+			p.img = newVipsImage(generateLogo(p.info.Width, p.info.Height), p.info.Width, p.info.Height, 4)
 			return
 		}
-		b.buf = generatePhoto(b.info.Width, b.info.Height, b.seed)
+		pix := make([]byte, p.info.Width*p.info.Height*3)
+		fillPhoto(pix, p.info.Width, p.info.Height, p.seed)
+		p.img = newVipsImage(pix, p.info.Width, p.info.Height, 3)
 	})
-	return b.buf
+	return p.img
 }
 
-// generatePhoto renders a photo-like RGB image (a sky-to-ground gradient, a soft
-// sun, rolling hills, film-grain noise from a fixed seed) as an uncompressed
-// baseline TIFF, which libvips decodes without any codec work.
-func generatePhoto(w, h int, seed uint64) []byte {
-	const hdr = 8
-	const nEntries = 10
-	ifdSize := 2 + nEntries*12 + 4
-	bpsOff := hdr + ifdSize
-	pixOff := bpsOff + 6 + 2 // 3 shorts, padded to an even offset
-	size := pixOff + w*h*3
-	buf := make([]byte, size)
-	le := binary.LittleEndian
-	copy(buf, "II*\x00")
-	le.PutUint32(buf[4:], hdr)
-	p := hdr
-	le.PutUint16(buf[p:], nEntries)
-	p += 2
-	entry := func(tag, typ uint16, count, value uint32) {
-		le.PutUint16(buf[p:], tag)
-		le.PutUint16(buf[p+2:], typ)
-		le.PutUint32(buf[p+4:], count)
-		if typ == 3 && count == 1 {
-			le.PutUint16(buf[p+8:], uint16(value))
-		} else {
-			le.PutUint32(buf[p+8:], value)
-		}
-		p += 12
+// builtinPixels is the process-wide table behind every Service's built-ins;
+// it is filled here once and never changes (each entry generates its pixels
+// lazily, once).
+var builtinPixels = func() map[string]*sharedPixels {
+	m := make(map[string]*sharedPixels, len(builtinSpecs))
+	for _, sp := range builtinSpecs {
+		m[sp.info.Name] = &sharedPixels{info: sp.info, seed: sp.seed}
 	}
-	const short, long = 3, 4
-	entry(256, long, 1, uint32(w))       // ImageWidth
-	entry(257, long, 1, uint32(h))       // ImageLength
-	entry(258, short, 3, uint32(bpsOff)) // BitsPerSample -> 8,8,8
-	entry(259, short, 1, 1)              // Compression: none
-	entry(262, short, 1, 2)              // Photometric: RGB
-	entry(273, long, 1, uint32(pixOff))  // StripOffsets
-	entry(277, short, 1, 3)              // SamplesPerPixel
-	entry(278, long, 1, uint32(h))       // RowsPerStrip
-	entry(279, long, 1, uint32(w*h*3))   // StripByteCounts
-	entry(284, short, 1, 1)              // PlanarConfiguration: chunky
-	le.PutUint32(buf[p:], 0)             // no next IFD
-	for i := 0; i < 3; i++ {
-		le.PutUint16(buf[bpsOff+2*i:], 8)
-	}
-	fillPhoto(buf[pixOff:], w, h, seed)
-	return buf
-}
+	return m
+}()
 
 // fillPhoto writes w*h RGB pixels. Separable tables keep it to integer work per
 // pixel; the noise is an xorshift stream, so the same seed gives the same bytes.
@@ -175,8 +147,9 @@ func clamp8(v int) byte {
 	return byte(v)
 }
 
-// generateLogo renders the overlay: a half-transparent rounded badge with stripes,
-// RGBA PNG so the overlay operation blends through its alpha band.
+// generateLogo renders the overlay: a half-transparent rounded badge with
+// stripes, as non-premultiplied RGBA pixels, so the overlay operation blends
+// through its alpha band.
 func generateLogo(w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	r := h / 3
@@ -205,10 +178,5 @@ func generateLogo(w, h int) []byte {
 			img.SetNRGBA(x, y, c)
 		}
 	}
-	var out bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&out, img); err != nil {
-		panic("imagesvc: encoding the built-in logo: " + err.Error()) // cannot happen: in-memory writer
-	}
-	return out.Bytes()
+	return img.Pix
 }

@@ -1,6 +1,6 @@
 package imagesvc
 
-// Issue 7's benchmark 4, driven by imagesvc/bench.sh: requests per second
+// Benchmark 4 of make bench, driven by imagesvc/bench.sh: requests per second
 // and peak RSS for a fixed mix of transforms over loopback HTTP, one
 // process per setting so the peaks (VmHWM) do not mix. Gated by
 // TRUNCHECK_PERF_IMAGESVC so `go test -race ./imagesvc` skips it; no

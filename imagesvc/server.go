@@ -35,6 +35,10 @@ type ServerConfig struct {
 	WrapListener func(net.Listener) net.Listener
 }
 
+// maxHeaderBytes bounds a request's line and headers (net/http answers 431
+// beyond it, in JSON through jsonErrorConn).
+const maxHeaderBytes = 64 << 10
+
 // Server runs a Service on TCP and/or a Unix socket.
 type Server struct {
 	svc *Service
@@ -67,7 +71,7 @@ func NewServer(svc *Service, cfg ServerConfig) *Server {
 		ReadTimeout:       pick(cfg.ReadTimeout, 2*time.Minute),
 		WriteTimeout:      pick(cfg.WriteTimeout, 10*time.Minute),
 		IdleTimeout:       pick(cfg.IdleTimeout, 2*time.Minute),
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	hs.SetKeepAlivesEnabled(!cfg.DisableKeepAlives)
 	if cfg.UnixMode == 0 {
@@ -122,6 +126,8 @@ func (s *Server) Start() error {
 		if s.cfg.WrapListener != nil {
 			l = s.cfg.WrapListener(l)
 		}
+		// outermost, so that the fault layer below sees the bytes as sent
+		l = jsonErrorListener{Listener: l, maxHeaderBytes: s.hs.MaxHeaderBytes}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime"
 	"sort"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config tunes a Service. Every zero value is a sensible default.
@@ -33,7 +34,45 @@ type Config struct {
 	CacheBytes int64
 	// StreamChunk is the size of each Write in stream mode. 0 => 256 KiB.
 	StreamChunk int
+	// RequestBudget is the time a request's transform may take, from when
+	// its image is in hand (a built-in, or an upload's or a fetch's body fully
+	// read) to the encoded result, queue wait included. A chain whose cost
+	// estimate alone exceeds it is refused up front (422), a request that
+	// would wait too long for a worker is shed (503 with Retry-After), and
+	// one that runs out of it is answered 504. 0 => DefaultRequestBudget;
+	// negative => no budget (and no shedding by expected wait).
+	RequestBudget time.Duration
+	// MaxQueue bounds the transforms waiting for a worker slot; a request
+	// beyond it is shed (503). It bounds memory and goroutines; the expected
+	// wait against the budget is what normally sheds. 0 => 32 per slot.
+	MaxQueue int
+	// MaxUploadBytesInFlight bounds the bytes of upload bodies held at once
+	// (reserved from Content-Length before reading; MaxUploadBytes for a
+	// chunked body); an upload beyond it is shed (503) before its body is
+	// read. 0 => 4 x MaxUploadBytes.
+	MaxUploadBytesInFlight int64
+	// MallocArenas caps glibc's malloc arenas for the process (libvips
+	// allocates through malloc on many threads; see memory.go). 0 => 2;
+	// negative => glibc's default (8 per core). MALLOC_ARENA_MAX in the
+	// environment wins. Applied once per process, by the first New.
+	MallocArenas int
+	// MallocMmapThreshold fixes the size from which glibc maps a block on
+	// its own (returned to the system when freed) instead of carving it from
+	// an arena. 0 => 1 MiB; negative => glibc's adaptive default (it rises
+	// to 32 MiB). MALLOC_MMAP_THRESHOLD_ in the environment wins. Applied
+	// once per process, by the first New.
+	MallocMmapThreshold int64
+	// MallocTrimInterval is how often at most, after a transform, the free
+	// pages inside glibc's arenas are handed back to the system
+	// (malloc_trim; see memory.go). 0 => 2s; negative => never.
+	MallocTrimInterval time.Duration
 }
+
+// DefaultRequestBudget is Config.RequestBudget's default: enough for the
+// built-in chains the harness uses on 24 MP (a few seconds each on one core)
+// with room for queueing, short enough that a client is not kept waiting
+// for minutes by a blur it should not have asked for.
+const DefaultRequestBudget = 20 * time.Second
 
 // Upstream is the inner service the /fetch route reads from (nested pipelines).
 type Upstream struct {
@@ -47,17 +86,24 @@ type Service struct {
 	images  map[string]*builtin
 	order   []string
 	acc     *accounts
-	sem     chan struct{}
-	flight  singleflight.Group
+	adm     *admission
+	flight  *flight
+	uploads *semaphore.Weighted // upload body bytes held at once
 	cache   *cache
+	metrics *metrics
+	trimmer *mallocTrimmer
 	handler http.Handler
+
+	// testHookWork, set by tests only, runs in a worker slot before the
+	// engine: a stand-in for a transform that takes as long as a test needs.
+	testHookWork func(ctx context.Context, src engineSource)
 }
 
 // New builds a Service. The built-in images are generated lazily, once each, on
 // first use, so New itself is cheap.
 func New(cfg Config) (*Service, error) {
 	if cfg.MaxUploadBytes < 0 || cfg.MaxPixels < 0 || cfg.MaxOps < 0 || cfg.MaxConcurrent < 0 ||
-		cfg.MaxAccounts < 0 || cfg.StreamChunk < 0 {
+		cfg.MaxAccounts < 0 || cfg.StreamChunk < 0 || cfg.MaxQueue < 0 || cfg.MaxUploadBytesInFlight < 0 {
 		return nil, errors.New("imagesvc: negative limit in Config (zero means default)")
 	}
 	if cfg.MaxUploadBytes == 0 {
@@ -81,6 +127,22 @@ func New(cfg Config) (*Service, error) {
 	if cfg.StreamChunk == 0 {
 		cfg.StreamChunk = 256 << 10
 	}
+	switch {
+	case cfg.RequestBudget == 0:
+		cfg.RequestBudget = DefaultRequestBudget
+	case cfg.RequestBudget < 0:
+		cfg.RequestBudget = 0
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = 32 * cfg.MaxConcurrent
+	}
+	if cfg.MaxUploadBytesInFlight == 0 {
+		cfg.MaxUploadBytesInFlight = 4 * cfg.MaxUploadBytes
+	}
+	if cfg.MaxUploadBytesInFlight < cfg.MaxUploadBytes {
+		return nil, fmt.Errorf("imagesvc: Config.MaxUploadBytesInFlight %d is below MaxUploadBytes %d: the largest upload could never be read",
+			cfg.MaxUploadBytesInFlight, cfg.MaxUploadBytes)
+	}
 	if u := cfg.Upstream; u != nil {
 		if u.Client == nil {
 			return nil, errors.New("imagesvc: Config.Upstream.Client is nil")
@@ -89,30 +151,68 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("imagesvc: Config.Upstream.BaseURL %q: want http://host or https://host", u.BaseURL)
 		}
 	}
+	arenas, threshold := cfg.MallocArenas, cfg.MallocMmapThreshold
+	if arenas == 0 {
+		arenas = 2
+	}
+	if threshold == 0 {
+		threshold = 1 << 20
+	}
+	tuneMalloc(arenas, threshold)
+	if cfg.MallocTrimInterval == 0 {
+		cfg.MallocTrimInterval = 2 * time.Second
+	}
 	warmVips()
 	s := &Service{
-		cfg:    cfg,
-		images: make(map[string]*builtin),
-		acc:    newAccounts(cfg.MaxAccounts),
-		sem:    make(chan struct{}, cfg.MaxConcurrent),
-		cache:  newCache(cfg.CacheBytes),
+		cfg:     cfg,
+		images:  make(map[string]*builtin),
+		acc:     newAccounts(cfg.MaxAccounts),
+		adm:     newAdmission(cfg.MaxConcurrent, cfg.MaxQueue),
+		flight:  newFlight(),
+		uploads: semaphore.NewWeighted(cfg.MaxUploadBytesInFlight),
+		cache:   newCache(cfg.CacheBytes),
+		trimmer: &mallocTrimmer{interval: cfg.MallocTrimInterval},
 	}
+	s.metrics = newMetrics(s)
 	for _, sp := range builtinSpecs {
-		s.images[sp.info.Name] = &builtin{info: sp.info, seed: sp.seed}
+		s.images[sp.info.Name] = &builtin{info: sp.info, pixels: builtinPixels[sp.info.Name]}
 		s.order = append(s.order, sp.info.Name)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /images", s.handleList)
-	mux.HandleFunc("GET /images/{name}", s.wrap(s.serveBuiltin))
-	mux.HandleFunc("POST /transform", s.wrap(s.serveUpload))
-	mux.HandleFunc("GET /fetch", s.wrap(s.serveFetch))
+	mux.HandleFunc("GET /images/{name}", s.wrap("image", s.serveBuiltin))
+	mux.HandleFunc("POST /transform", s.wrap("transform", s.serveUpload))
+	mux.HandleFunc("GET /fetch", s.wrap("fetch", s.serveFetch))
 	mux.HandleFunc("GET /accounts/{id}", s.handleAccount)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /metrics", s.metrics.handler())
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &inputError{status: 404, msg: "no such route",
-			accepted: "GET /images, GET /images/{name}, POST /transform, GET /fetch, GET /accounts/{id}"})
+			accepted: "GET /images, GET /images/{name}, POST /transform, GET /fetch, GET /accounts/{id}, GET /metrics"})
+	}
+	mux.HandleFunc("/", notFound)
+	// The mux answers a path it would clean ("//images", "/a/../images")
+	// with a redirect of its own in HTML; the service answers in JSON.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" || !cleanPath(r.URL.Path) {
+			notFound(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	s.handler = mux
 	return s, nil
+}
+
+// overlay is the image the overlay operation blends in.
+func (s *Service) overlay() vipsImage { return s.images["logo"].pixels.image() }
+
+// cleanPath says whether the mux would serve p as it is (it redirects a path
+// with "//", "." or ".." segments to its clean form).
+func cleanPath(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // Handler returns the service's HTTP handler (routes in the package doc).
@@ -153,11 +253,80 @@ func (s *Service) TransformPath(ctx context.Context, pathAndQuery string) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := s.builtinResult(ctx, name, q)
+	res, _, err := s.builtinResult(ctx, name, q, inProcess)
 	if err != nil {
 		return nil, err
 	}
 	return res.body, nil
+}
+
+// Stats reports the admission control's counters and state (also on GET
+// /metrics).
+func (s *Service) Stats() AdmissionStats { return s.adm.snapshot() }
+
+// caller says who asks for a transform: an HTTP request (budget, shedding)
+// or an in-process caller such as TransformPath (it waits for a slot as long
+// as its context allows: a reference must not be shed).
+type caller int
+
+const (
+	fromRequest caller = iota
+	inProcess
+)
+
+// errBudget is the cause of a request context whose budget ran out (504).
+type errBudget struct{ budget time.Duration }
+
+func (e *errBudget) Error() string {
+	return fmt.Sprintf("the transform did not finish within the %v time budget", e.budget)
+}
+
+// budgeted gives a request's transform its time budget.
+func (s *Service) budgeted(ctx context.Context, who caller) (context.Context, context.CancelFunc) {
+	if who != fromRequest || s.cfg.RequestBudget <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, s.cfg.RequestBudget, &errBudget{s.cfg.RequestBudget})
+}
+
+// run estimates a plan, refuses it when the estimate alone is over the
+// budget, then runs it on the flight (shared under key when key is not
+// ""), through the admission control.
+func (s *Service) run(ctx context.Context, who caller, key string, c chain, src engineSource, p plan, out output) (*result, error) {
+	est := estimateCost(c, src, p, out)
+	if who == fromRequest {
+		if err := overBudget(est, s.cfg.RequestBudget); err != nil {
+			s.adm.count(func(st *AdmissionStats) { st.RejectedCost++ })
+			return nil, err
+		}
+	}
+	ctx, cancel := s.budgeted(ctx, who)
+	defer cancel()
+	var shedBy time.Time // the deadline the admission control sheds by
+	if d, ok := ctx.Deadline(); ok && who == fromRequest {
+		shedBy = d
+	}
+	res, err := s.flight.do(ctx, key, func(wctx context.Context) (*result, error) {
+		if key != "" {
+			if r := s.cache.get(key); r != nil {
+				return r, nil
+			}
+		}
+		body, err := s.transform(wctx, src, p, out, est.total, who == fromRequest, shedBy)
+		if err != nil {
+			return nil, err
+		}
+		r := &result{body: body, format: out.format}
+		if key != "" {
+			s.cache.put(key, r)
+		}
+		return r, nil
+	})
+	var eb *errBudget
+	if errors.As(err, &eb) {
+		s.adm.count(func(st *AdmissionStats) { st.BudgetExpired++ })
+	}
+	return res, err
 }
 
 // result is a finished body plus a memo of its digests (shared via the cache).
@@ -248,7 +417,7 @@ func (s *Service) parseQuery(q url.Values, extra ...string) (request, error) {
 
 // builtinResult transforms a built-in image, through the cache: concurrent
 // identical requests share one transform.
-func (s *Service) builtinResult(ctx context.Context, name string, q url.Values) (*result, bool, error) {
+func (s *Service) builtinResult(ctx context.Context, name string, q url.Values, who caller) (*result, bool, error) {
 	b, ok := s.images[name]
 	if !ok {
 		return nil, false, badInput(404, strings.Join(s.order, ", "), "no built-in image %s", quoteToken(name))
@@ -258,36 +427,22 @@ func (s *Service) builtinResult(ctx context.Context, name string, q url.Values) 
 		return nil, false, err
 	}
 	in := dims{b.info.Width, b.info.Height}
-	ps, _, err := s.plan(req.chain, in)
+	p, err := s.planChain(req.chain, in, false)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := checkOutputSize(p.out, req.out.format); err != nil {
 		return nil, false, err
 	}
 	key := name + "?ops=" + req.chain.String() + "&" + req.out.String()
 	if r := s.cache.get(key); r != nil {
 		return r, req.stream, nil
 	}
-	v, err, _ := s.flight.Do(key, func() (any, error) {
-		if r := s.cache.get(key); r != nil {
-			return r, nil
-		}
-		// Detached from one caller's cancellation: the work is shared.
-		ctx := context.WithoutCancel(ctx)
-		srcFormat := TIFF
-		if b.info.Kind == "overlay" {
-			srcFormat = PNG
-		}
-		body, err := s.transform(ctx, b.bytes(), srcFormat, ps, req.out)
-		if err != nil {
-			return nil, err
-		}
-		r := &result{body: body, format: req.out.format}
-		s.cache.put(key, r)
-		return r, nil
-	})
+	res, err := s.run(ctx, who, key, req.chain, engineSource{builtin: b.pixels}, p, req.out)
 	if err != nil {
 		return nil, false, err
 	}
-	return v.(*result), req.stream, nil
+	return res, req.stream, nil
 }
 
 // handler is a route's body: it returns a result or an error; wrap does the writing.
@@ -295,11 +450,13 @@ type handlerFunc func(r *http.Request, id string) (*result, bool, error)
 
 // wrap is the one place that writes transform responses: it validates the request
 // id, keeps the account, and never ignores a Write error.
-func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
+func (s *Service) wrap(route string, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		id, err := requestID(r)
 		if err != nil {
-			writeJSONError(w, err)
+			status, _, _ := writeJSONError(w, err)
+			s.metrics.observe(route, status, time.Since(start))
 			return
 		}
 		w.Header().Set("X-Request-Id", id)
@@ -317,8 +474,10 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 		var status int
 		var n int64
 		var werr error
+		var why string
 		if err != nil {
 			status, n, werr = writeJSONError(w, err)
+			why = publicError(err).Error
 			if cl, perr := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); perr == nil {
 				s.acc.update(acc, func(a *Account) { a.ContentLength = cl })
 			}
@@ -326,8 +485,10 @@ func (s *Service) wrap(h handlerFunc) http.HandlerFunc {
 			status = http.StatusOK
 			n, werr = s.writeBody(w, r, acc, res, stream)
 		}
+		s.metrics.observe(route, status, time.Since(start))
 		s.acc.finish(acc, func(a *Account) {
 			a.Status = status
+			a.Error = why
 			a.BytesWritten = n
 			if werr != nil {
 				a.WriteError = "write failed: " + werr.Error()
@@ -380,7 +541,7 @@ func (s *Service) serveBuiltin(r *http.Request, _ string) (*result, bool, error)
 	if err != nil {
 		return nil, false, err
 	}
-	return s.builtinResult(r.Context(), r.PathValue("name"), q)
+	return s.builtinResult(r.Context(), r.PathValue("name"), q, fromRequest)
 }
 
 // serveUpload and serveFetch live in upload.go.
@@ -448,12 +609,23 @@ type errorBody struct {
 	Accepted string `json:"accepted,omitempty"`
 }
 
-// writeJSONError maps err to a status and fixed wording, writes it, and reports
-// what was written. Errors not from the caller get generic text: nothing from
-// libvips or from inside the service leaks out.
-func writeJSONError(w http.ResponseWriter, err error) (int, int64, error) {
+// publicErr is an error as the client sees it: status, fixed wording, and
+// for a 503 when to retry.
+type publicErr struct {
+	Status     int
+	Error      string
+	Accepted   string
+	RetryAfter time.Duration
+}
+
+// publicError maps err to a status and fixed wording. Errors not from the
+// caller get generic text: nothing from libvips or from inside the service
+// leaks out.
+func publicError(err error) publicErr {
 	var ie *inputError
 	var ue *upstreamError
+	var over *errOverloaded
+	var eb *errBudget
 	switch {
 	case errors.As(err, &ie):
 		// the message may be wrapped with its position ("operation 2: ...")
@@ -461,17 +633,38 @@ func writeJSONError(w http.ResponseWriter, err error) (int, int64, error) {
 		if ie.accepted != "" {
 			msg = strings.TrimSuffix(msg, " (accepted: "+ie.accepted+")")
 		}
-		return writeJSONStatus(w, ie.status, errorBody{Error: msg, Accepted: ie.accepted})
+		return publicErr{Status: ie.status, Error: msg, Accepted: ie.accepted}
 	case errors.As(err, &ue):
-		return writeJSONStatus(w, http.StatusBadGateway, errorBody{Error: ue.Error()})
+		return publicErr{Status: http.StatusBadGateway, Error: ue.Error()}
+	case errors.As(err, &over):
+		return publicErr{Status: http.StatusServiceUnavailable, Error: over.reason,
+			Accepted: "the same request after Retry-After seconds", RetryAfter: over.retryAfter}
+	case errors.As(err, &eb):
+		return publicErr{Status: http.StatusGatewayTimeout, Error: eb.Error(),
+			Accepted: fmt.Sprintf("transforms that finish within %v: a smaller image first, fewer or smaller blurs, a faster format or AVIF speed", eb.budget)}
 	case errors.Is(err, ErrPanic):
-		return writeJSONStatus(w, http.StatusInternalServerError, errorBody{Error: ErrPanic.Error()})
+		return publicErr{Status: http.StatusInternalServerError, Error: ErrPanic.Error()}
 	case errors.Is(err, ErrTransform):
-		return writeJSONStatus(w, http.StatusUnprocessableEntity, errorBody{Error: ErrTransform.Error()})
+		return publicErr{Status: http.StatusUnprocessableEntity, Error: ErrTransform.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return writeJSONStatus(w, http.StatusServiceUnavailable, errorBody{Error: "request cancelled or timed out"})
+		return publicErr{Status: http.StatusServiceUnavailable, Error: "request cancelled before its transform finished"}
 	}
-	return writeJSONStatus(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
+	return publicErr{Status: http.StatusInternalServerError, Error: "internal error"}
+}
+
+// writeJSONError writes err as the client sees it (see publicError) and
+// reports what was written.
+func writeJSONError(w http.ResponseWriter, err error) (int, int64, error) {
+	pe := publicError(err)
+	if pe.RetryAfter > 0 || pe.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(pe.RetryAfter)))
+	}
+	return writeJSONStatus(w, pe.Status, errorBody{Error: pe.Error, Accepted: pe.Accepted})
+}
+
+// retryAfterSeconds rounds a wait up to whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) (int, int64, error) {

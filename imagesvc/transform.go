@@ -8,9 +8,9 @@ import (
 	"image"
 	_ "image/jpeg" // header-only DecodeConfig for the pixel limit
 	_ "image/png"
-	"math"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/h2non/bimg"
 )
@@ -22,7 +22,19 @@ var (
 	ErrTransform = errors.New("image could not be decoded or transformed")
 	// ErrPanic: bimg panicked; the panic was recovered for this request only.
 	ErrPanic = errors.New("internal error while transforming the image")
+	// ErrDamaged: an uploaded or fetched image is truncated or its data is
+	// damaged. libvips would fill what is missing with grey and answer 200;
+	// the service decodes with fail-on-error and refuses such images (422).
+	ErrDamaged = errors.New("image data is truncated or damaged")
 )
+
+// acceptedImages is the "accepted" text of every refusal of an image's data.
+const acceptedImages = "a complete, undamaged jpeg, png, webp, avif or tiff image"
+
+// damaged is the refusal of a truncated or damaged image.
+func damaged() error {
+	return &inputError{status: 422, msg: ErrDamaged.Error(), accepted: acceptedImages, kind: ErrDamaged}
+}
 
 func init() {
 	// Quiets libvips' stderr warnings (it reads the variable when it warns); the
@@ -90,6 +102,21 @@ func parseFormat(s string) (Format, error) {
 	return "", badInput(400, acceptedFormats, "unsupported output format %s", quoteToken(s))
 }
 
+// maxOutputSide is the largest width or height each encoder writes; WebP's
+// format stores sizes in 14 bits. A larger result is refused before any
+// work, naming the limit, instead of failing in the encoder.
+var maxOutputSide = map[Format]int{WEBP: 16383, JPEG: 65500}
+
+// checkOutputSize refuses a result the output format cannot hold.
+func checkOutputSize(d dims, f Format) error {
+	limit, ok := maxOutputSide[f]
+	if !ok || (d.w <= limit && d.h <= limit) {
+		return nil
+	}
+	return badInput(400, fmt.Sprintf("%s results of at most %d pixels wide and high", f, limit),
+		"the result would be %dx%d pixels: too large for %s", d.w, d.h, f)
+}
+
 // Output defaults. AVIF at libvips' default effort takes ~20 s for a 12 MP image on
 // these machines; speed 8 (the fastest useful AV1 setting) brings it to about a second.
 const (
@@ -139,21 +166,15 @@ func sniff(buf []byte, maxPixels int64) (Format, dims, error) {
 		// Go's decoders read only the header for DecodeConfig.
 		cfg, _, err := image.DecodeConfig(bytes.NewReader(buf))
 		if err != nil {
-			return "", dims{}, badInput(422, "a well-formed image", "image header could not be read")
+			return "", dims{}, damaged()
 		}
 		d = dims{cfg.Width, cfg.Height}
 	default:
 		// libvips opens lazily: this reads the header, not the pixels.
-		var size bimg.ImageSize
-		err := safeCall(func() error {
-			var err error
-			size, err = bimg.Size(buf)
-			return err
-		})
-		if err != nil {
-			return "", dims{}, badInput(422, "a well-formed image", "image header could not be read")
+		var err error
+		if d, err = imageSize(buf, f); err != nil {
+			return "", dims{}, damaged()
 		}
-		d = dims{size.Width, size.Height}
 	}
 	if d.w <= 0 || d.h <= 0 {
 		return "", dims{}, badInput(422, "a well-formed image", "image header has no size")
@@ -161,8 +182,16 @@ func sniff(buf []byte, maxPixels int64) (Format, dims, error) {
 	if int64(d.w)*int64(d.h) > maxPixels {
 		return "", dims{}, badInput(422, fmt.Sprintf("at most %d pixels", maxPixels), "image too large: %dx%d pixels", d.w, d.h)
 	}
+	if f == PNG && !bytes.Contains(buf, pngEnd) {
+		return "", dims{}, damaged()
+	}
 	return f, d, nil
 }
+
+// pngEnd is a PNG's closing IEND chunk (length 0, type, CRC). libpng stops
+// reading after the last row of pixels, so a file cut inside this trailer
+// would decode without complaint; the service wants the whole file.
+var pngEnd = []byte("\x00\x00\x00\x00IEND\xaeB`\x82")
 
 // safeCall runs fn, turning a panic into ErrPanic.
 func safeCall(fn func() error) (err error) {
@@ -174,187 +203,75 @@ func safeCall(fn func() error) (err error) {
 	return fn()
 }
 
-// prim is one primitive bimg step; a caller's op becomes one or two (cover = resize + extract).
-type prim struct {
-	stage      int // position in bimg's fixed internal order, see plan
-	rotate     bimg.Angle
-	w, h       int // resize target / extract size
-	x, y       int // extract / overlay position
-	sigma      float64
-	overlayBuf []byte
-}
-
-// bimg applies one call's options in a fixed order; these are our primitives'
-// positions in it. A run of primitives with strictly increasing stages becomes one
-// bimg call, which keeps the caller's order exact and saves encode/decode passes.
-const (
-	stageRotate  = 0
-	stageMirror  = 1 // bimg Flip: left-right mirror (our "flop")
-	stageUpDown  = 2 // bimg Flop: top-bottom mirror (our "flip")
-	stageResize  = 3
-	stageExtract = 4
-	stageBlur    = 5
-	stageOverlay = 6
-)
-
-// plan turns a chain into primitives, checking each step against the running
-// image size: crop and overlay inside the image, no step over maxPixels.
-func (s *Service) plan(c chain, in dims) ([]prim, dims, error) {
-	var ps []prim
-	cur := in
-	for i, o := range c {
-		n := i + 1
-		switch o.kind {
-		case opResize:
-			var t dims
-			switch {
-			case o.fit == fitFill:
-				t = dims{o.w, o.h}
-			case o.fit == fitCover:
-				sc := math.Max(float64(o.w)/float64(cur.w), float64(o.h)/float64(cur.h))
-				rw := max(o.w, int(math.Round(float64(cur.w)*sc)))
-				rh := max(o.h, int(math.Round(float64(cur.h)*sc)))
-				if int64(rw)*int64(rh) > s.cfg.MaxPixels {
-					return nil, dims{}, tooManyPixels(n, rw, rh, s.cfg.MaxPixels)
-				}
-				ps = append(ps, prim{stage: stageResize, w: rw, h: rh})
-				ps = append(ps, prim{stage: stageExtract, x: (rw - o.w) / 2, y: (rh - o.h) / 2, w: o.w, h: o.h})
-				cur = dims{o.w, o.h}
-				continue
-			case o.w > 0 && o.h > 0:
-				sc := math.Min(float64(o.w)/float64(cur.w), float64(o.h)/float64(cur.h))
-				t = dims{int(math.Round(float64(cur.w) * sc)), int(math.Round(float64(cur.h) * sc))}
-			case o.w > 0:
-				t = dims{o.w, int(math.Round(float64(cur.h) * float64(o.w) / float64(cur.w)))}
-			default:
-				t = dims{int(math.Round(float64(cur.w) * float64(o.h) / float64(cur.h))), o.h}
-			}
-			t.w, t.h = max(t.w, 1), max(t.h, 1)
-			if int64(t.w)*int64(t.h) > s.cfg.MaxPixels {
-				return nil, dims{}, tooManyPixels(n, t.w, t.h, s.cfg.MaxPixels)
-			}
-			ps = append(ps, prim{stage: stageResize, w: t.w, h: t.h})
-			cur = t
-		case opRotate:
-			ps = append(ps, prim{stage: stageRotate, rotate: bimg.Angle(o.deg)})
-			if o.deg != 180 {
-				cur = dims{cur.h, cur.w}
-			}
-		case opFlip:
-			ps = append(ps, prim{stage: stageUpDown})
-		case opFlop:
-			ps = append(ps, prim{stage: stageMirror})
-		case opCrop:
-			if o.x+o.w > cur.w || o.y+o.h > cur.h {
-				return nil, dims{}, badInput(400, fmt.Sprintf("x+w <= %d and y+h <= %d at that step", cur.w, cur.h),
-					"operation %d: crop area %dx%d at %d,%d is outside the %dx%d image", n, o.w, o.h, o.x, o.y, cur.w, cur.h)
-			}
-			ps = append(ps, prim{stage: stageExtract, x: o.x, y: o.y, w: o.w, h: o.h})
-			cur = dims{o.w, o.h}
-		case opBlur:
-			ps = append(ps, prim{stage: stageBlur, sigma: o.sigma})
-		case opOverlay:
-			b := s.images[o.overlayRef]
-			ov := dims{b.info.Width, b.info.Height}
-			if o.x+ov.w > cur.w || o.y+ov.h > cur.h {
-				return nil, dims{}, badInput(400, fmt.Sprintf("x+%d <= %d and y+%d <= %d at that step", ov.w, cur.w, ov.h, cur.h),
-					"operation %d: overlay %s (%dx%d) at %d,%d does not fit the %dx%d image", n, o.overlayRef, ov.w, ov.h, o.x, o.y, cur.w, cur.h)
-			}
-			ps = append(ps, prim{stage: stageOverlay, x: o.x, y: o.y, overlayBuf: b.bytes()})
-		}
-	}
-	return ps, cur, nil
-}
-
-func tooManyPixels(n, w, h int, limit int64) error {
-	return badInput(400, fmt.Sprintf("at most %d pixels", limit), "operation %d: result of %dx%d pixels is over the limit", n, w, h)
-}
-
-// segments groups primitives into bimg calls: a new call starts whenever a stage
-// does not come strictly after the previous one. A JPEG or WebP input is never
-// rotated and resized in one call: bimg v1.1.9's shrink-on-load then rereads
-// the unrotated buffer.
-func segments(ps []prim, in Format) [][]prim {
-	var out [][]prim
-	var cur []prim
-	for _, p := range ps {
-		split := len(cur) > 0 && p.stage <= cur[len(cur)-1].stage
-		if !split && len(out) == 0 && len(cur) > 0 && p.stage == stageResize && (in == JPEG || in == WEBP) &&
-			cur[0].stage <= stageUpDown {
-			split = true
-		}
-		if split {
-			out = append(out, cur)
-			cur = nil
-		}
-		cur = append(cur, p)
-	}
-	if len(cur) > 0 || len(out) == 0 {
-		out = append(out, cur)
-	}
-	return out
-}
-
-// options builds one bimg call from a segment.
-func segmentOptions(seg []prim) bimg.Options {
-	o := bimg.Options{NoAutoRotate: true, StripMetadata: true}
-	for _, p := range seg {
-		switch p.stage {
-		case stageRotate:
-			o.Rotate = p.rotate
-		case stageMirror:
-			o.Flip = true
-		case stageUpDown:
-			o.Flop = true
-		case stageResize:
-			o.Width, o.Height, o.Force = p.w, p.h, true
-		case stageExtract:
-			o.Left, o.Top, o.AreaWidth, o.AreaHeight = p.x, p.y, p.w, p.h
-		case stageBlur:
-			o.GaussianBlur = bimg.GaussianBlur{Sigma: p.sigma}
-		case stageOverlay:
-			o.WatermarkImage = bimg.WatermarkImage{Left: p.x, Top: p.y, Buf: p.overlayBuf, Opacity: 1}
-		}
-	}
-	return o
-}
-
-// transform runs the primitives on src and encodes the result. Intermediate
-// results between bimg calls are uncompressed TIFF: lossless and cheap.
-func (s *Service) transform(ctx context.Context, src []byte, in Format, ps []prim, out output) ([]byte, error) {
+// transform runs a plan on src and encodes the result. An encoded source
+// whose transform fails is decoded once more, every pixel, to tell damaged
+// data (ErrDamaged) from an operation libvips refused (ErrTransform); a plan
+// that crops reads only part of its source, so an upload that is cropped is
+// checked that way before its transform.
+//
+// The work waits for a worker slot first (see admission; shed says whether
+// it may be refused there, by the deadline shedBy) and holds it until libvips
+// has returned, also when ctx ended early.
+func (s *Service) transform(ctx context.Context, src engineSource, p plan, out output, cost time.Duration, shed bool, shedBy time.Time) (body []byte, err error) {
 	warmVips()
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	t, err := s.adm.acquire(ctx, cost, shed, shedBy)
+	if err != nil {
+		return nil, err
 	}
-	defer func() { <-s.sem }()
-	segs := segments(ps, in)
-	buf := src
-	for i, seg := range segs {
-		if err := ctx.Err(); err != nil {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			s.adm.count(func(st *AdmissionStats) { st.Cancelled++ })
+		}
+		s.adm.release(t, err == nil)
+		s.trimmer.maybe() // after the slot is free: nobody waits for it
+	}()
+	if s.testHookWork != nil {
+		s.testHookWork(ctx, src)
+	}
+	if src.encoded != nil && readsPart(p) {
+		if err := s.checkSource(ctx, src); err != nil {
 			return nil, err
 		}
-		o := segmentOptions(seg)
-		o.Type = bimg.TIFF
-		if i == len(segs)-1 {
-			o.Type = formatTypes[out.format]
-			o.Quality = out.quality
-			o.Speed = out.speed
-		}
-		var next []byte
-		err := safeCall(func() error {
-			var err error
-			next, err = bimg.Resize(buf, o)
-			return err
-		})
-		if errors.Is(err, ErrPanic) {
-			return nil, err
-		}
-		if err != nil || len(next) == 0 {
-			return nil, ErrTransform
-		}
-		buf = next
 	}
-	return buf, nil
+	err = safeCall(func() error {
+		var err error
+		body, err = runEngine(ctx, src, p, out, s.overlay())
+		return err
+	})
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.Is(err, ErrPanic), ctx.Err() != nil:
+		return nil, err
+	case errors.Is(err, errLoad):
+		return nil, damaged()
+	case src.encoded != nil:
+		if cerr := s.checkSource(ctx, src); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return nil, ErrTransform
+}
+
+// checkSource decodes an encoded source in full with fail-on-error.
+func (s *Service) checkSource(ctx context.Context, src engineSource) error {
+	err := checkDecode(ctx, src.encoded, src.format)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return err
+	}
+	return damaged()
+}
+
+// readsPart says whether a plan may leave rows of its source unread (a crop
+// does), so that a cut near the end would go unseen by the decoder.
+func readsPart(p plan) bool {
+	for _, st := range p.steps {
+		if st.kind == stepCrop {
+			return true
+		}
+	}
+	return false
 }

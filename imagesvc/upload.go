@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // serveUpload is POST /transform: the body is the image. It is read strictly:
@@ -27,6 +28,18 @@ func (s *Service) serveUpload(r *http.Request, _ string) (*result, bool, error) 
 	if r.ContentLength > limit {
 		return nil, false, tooLarge
 	}
+	// Hold room for the body before reading it: bodies waiting for a worker
+	// are memory too.
+	reserve := limit
+	if r.ContentLength >= 0 {
+		reserve = max(r.ContentLength, 1)
+	}
+	if !s.uploads.TryAcquire(reserve) {
+		s.adm.count(func(st *AdmissionStats) { st.RejectedUploads++ })
+		return nil, false, &errOverloaded{reason: fmt.Sprintf("the service is busy: more than %d bytes of uploads are in flight", s.cfg.MaxUploadBytesInFlight),
+			retryAfter: time.Second}
+	}
+	defer s.uploads.Release(reserve)
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -54,15 +67,15 @@ func (s *Service) transformBytes(ctx context.Context, body []byte, req request) 
 	if err != nil {
 		return nil, err
 	}
-	ps, _, err := s.plan(req.chain, d)
+	p, err := s.planChain(req.chain, d, false)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.transform(ctx, body, f, ps, req.out)
-	if err != nil {
+	if err := checkOutputSize(p.out, req.out.format); err != nil {
 		return nil, err
 	}
-	return &result{body: out, format: req.out.format}, nil
+	src := engineSource{encoded: body, format: f, shrink: shrinkOnLoad(f, p)}
+	return s.run(ctx, fromRequest, "", req.chain, src, p, req.out)
 }
 
 // upstreamError is a failed fetch from the inner service: answered with 502.

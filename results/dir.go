@@ -84,8 +84,8 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 //     recorded, a run killed with SIGKILL included), judged with the
 //     expectations of its run.json (the plan written when the run started);
 //     summary.json adds what records do not hold (notes, findings, restarts)
-//     when it belongs to the same run, and stands alone only when there are
-//     no records;
+//     when it belongs to the same run (and shard), and stands alone only
+//     when there are no records;
 //   - a file ending in .jsonl: records, aggregated per scenario (no
 //     expectations: only silent failures fail it);
 //   - a file ending in .json: a summary, judged again from its counts.
@@ -93,6 +93,25 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 // Warnings (a torn last line, a summary left by another run) are returned,
 // never fatal.
 func Load(path string) (*RunResult, []Warning, error) {
+	src, warns, err := loadSource(path)
+	if err != nil {
+		return nil, warns, err
+	}
+	return src.rr, warns, nil
+}
+
+// source is one loaded source of results, with what a merge of shards
+// checks: its plan and whether the run that wrote it finished.
+type source struct {
+	path string
+	rr   *RunResult
+	plan *Plan // nil: a file, or a directory without a plan
+	// finished: the directory's summary.json belongs to its records' run
+	// (and shard), so that run ended and wrote its reports.
+	finished bool
+}
+
+func loadSource(path string) (*source, []Warning, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: %w", err)
@@ -104,7 +123,10 @@ func Load(path string) (*RunResult, []Warning, error) {
 			if rr != nil {
 				rr.Rejudge()
 			}
-			return rr, warns, err
+			if err != nil {
+				return nil, warns, err
+			}
+			return &source{path: path, rr: rr}, warns, nil
 		case strings.HasSuffix(path, ".json"):
 			rr, err := ReadJSONFile(path)
 			if err != nil {
@@ -112,7 +134,7 @@ func Load(path string) (*RunResult, []Warning, error) {
 			}
 			rr.Sources = []string{path}
 			rr.Rejudge()
-			return rr, nil, nil
+			return &source{path: path, rr: rr, finished: true}, nil, nil
 		}
 		return nil, nil, fmt.Errorf("results: %s: unknown kind of file (accepted: a results directory, *.jsonl records, *.json summary)", path)
 	}
@@ -130,25 +152,30 @@ func Load(path string) (*RunResult, []Warning, error) {
 	recs := filepath.Join(path, RecordsFile)
 	if _, err := os.Stat(recs); err != nil {
 		if sum == nil {
-			return nil, nil, fmt.Errorf("results: %s holds neither %s nor %s", path, RecordsFile, SummaryFile)
+			return nil, nil, fmt.Errorf("results: %s holds neither %s nor %s (nor results directories of a sharded run)", path, RecordsFile, SummaryFile)
 		}
 		sum.Sources = []string{sumPath}
 		sum.Rejudge()
-		return sum, nil, nil
+		return &source{path: path, rr: sum, plan: plan, finished: true}, nil, nil
 	}
 	rr, warns, err := loadRecords(recs, plan)
 	if err != nil {
 		return nil, warns, err
 	}
+	finished := false
 	if sum != nil {
-		if sum.Run != rr.Run {
+		switch {
+		case sum.Run != rr.Run:
 			warns = append(warns, Warning{File: sumPath, Msg: fmt.Sprintf("summary of run %q, records of run %q: the summary is ignored", sum.Run, rr.Run)})
-		} else {
+		case sum.Shard != rr.Shard:
+			warns = append(warns, Warning{File: sumPath, Msg: fmt.Sprintf("summary of shard %q, plan of shard %q: the summary is ignored", sum.Shard, rr.Shard)})
+		default:
 			adoptSummary(rr, sum)
+			finished = true
 		}
 	}
 	rr.Rejudge()
-	return rr, warns, nil
+	return &source{path: path, rr: rr, plan: plan, finished: finished}, warns, nil
 }
 
 // loadRecords aggregates a records file; with a plan, scenarios come in
@@ -187,6 +214,7 @@ func loadRecords(path string, plan *Plan) (*RunResult, []Warning, error) {
 	}
 	rr.Version = plan.Version
 	rr.Grid = plan.Grid.Clone()
+	rr.Shard = plan.Shard
 	byName := map[string]*ScenarioResult{}
 	for i := range got.Scenarios {
 		byName[got.Scenarios[i].Scenario] = &got.Scenarios[i]
@@ -242,28 +270,118 @@ func adoptSummary(rr, sum *RunResult) {
 }
 
 // MergeFiles loads every path with [Load] and merges them with [Merge].
+// A directory that holds results directories instead of results (a
+// sharded run's directory, see [ExpandDirs]) stands for them.
+//
+// Shards are merged only with the other shards of their run, from their
+// results directories: shards of two runs, of different counts, commands
+// or scenario sets, a shard given twice from two directories, or a source
+// that is not a shard among shards are errors naming the sources. The
+// merge of a run's shards carries findings ([CheckShards]) that fail it
+// when a shard is missing or did not finish (its directory has records
+// but no summary: it was killed, or is still running): the run's verdict
+// needs every part, a missing part is not a smaller sample.
 func MergeFiles(paths ...string) (*RunResult, []Warning, error) {
 	if len(paths) == 0 {
 		return nil, nil, errors.New("results: nothing to merge (give at least one results directory or file)")
 	}
-	var runs []*RunResult
-	var warns []Warning
-	for _, p := range paths {
-		rr, w, err := Load(p)
+	paths, err := ExpandDirs(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The plans first: shards that do not belong together are refused
+	// before any records file, which may be large, is read.
+	srcs := make([]*source, len(paths))
+	for i, p := range paths {
+		srcs[i] = &source{path: p}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("results: %w", err)
+		}
+		if st.IsDir() {
+			plan, err := ReadPlan(p)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, nil, err
+			}
+			srcs[i].plan = plan
+		}
+	}
+	warns, err := checkShards(srcs)
+	if err != nil {
+		return nil, warns, err
+	}
+	for _, s := range srcs {
+		src, w, err := loadSource(s.path)
 		warns = append(warns, w...)
 		if err != nil {
 			return nil, warns, err
 		}
-		if len(rr.Sources) == 0 {
-			rr.Sources = []string{p}
+		if len(src.rr.Sources) == 0 {
+			src.rr.Sources = []string{s.path}
 		}
-		runs = append(runs, rr)
+		s.rr, s.finished = src.rr, src.finished
 	}
-	if len(runs) == 1 {
+	findings := shardFindings(srcs)
+	runs := make([]*RunResult, len(srcs))
+	for i, s := range srcs {
+		runs[i] = s.rr
+	}
+	if len(runs) == 1 && len(findings) == 0 {
 		return runs[0], warns, nil
 	}
 	rr, w := Merge(runs...)
+	rr.Findings = append(rr.Findings, findings...)
+	rr.Rejudge()
 	return rr, append(warns, w...), nil
+}
+
+// ExpandDirs replaces each directory among paths that holds results
+// directories rather than results of its own (no plan, records or
+// summary: the directory of a sharded run, whose shards each wrote
+// DIR/shard-K-of-N) by those directories, in name order. Other paths are
+// kept as given.
+func ExpandDirs(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		sub, err := resultDirs(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(sub) == 0 {
+			out = append(out, p)
+			continue
+		}
+		out = append(out, sub...)
+	}
+	return out, nil
+}
+
+// resultDirs lists the results directories inside dir when dir holds no
+// results of its own; nil otherwise (or when dir is not a directory).
+func resultDirs(dir string) ([]string, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() || isResultsDir(dir) {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	var out []string
+	for _, e := range entries { // os.ReadDir sorts by name
+		if p := filepath.Join(dir, e.Name()); e.IsDir() && isResultsDir(p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func isResultsDir(dir string) bool {
+	for _, name := range []string{PlanFile, RecordsFile, SummaryFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // PrepareDir makes dir a fresh results directory: created if needed, and
@@ -288,10 +406,19 @@ func PrepareDir(dir string) error {
 // target's recipe, in the harness's own JSON). Records alone then suffice
 // to judge a run that was killed before its summary.
 type Plan struct {
-	Run       string            `json:"run"`
-	Version   string            `json:"version,omitempty"`
-	Created   time.Time         `json:"created,omitzero"`
-	Command   string            `json:"command,omitempty"` // run, check, soak, realworld
+	Run     string    `json:"run"`
+	Version string    `json:"version,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	Command string    `json:"command,omitempty"` // run, check, soak, realworld
+	// Shard is the part of a sharded run this directory holds; zero for a
+	// whole run, and in plans written before runs were sharded.
+	Shard Shard `json:"shard,omitzero"`
+	// ScenarioSet is the [Fingerprint] of every scenario of the whole run
+	// as compiled, the same in each of its shards whatever part a shard
+	// runs; "" in plans written before it existed.
+	ScenarioSet string `json:"scenario_set,omitempty"`
+	// Scenarios are the scenarios this directory's run set out to run: for
+	// a shard, those it has a part of.
 	Scenarios []PlannedScenario `json:"scenarios"`
 	Target    *PlannedTarget    `json:"target,omitempty"` // check's server; nil for in-process runs
 	// Grid lays the scenarios out as a table (the survey's servers by
@@ -309,6 +436,20 @@ type PlannedTarget struct {
 	Overlap      bool          `json:"overlap,omitempty"`
 	ReadyPath    string        `json:"ready_path,omitempty"`
 	AccountPath  string        `json:"account_path,omitempty"`
+	// Protocol is the HTTP version asked for ("http/1.1", "h2"; "" the
+	// server's choice by ALPN); TLS how an https:// target was trusted.
+	Protocol    string      `json:"protocol,omitempty"`
+	TLS         *PlannedTLS `json:"tls,omitempty"`
+	AllowRemote bool        `json:"allow_remote,omitempty"`
+}
+
+// PlannedTLS is how a check trusted its https:// target: the files as
+// given (paths, not contents), or no check at all.
+type PlannedTLS struct {
+	CAFile     string `json:"ca_file,omitempty"`
+	ClientCert string `json:"client_cert,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	Insecure   bool   `json:"insecure,omitempty"`
 }
 
 // PlannedScenario is one scenario of a [Plan].
@@ -350,6 +491,9 @@ func ReadPlan(dir string) (*Plan, error) {
 		if sc.Name == "" {
 			return nil, fmt.Errorf("results: %s: scenario %d has no name", path, i)
 		}
+	}
+	if err := p.Shard.Validate(); err != nil {
+		return nil, fmt.Errorf("results: %s: bad plan: %w", path, err)
 	}
 	return &p, nil
 }

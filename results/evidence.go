@@ -16,10 +16,13 @@ import (
 //	agreeing-fetches:<k>   k clean fetches from the target agreed: consistency, not proof
 //	content-length         the hop's Content-Length promise
 //	chunked-framing        the hop's last chunk arrived
+//	end-stream             an HTTP/2 stream without a length ended with END_STREAM
+//	tls-close-notify       a close-delimited body over TLS ended with the peer's close_notify
 //	no-body                the protocol says there is no body (HEAD, 204, 304)
 //	none                   nothing could check it
 //
-// Content-Length and chunked framing are the last hop's own promise: a
+// Content-Length, chunked framing, END_STREAM and a TLS close_notify are
+// the last hop's own promise: a
 // gateway that launders a cut into a shorter well-formed response makes
 // the same promise, so a response resting on them alone is counted apart
 // ("framing only", [Summary.FramingOnly]).
@@ -32,6 +35,8 @@ const (
 	EvidenceReference     Evidence = "reference"
 	EvidenceContentLength Evidence = "content-length"
 	EvidenceChunked       Evidence = "chunked-framing"
+	EvidenceEndStream     Evidence = "end-stream"
+	EvidenceCloseNotify   Evidence = "tls-close-notify"
 	EvidenceNoBody        Evidence = "no-body"
 	EvidenceNone          Evidence = "none"
 
@@ -52,7 +57,7 @@ type EvidenceClass string
 const (
 	EndToEnd    EvidenceClass = "end-to-end"  // expectation, content-digest, reference
 	Consistency EvidenceClass = "consistency" // agreeing-fetches
-	Framing     EvidenceClass = "framing"     // content-length, chunked-framing, no-body
+	Framing     EvidenceClass = "framing"     // content-length, chunked-framing, end-stream, tls-close-notify, no-body
 	NoEvidence  EvidenceClass = "none"
 )
 
@@ -80,10 +85,14 @@ func (e Evidence) rank() int {
 		return 4
 	case e == EvidenceChunked:
 		return 5
-	case e == EvidenceNoBody:
+	case e == EvidenceEndStream:
 		return 6
-	case e == EvidenceNone:
+	case e == EvidenceCloseNotify:
 		return 7
+	case e == EvidenceNoBody:
+		return 8
+	case e == EvidenceNone:
+		return 9
 	}
 	return -1
 }
@@ -98,7 +107,7 @@ func (e Evidence) Class() EvidenceClass {
 		return EndToEnd
 	case r == 3:
 		return Consistency
-	case r >= 4 && r <= 6:
+	case r >= 4 && r <= 8:
 		return Framing
 	}
 	return NoEvidence
@@ -108,7 +117,7 @@ func (e Evidence) Class() EvidenceClass {
 func (e *Evidence) UnmarshalText(b []byte) error {
 	v := Evidence(b)
 	if !v.Valid() {
-		return fmt.Errorf("unknown evidence %q (accepted: expectation, content-digest:<alg>, reference, agreeing-fetches:<k>, content-length, chunked-framing, no-body, none)", b)
+		return fmt.Errorf("unknown evidence %q (accepted: expectation, content-digest:<alg>, reference, agreeing-fetches:<k>, content-length, chunked-framing, end-stream, tls-close-notify, no-body, none)", b)
 	}
 	*e = v
 	return nil

@@ -196,6 +196,9 @@ func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
 		}
 		b.WriteString("\n")
 	}
+	if r.Proto != "" || r.TLS != "" || r.Retries > 0 || r.RSTStream != "" || r.GoAway != "" {
+		fmt.Fprintf(b, "     %s\n", protocolLine(r))
+	}
 	if r.DigestWant != "" || r.DigestGot != "" {
 		fmt.Fprintf(b, "     digest sent %s, body has %s\n", r.DigestWant, r.DigestGot)
 	}
@@ -227,6 +230,32 @@ func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
 	for _, e := range tl {
 		b.WriteString("       " + e.Stamped() + "\n")
 	}
+}
+
+// protocolLine says what carried a request and what HTTP/2 did to it:
+// "HTTP/2.0 over TLS 1.3; RST_STREAM INTERNAL_ERROR", "HTTP/2.0 in the
+// clear; GOAWAY last stream 7 NO_ERROR: lost", "...; retried 1 time".
+func protocolLine(r *Record) string {
+	proto := orDash(r.Proto)
+	if r.Proto == "" {
+		proto = "no response head"
+	}
+	parts := []string{proto}
+	if r.TLS != "" {
+		parts[0] += " over " + r.TLS
+	} else if r.Proto != "" {
+		parts[0] += " in the clear"
+	}
+	if r.RSTStream != "" {
+		parts = append(parts, "RST_STREAM "+r.RSTStream)
+	}
+	if r.GoAway != "" {
+		parts = append(parts, fmt.Sprintf("GOAWAY last stream %d %s: %s", r.GoAwayLastStream, orDash(r.GoAwayCode), r.GoAway))
+	}
+	if r.Retries > 0 {
+		parts = append(parts, fmt.Sprintf("retried %d time(s)", r.Retries))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func evidenceList(es []Evidence) string {

@@ -13,13 +13,15 @@ import (
 // a verdict recorded by one source never hides a failure another source
 // holds. A scenario's expectation is the first one recorded; sources that
 // disagree about it make a failing finding. A run given twice (the same run
-// id) is counted once, with a warning. The gate's findings of the sources
+// id, and the same shard of it) is counted once, with a warning; the
+// shards of one run share its id and are each counted ([MergeFiles]
+// checks that they belong together). The gate's findings of the sources
 // are not carried over: gate the merge itself. The inputs are not modified.
 func Merge(runs ...*RunResult) (*RunResult, []Warning) {
 	out := &RunResult{}
 	var warns []Warning
 	idx := map[string]int{}
-	seen := map[string]string{} // run id -> its first source
+	seen := map[string]string{} // run id (and shard) -> its first source
 	var runIDs []string
 	for _, rr := range runs {
 		if rr == nil {
@@ -27,12 +29,19 @@ func Merge(runs ...*RunResult) (*RunResult, []Warning) {
 		}
 		src := strings.Join(rr.Sources, ",")
 		if rr.Run != "" {
-			if first, dup := seen[rr.Run]; dup {
-				warns = append(warns, Warning{File: src, Msg: fmt.Sprintf("run %s was already merged from %s: counted once", rr.Run, first)})
+			key, what := rr.Run, "run "+rr.Run
+			if !rr.Shard.IsZero() {
+				key += "\x00" + rr.Shard.String()
+				what += " shard " + rr.Shard.String()
+			}
+			if first, dup := seen[key]; dup {
+				warns = append(warns, Warning{File: src, Msg: fmt.Sprintf("%s was already merged from %s: counted once", what, first)})
 				continue
 			}
-			seen[rr.Run] = src
-			runIDs = append(runIDs, rr.Run)
+			seen[key] = src
+			if !slices.Contains(runIDs, rr.Run) {
+				runIDs = append(runIDs, rr.Run)
+			}
 		}
 		if out.Version == "" {
 			out.Version = rr.Version

@@ -24,6 +24,16 @@ type Record struct {
 	URL       string `json:"url,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Status    int    `json:"status,omitempty"` // HTTP status; 0 when no head arrived
+	// Proto is the protocol that carried the response ("HTTP/1.1",
+	// "HTTP/2.0"); TLS the version of its TLS session ("TLS 1.3"), "" in
+	// the clear. Both are empty when no response head arrived.
+	Proto string `json:"proto,omitempty"`
+	TLS   string `json:"tls,omitempty"`
+	// Retries counts the times the client sent the request again before
+	// this answer (a new stream after a GOAWAY that did not cover it, a
+	// kept-alive connection that was gone): a request retried and then
+	// verified is complete, not lost.
+	Retries int `json:"retries,omitempty"`
 
 	Expected int64 `json:"expected"` // bytes promised (Content-Length or reference); -1 unknown
 	Received int64 `json:"received"` // body bytes actually read
@@ -32,8 +42,9 @@ type Record struct {
 	// CheckedBy is the evidence the verdict rests on, strongest first (see
 	// [Evidence]): what the bytes were checked against.
 	CheckedBy []Evidence `json:"checked_by,omitempty"`
-	// Framing is how the body was delimited: content-length, chunked, close,
-	// or none (HEAD, 204, 304).
+	// Framing is how the body was delimited: content-length, chunked,
+	// end-stream (an HTTP/2 stream without a length), close, or none (HEAD,
+	// 204, 304).
 	Framing string `json:"framing,omitempty"`
 	// FramingWhole, for a truncated response, says its own framing ended
 	// as if whole (all of its Content-Length, its last chunk, or the FIN of
@@ -64,6 +75,17 @@ type Record struct {
 	// a digest is not evidence.
 	DigestError string `json:"digest_error,omitempty"`
 	Error       string `json:"error,omitempty"` // the error text, for people; decisions use Outcome
+
+	// HTTP/2 detail. RSTStream is the error code of the RST_STREAM that
+	// ended the stream ("INTERNAL_ERROR", "CANCEL"). GoAway says what a
+	// GOAWAY did to the request: "retried" (its stream was above the last
+	// stream id: not processed, sent again) or "lost" (the GOAWAY covered
+	// its stream, and the connection ended before the stream did), with the
+	// GOAWAY's last stream id and error code.
+	RSTStream        string `json:"rst_stream,omitempty"`
+	GoAway           string `json:"goaway,omitempty"`
+	GoAwayLastStream uint32 `json:"goaway_last_stream,omitempty"`
+	GoAwayCode       string `json:"goaway_code,omitempty"`
 
 	ServerAccount *Account `json:"server_account,omitempty"`
 
@@ -96,6 +118,10 @@ func (r *Record) Validate() error {
 		return fmt.Errorf("record %d: negative latency or ttfb", r.Seq)
 	case !r.Silence.Valid():
 		return fmt.Errorf("record %d: unknown silence %q (accepted: silent, noticed, unknown, injected, or none)", r.Seq, r.Silence)
+	case r.Retries < 0:
+		return fmt.Errorf("record %d: %d retries (accepted: >= 0)", r.Seq, r.Retries)
+	case r.GoAway != "" && r.GoAway != GoAwayRetried && r.GoAway != GoAwayLost:
+		return fmt.Errorf("record %d: unknown goaway %q (accepted: retried, lost, or none)", r.Seq, r.GoAway)
 	}
 	for _, e := range r.CheckedBy {
 		if !e.Valid() {
@@ -104,6 +130,12 @@ func (r *Record) Validate() error {
 	}
 	return nil
 }
+
+// What a GOAWAY did to a request ([Record.GoAway]).
+const (
+	GoAwayRetried = "retried"
+	GoAwayLost    = "lost"
+)
 
 // Silent reports whether the record is a proven silent failure.
 func (r *Record) Silent() bool { return r.Silence == SilenceSilent && r.Outcome.CleanEnd() }
@@ -160,6 +192,9 @@ type Account struct {
 	ContentLength int64  `json:"content_length"` // what the head promised; -1 none (chunked, close-delimited)
 	BytesWritten  int64  `json:"bytes_written"`  // body bytes the handler's writes accepted
 	WriteError    string `json:"write_error,omitempty"`
+	// Error is the error the server answered with, for a non-2xx (as its
+	// error body says it); optional.
+	Error string `json:"error,omitempty"`
 	// Complete: the handler finished, and every byte it promised (or wrote,
 	// when it promised no length) was accepted without a write error.
 	Complete bool `json:"complete"`

@@ -36,6 +36,11 @@ type Summary struct {
 	SilenceUnknownBy map[Outcome]int64 `json:"silence_unknown_by,omitempty"`
 	// Injected counts failures one of our faults outside the server cut.
 	Injected int64 `json:"injected,omitempty"`
+	// Retried counts requests the client sent more than once (see
+	// [Record.Retries]), whatever their outcome; RetriedComplete those of
+	// them that then verified: retries done right, not losses.
+	Retried         int64 `json:"retried,omitempty"`
+	RetriedComplete int64 `json:"retried_complete,omitempty"`
 	// Evidence counts requests by the strongest evidence their verdict rests
 	// on ([Record.CheckedBy]); FramingOnly counts complete responses with no
 	// end-to-end evidence (only their hop's framing, or consistency).
@@ -183,6 +188,12 @@ func (s *Summary) Add(r *Record) {
 			s.SilenceUnknownBy[r.Outcome]++
 		case SilenceInjected:
 			s.Injected++
+		}
+	}
+	if r.Retries > 0 {
+		s.Retried++
+		if r.Outcome == Complete {
+			s.RetriedComplete++
 		}
 	}
 	strongest := Strongest(r.CheckedBy)
@@ -350,6 +361,8 @@ func (s *Summary) Merge(o *Summary) {
 	s.Silent += o.Silent
 	s.SilenceUnknown += o.SilenceUnknown
 	s.Injected += o.Injected
+	s.Retried += o.Retried
+	s.RetriedComplete += o.RetriedComplete
 	s.FramingOnly += o.FramingOnly
 	s.FramedWhole += o.FramedWhole
 	for k, v := range o.SilentBy {

@@ -194,6 +194,8 @@ func TestEvidence(t *testing.T) {
 		{AgreeingFetches(3), Consistency, true},
 		{EvidenceContentLength, Framing, true},
 		{EvidenceChunked, Framing, true},
+		{EvidenceEndStream, Framing, true},
+		{EvidenceCloseNotify, Framing, true},
 		{EvidenceNoBody, Framing, true},
 		{EvidenceNone, NoEvidence, true},
 		{"content-digest:", NoEvidence, false},
@@ -463,4 +465,18 @@ func TestNiceScale(t *testing.T) {
 		assert.Equal(t, tt.wantS, step, "step for %v", tt.give)
 		assert.LessOrEqual(t, top/step, 5.0)
 	}
+}
+
+// TestExplains: what a live display counts as an expected detection.
+func TestExplains(t *testing.T) {
+	detect := Expectation{Kind: ExpectDetect, Outcomes: []Outcome{Truncated}, Tolerate: []Outcome{Reset}}
+	complete := Expectation{Kind: ExpectComplete}
+	assert.True(t, detect.Explains(Truncated))
+	assert.True(t, detect.Explains(Reset), "tolerated")
+	assert.False(t, detect.Explains(Corrupt))
+	assert.True(t, complete.Explains(Complete))
+	assert.False(t, complete.Explains(Truncated))
+	assert.False(t, complete.Explains(Unverified))
+	complete.AllowUnverified = true
+	assert.True(t, complete.Explains(Unverified))
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -145,6 +146,10 @@ func scenarioNotes(sr *ScenarioResult) []string {
 	if s.Injected > 0 {
 		out = append(out, fmt.Sprintf("%d failures were cut by our own injected faults outside the server: not the server's silence", s.Injected))
 	}
+	if s.Retried > 0 {
+		out = append(out, fmt.Sprintf("retried: the client sent %d requests again (a GOAWAY that did not cover their stream, a connection that was gone); "+
+			"%d of them then verified complete, and a retry that verifies is not a loss", s.Retried, s.RetriedComplete))
+	}
 	return out
 }
 
@@ -258,11 +263,75 @@ func Bytes(n int64) string {
 }
 
 // WritePlanText renders a run's plan: each scenario as it ran (layout,
-// seed, faults in their canonical text, expectation) and the external
-// target, if any.
+// seed, faults in their canonical text, expectation), the shard it is of
+// a sharded run, and the external target, if any.
 func WritePlanText(w io.Writer, p *Plan) error {
+	var shards []Shard
+	if !p.Shard.IsZero() {
+		shards = []Shard{p.Shard}
+	}
+	return writePlan(w, p, shards)
+}
+
+// WritePlansText renders several plans, a blank line before each; the
+// shards of one run (the same run id, shard count and scenario set) are
+// rendered as one plan: the shards given and every scenario any of them
+// ran, once.
+func WritePlansText(w io.Writer, plans []*Plan) error {
+	type group struct {
+		plan   Plan
+		shards []Shard
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		if p.Shard.IsZero() {
+			groups = append(groups, &group{plan: *p})
+			continue
+		}
+		key := fmt.Sprintf("%s\x00%d\x00%s", p.Run, p.Shard.Count, p.ScenarioSet)
+		g, ok := byKey[key]
+		if !ok {
+			g = &group{plan: *p}
+			g.plan.Scenarios = nil
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.shards = append(g.shards, p.Shard)
+		for _, sc := range p.Scenarios {
+			if !slices.ContainsFunc(g.plan.Scenarios, func(x PlannedScenario) bool { return x.Name == sc.Name }) {
+				g.plan.Scenarios = append(g.plan.Scenarios, sc)
+			}
+		}
+	}
+	for _, g := range groups {
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+		if err := writePlan(w, &g.plan, g.shards); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writePlan(w io.Writer, p *Plan, shards []Shard) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "as run: %s (%s, truncheck %s)\n", p.Run, p.Command, p.Version)
+	if len(shards) > 0 {
+		names := make([]string, len(shards))
+		for i, sh := range shards {
+			names[i] = sh.String()
+		}
+		word := "shard"
+		if len(shards) > 1 {
+			word = "shards"
+		}
+		fmt.Fprintf(ew, "  %s %s of a run split %d ways, scenario set %s\n", word, strings.Join(names, ", "), shards[0].Count, orNone(p.ScenarioSet))
+	}
 	if t := p.Target; t != nil {
 		fmt.Fprintf(ew, "  target %s", t.URL)
 		if len(t.Exec) > 0 {
@@ -272,6 +341,23 @@ func WritePlanText(w io.Writer, p *Plan) error {
 			fmt.Fprintf(ew, ", restarted every %s", t.RestartEvery)
 			if t.Overlap {
 				fmt.Fprint(ew, " (overlapping)")
+			}
+		}
+		switch t.Protocol {
+		case "h2":
+			fmt.Fprint(ew, ", HTTP/2")
+		case "http/1.1":
+			fmt.Fprint(ew, ", HTTP/1.1 only")
+		}
+		if tl := t.TLS; tl != nil {
+			switch {
+			case tl.Insecure:
+				fmt.Fprint(ew, ", its certificate not checked (--insecure)")
+			case tl.CAFile != "":
+				fmt.Fprintf(ew, ", its certificate checked against %s", tl.CAFile)
+			}
+			if tl.ClientCert != "" {
+				fmt.Fprintf(ew, ", client certificate %s", tl.ClientCert)
 			}
 		}
 		if t.AccountPath != "" {

@@ -69,6 +69,9 @@ type RunResult struct {
 	Version string    `json:"version,omitempty"` // truncheck's version that made it
 	Created time.Time `json:"created,omitzero"`  // when the summary was written
 	Sources []string  `json:"sources,omitempty"` // files merged into it, if any
+	// Shard is the part of a sharded run this result holds (a shard's own
+	// summary); zero for a whole run and for the merge of a run's shards.
+	Shard Shard `json:"shard,omitzero"`
 	// Verdict is PASS or FAIL: every scenario met and no failing gate
 	// finding. Set by [RunResult.Rejudge].
 	Verdict   string           `json:"verdict,omitempty"`

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"slices"
 	"time"
 
 	"github.com/truncheck/truncheck/results"
@@ -48,7 +49,7 @@ const (
 // Builtin returns a fresh catalog of the built-in scenarios. The quick
 // ones run in seconds each and are what `go test` goes through.
 func Builtin() *Catalog {
-	c, err := NewCatalog(append(builtins(), hyperScenarios()...)...)
+	c, err := NewCatalog(slices.Concat(builtins(), tlsAndHTTP2(), hyperScenarios())...)
 	if err != nil {
 		// The built-ins are constants of this package; TestBuiltinValid
 		// keeps them valid.

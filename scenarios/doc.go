@@ -27,6 +27,12 @@
 //	gateway: client -> gateway (proxy | naive) -> service
 //	nested:  client -> outer service (/fetch) -> gateway -> inner service
 //
+// Each hop also says how it carries HTTP: TLS or not (a CA made per run; the
+// faults stay beneath TLS, on the raw connection), HTTP/1.1 or h2 (ALPN over
+// TLS, h2c with prior knowledge in the clear), and stream_faults for the
+// HTTP/2 streams the tier it reaches serves (package transport/h2fault).
+// Layouts print it per hop: client-tcp-tls-h2>gw-unix>svc.
+//
 // Built-ins are Go values returned fresh by [Builtin] (no package-level
 // registry); users add scenarios from YAML or JSON files with [Load] or
 // [Parse] and [Catalog.Add]. Files are validated strictly: an unknown

@@ -17,6 +17,7 @@ import (
 
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/transport"
+	"github.com/truncheck/truncheck/transport/h2fault"
 )
 
 // Load reads a scenario file (.yaml, .yml or .json) and returns its
@@ -164,8 +165,11 @@ type fileTopology struct {
 
 type fileHop struct {
 	Network      string `yaml:"network" json:"network"`
+	TLS          bool   `yaml:"tls" json:"tls"`
+	Protocol     string `yaml:"protocol" json:"protocol"`
 	ServerFaults string `yaml:"server_faults" json:"server_faults"`
 	ClientFaults string `yaml:"client_faults" json:"client_faults"`
+	StreamFaults string `yaml:"stream_faults" json:"stream_faults"`
 }
 
 type fileReq struct {
@@ -272,7 +276,7 @@ func (fs fileScenario) scenario() (Scenario, error) {
 		s.Target = &TargetRecipe{Server: fs.Target.Server}
 	}
 	for i, h := range fs.Topology.Hops {
-		hop := Hop{Network: Network(h.Network)}
+		hop := Hop{Network: Network(h.Network), TLS: h.TLS, Protocol: Protocol(h.Protocol)}
 		for _, side := range []struct {
 			field string
 			text  string
@@ -284,6 +288,11 @@ func (fs fileScenario) scenario() (Scenario, error) {
 			}
 			*side.dst = f
 		}
+		sf, err := h2fault.Parse(h.StreamFaults)
+		if err != nil {
+			return s, &FieldError{Scenario: fs.Name, Path: fmt.Sprintf("topology.hops[%d].stream_faults", i), Problem: err.Error(), Err: err}
+		}
+		hop.StreamFaults = sf
 		s.Topology.Hops = append(s.Topology.Hops, hop)
 	}
 	for i, r := range fs.Workload {

@@ -11,6 +11,7 @@ import (
 	"github.com/truncheck/truncheck/harness/digest"
 	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/transport"
+	"github.com/truncheck/truncheck/transport/h2fault"
 )
 
 // Scenario is one experiment as plain data: which tiers stand between the
@@ -134,17 +135,39 @@ type Topology struct {
 }
 
 // Hop is one connection between two tiers and the faults injected on it:
-// typed chains (transport.Faults), built with transport's constructors in
-// Go or parsed from a file's spec text when it is loaded, never again.
+// typed chains (transport.Faults, h2fault.Faults), built with their
+// packages' constructors in Go or parsed from a file's spec text when it is
+// loaded, never again.
 type Hop struct {
 	Network Network // "" => tcp
+	// TLS runs crypto/tls over the hop's connections, the way services are
+	// deployed: the tier it reaches presents a certificate from a CA the
+	// harness makes for the run. The byte faults and the flight recorder
+	// stay beneath TLS, on the raw connection (they count ciphertext).
+	TLS bool
+	// Protocol is the HTTP version spoken on the hop; "" => http/1.1. h2
+	// over TLS is chosen by ALPN; without TLS it is h2c with prior knowledge.
+	Protocol Protocol
 	// ServerFaults wrap the listener of the tier this hop reaches (how that
 	// tier writes responses and reads requests).
 	ServerFaults transport.Faults
 	// ClientFaults wrap the dialer of the tier that opens this hop (how it
 	// reads responses: a slow reader lives here).
 	ClientFaults transport.Faults
+	// StreamFaults act on the HTTP/2 streams the tier this hop reaches
+	// serves, through Go's own HTTP/2 server (a stream reset, a GOAWAY with
+	// streams in flight; package transport/h2fault). Protocol h2 only.
+	StreamFaults h2fault.Faults
 }
+
+// Protocol is the HTTP version of a hop.
+type Protocol string
+
+// The protocols a hop can speak.
+const (
+	HTTP1 Protocol = "http/1.1"
+	HTTP2 Protocol = "h2" // over TLS by ALPN, else h2c with prior knowledge
+)
 
 // Workload is what the client asks for. Each request is chosen by weight
 // from a generator seeded with the scenario's seed.
@@ -262,6 +285,9 @@ func (s Scenario) withDefaults() Scenario {
 		if s.Topology.Hops[i].Network == "" {
 			s.Topology.Hops[i].Network = TCP
 		}
+		if s.Topology.Hops[i].Protocol == "" {
+			s.Topology.Hops[i].Protocol = HTTP1
+		}
 	}
 	for i := range s.Workload.Requests {
 		r := &s.Workload.Requests[i]
@@ -330,7 +356,7 @@ func (s Scenario) tiers() []string {
 }
 
 // layout renders the chain of a defaulted scenario for records and
-// tables, e.g. "client-tcp>gw-unix>svc".
+// tables, e.g. "client-tcp>gw-unix>svc", "client-tcp-tls-h2>gw-unix>svc".
 func (s Scenario) layout() string {
 	tiers := s.tiers()
 	if tiers == nil {
@@ -341,10 +367,32 @@ func (s Scenario) layout() string {
 		if i+1 >= len(tiers) {
 			break
 		}
-		fmt.Fprintf(&b, "%s-%s>", tiers[i], h.Network)
+		fmt.Fprintf(&b, "%s-%s>", tiers[i], h.Wire())
 	}
 	b.WriteString(tiers[len(tiers)-1])
 	return b.String()
+}
+
+// Wire names how the hop carries HTTP, as layouts print it: the socket
+// kind, then "-tls" for TLS, then "-h2" for HTTP/2 over TLS or "-h2c" for
+// HTTP/2 in the clear; HTTP/1.1 adds nothing. E.g. "tcp", "unix-tls",
+// "tcp-tls-h2", "tcp-h2c".
+func (h Hop) Wire() string {
+	w := string(h.Network)
+	if w == "" {
+		w = string(TCP)
+	}
+	if h.TLS {
+		w += "-tls"
+	}
+	if h.Protocol == HTTP2 {
+		if h.TLS {
+			w += "-h2"
+		} else {
+			w += "-h2c"
+		}
+	}
+	return w
 }
 
 // faults renders where each hop's faults sit, by the tier they wrap, in
@@ -362,6 +410,9 @@ func (s Scenario) faults() string {
 		}
 		if !h.ClientFaults.IsZero() {
 			parts = append(parts, tiers[i]+" dialer: "+h.ClientFaults.String())
+		}
+		if !h.StreamFaults.IsZero() {
+			parts = append(parts, tiers[i+1]+" streams: "+h.StreamFaults.String())
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -458,6 +509,18 @@ func (s Scenario) Validate() error {
 		case "", TCP, Unix:
 		default:
 			return ferr(p+".network", fmt.Sprintf("unknown network %q", h.Network), "tcp, unix")
+		}
+		switch h.Protocol {
+		case "", HTTP1, HTTP2:
+		default:
+			return ferr(p+".protocol", fmt.Sprintf("unknown protocol %q", h.Protocol), "http/1.1, h2 (HTTP/2: by ALPN with tls: true, else h2c with prior knowledge)")
+		}
+		if !h.StreamFaults.IsZero() && h.Protocol != HTTP2 {
+			return ferr(p+".stream_faults", "stream faults act on HTTP/2 streams, and this hop speaks http/1.1", "protocol: h2 on this hop")
+		}
+		if !h.StreamFaults.IsZero() && s.TargetOnly {
+			return ferr(p+".stream_faults", "stream faults act inside a server the harness runs, and a target-only scenario runs against a server of its own",
+				"no stream_faults in a target-only scenario")
 		}
 	}
 	if len(s.Workload.Requests) == 0 {

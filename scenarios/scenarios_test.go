@@ -34,12 +34,15 @@ func TestBuiltinValid(t *testing.T) {
 		"baseline", "slow-reader-unix", "tiny-writes", "latency-jitter", "small-socket-buffers",
 		"buffered-shutdown", "buffered-shutdown-fixed", "close-after", "reset-after", "stall",
 		"write-timeout", "graceful-restart", "graceful-restart-cut", "nested-pipeline", "close-delimited-gateway", "gateway-baseline",
+		"tls-baseline", "h2-baseline", "h2c-baseline", "h2-gateway", "tls-close-delimited-cut", "tls-buffered-shutdown",
+		"h2-stream-reset", "h2-goaway-graceful", "h2-goaway-drain", "h2-window-stall",
+		"tls-graceful-restart", "h2-graceful-shutdown",
 	} {
 		s, err := c.Get(name)
 		require.NoError(t, err)
 		assert.True(t, s.Scenario().Quick, name)
 	}
-	assert.Len(t, c.Quick(), 16)
+	assert.Len(t, c.Quick(), 28)
 }
 
 func TestCatalogIsolation(t *testing.T) {
@@ -69,7 +72,7 @@ func TestCompileFillsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	d := c.Scenario()
 	assert.Equal(t, Proxy, d.Topology.Gateway)
-	assert.Equal(t, []Hop{{Network: TCP}, {Network: TCP}, {Network: TCP}}, d.Topology.Hops)
+	assert.Equal(t, []Hop{{Network: TCP, Protocol: HTTP1}, {Network: TCP, Protocol: HTTP1}, {Network: TCP, Protocol: HTTP1}}, d.Topology.Hops)
 	assert.Equal(t, "GET", d.Workload.Requests[0].Method)
 	assert.Equal(t, 1, d.Workload.Requests[0].Weight)
 	assert.Equal(t, DefaultConcurrency, d.Concurrency)
@@ -131,6 +134,49 @@ func TestLoadGood(t *testing.T) {
 	require.NoError(t, c.Add(list...))
 	_, err = c.Get("json-two")
 	assert.NoError(t, err)
+}
+
+// TestParseTLSAndHTTP2: a hop's TLS, protocol and stream faults, read from
+// a file, show in the layout and the faults' text and survive the plan's
+// JSON.
+func TestParseTLSAndHTTP2(t *testing.T) {
+	list, err := Parse("h2.yaml", []byte(`
+name: h2-gw
+topology:
+  mode: gateway
+  hops:
+    - {network: tcp, tls: true, protocol: h2, stream_faults: "goaway-after=4/20ms,reset-after=300KiB@p=0.5", client_faults: slow-read=64KiB/2ms}
+    - {network: unix}
+workload: [{path: /bytes/3MB}]
+count: 4
+expect: {kind: complete}
+`))
+	require.NoError(t, err)
+	c := list[0]
+	s := c.Scenario()
+	assert.Equal(t, Hop{Network: Unix, Protocol: HTTP1}, s.Topology.Hops[1])
+	assert.True(t, s.Topology.Hops[0].TLS)
+	assert.Equal(t, HTTP2, s.Topology.Hops[0].Protocol)
+	assert.Equal(t, "client-tcp-tls-h2>gw-unix>svc", c.Layout())
+	assert.Equal(t, "client dialer: slow-read=64KiB/2ms; gw streams: reset-after=300KiB@p=0.5,goaway-after=4/20ms", c.Faults())
+	b, err := c.MarshalJSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"StreamFaults":"reset-after=300KiB@p=0.5,goaway-after=4/20ms"`)
+	var back Compiled
+	require.NoError(t, back.UnmarshalJSON(b))
+	assert.Equal(t, s, back.Scenario())
+
+	for _, tc := range []struct {
+		hop  Hop
+		want string
+	}{
+		{Hop{Network: TCP}, "tcp"},
+		{Hop{Network: Unix, TLS: true}, "unix-tls"},
+		{Hop{Network: TCP, Protocol: HTTP2}, "tcp-h2c"},
+		{Hop{TLS: true, Protocol: HTTP2}, "tcp-tls-h2"},
+	} {
+		assert.Equal(t, tc.want, tc.hop.Wire())
+	}
 }
 
 // TestParseStatedExpectations: a file states what a response must be, the
@@ -199,7 +245,15 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level field", "a.yaml", "name: x\ncolour: red\n" + base,
 			`a.yaml: colour: unknown field "colour" (accepted: name, description, quick, target_only, origin, target, topology, workload, concurrency, count, duration, seed, client, service, restarts, stall_timeout, verify, expect)`},
 		{"unknown nested field", "a.yaml", "name: x\ntopology: {mode: direct, hops: [{network: tcp, server_fault: x}]}\n" + base,
-			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, server_faults, client_faults)`},
+			`a.yaml: topology.hops[0].server_fault: unknown field "server_fault" (accepted: network, tls, protocol, server_faults, client_faults, stream_faults)`},
+		{"unknown protocol", "a.yaml", "name: x\ntopology: {hops: [{protocol: h3}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].protocol: unknown protocol "h3" (accepted: http/1.1, h2 (HTTP/2: by ALPN with tls: true, else h2c with prior knowledge))`},
+		{"tls not a boolean", "a.yaml", "name: x\ntopology: {hops: [{tls: yes please}]}\n" + base,
+			`a.yaml: topology.hops[0].tls: got the string "yes please", want a boolean (accepted: true, false)`},
+		{"stream faults on http/1.1", "a.yaml", "name: x\ntopology: {hops: [{tls: true, stream_faults: reset-after=1KiB}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].stream_faults: stream faults act on HTTP/2 streams, and this hop speaks http/1.1 (accepted: protocol: h2 on this hop)`},
+		{"unknown stream fault", "a.yaml", "name: x\ntopology: {hops: [{protocol: h2, stream_faults: close-after=1KiB}]}\n" + base,
+			`a.yaml: scenario "x": topology.hops[0].stream_faults: fault "close-after=1KiB": unknown stream fault "close-after"; accepted: reset-after, goaway-after`},
 		{"unknown field in JSON", "a.json", `{"name": "x", "workload": [{"path": "/", "wieght": 2}], "count": 1, "expect": {"kind": "complete"}}`,
 			`a.json: workload[0].wieght: unknown field "wieght" (accepted: method, path, weight, headers, upload, expect_100, want)`},
 		{"bad duration", "a.yaml", "name: x\nduration: 5 seconds\n" + base,

@@ -46,18 +46,30 @@ type conn struct {
 	cwDone    atomic.Bool // CloseWrite already sent
 
 	fired atomic.Pointer[string] // the first fault that cut or stopped this conn
+
+	// meter, when set, counts the fault that fires; with countIO also the bytes each way
+	// and the conn's Close (a Listener's conns; a Proxy counts bytes in its copy loop).
+	meter   *meter
+	countIO bool
+	onClose func(*conn) // called once by Close (a Listener forgets the conn)
+	gen     uint64      // the generation of the faults the conn started with
 }
 
 // fire notes that fault (its canonical spec) cut or stopped the conn; the
-// first one sticks.
-func (c *conn) fire(fault string) { c.fired.CompareAndSwap(nil, &fault) }
+// first one sticks, and only it is counted.
+func (c *conn) fire(fault string) {
+	if c.fired.CompareAndSwap(nil, &fault) && c.meter != nil {
+		c.meter.fire(fault)
+	}
+}
 
-// Fired returns the fault that cut or stopped a conn made by this package:
+// Fired returns the fault that cut or stopped a conn made by this package
+// (or the one beneath c, see [Annotate]):
 // its canonical spec ("close-after=300KiB", "buffered-shutdown"), so a
 // caller can tell its own injected cut from the peer's. False for a conn
 // no fault acted on, or one not made here.
 func Fired(c net.Conn) (string, bool) {
-	w, ok := c.(*conn)
+	w, ok := ours(c)
 	if !ok {
 		return "", false
 	}
@@ -165,6 +177,22 @@ func (c *conn) Timeline() Timeline { return c.rec.timeline() }
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
 func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.read(p)
+	if c.countIO && n > 0 {
+		c.meter.toUpstream.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.write(p)
+	if c.countIO && n > 0 {
+		c.meter.toClient.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *conn) read(p []byte) (int, error) {
 	if c.plain || len(p) == 0 {
 		return c.Conn.Read(p)
 	}
@@ -188,7 +216,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	return m, err
 }
 
-func (c *conn) Write(p []byte) (int, error) {
+func (c *conn) write(p []byte) (int, error) {
 	if c.plain || len(p) == 0 {
 		return c.Conn.Write(p)
 	}
@@ -302,6 +330,9 @@ func (c *conn) Close() error {
 		c.rec.add(EventClose, unsent, 0, note)
 		c.closeErr = c.Conn.Close()
 		c.stopReadLine()
+		if c.onClose != nil {
+			c.onClose(c)
+		}
 	})
 	return c.closeErr
 }
@@ -411,18 +442,20 @@ func (c *conn) setSockBuf(send bool, n int64) (int, error) {
 }
 
 // TimelineOf returns the flight recorder of a conn made by this package (e.g. the conn
-// httptrace.GotConn hands a client that dials through [Dialer]).
+// httptrace.GotConn hands a client that dials through [Dialer]), or of the one beneath
+// c (a *tls.Conn over it, see [Annotate]).
 func TimelineOf(c net.Conn) (Timeline, bool) {
-	w, ok := c.(*conn)
+	w, ok := ours(c)
 	if !ok {
 		return nil, false
 	}
 	return w.Timeline(), true
 }
 
-// ConnID returns the ID of a conn made by this package, "" for any other conn.
+// ConnID returns the ID of a conn made by this package (or of the one beneath c, see
+// [Annotate]), "" for any other conn.
 func ConnID(c net.Conn) string {
-	if w, ok := c.(*conn); ok {
+	if w, ok := ours(c); ok {
 		return w.id
 	}
 	return ""

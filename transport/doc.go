@@ -47,6 +47,25 @@
 //	time since the conn was created; the newest Record events are kept. A copied-out
 //	Timeline names its conn: results files keep these same events, unconverted.
 //
+// # Beneath TLS and HTTP/2
+//
+// A wrapped conn is the raw connection: TLS and HTTP/2 run on top of it, so every
+// fault acts on the ciphertext, where a real socket's trouble happens, and the byte
+// events count ciphertext. What the layers above see goes onto the same timeline:
+//
+//	HTTP/2 client or server                       frame events: h2-headers, h2-data N,
+//	      │                                       h2-rst-stream CODE, h2-goaway
+//	[RecordHTTP2: parses frames, changes nothing] last-stream=N CODE, h2-window-update N
+//	      │                                       (HTTP2Of sums them for a verdict)
+//	crypto/tls (*tls.Conn)                        tls-handshake, tls-close-notify,
+//	      │                                       tls-no-close-notify (Annotate)
+//	[wrapped conn: faults, recorder] ── socket
+//
+// [Fired], [TimelineOf], [ConnID] and [Annotate] find the wrapped conn beneath any
+// layer that hands out its inner conn with NetConn, as *tls.Conn does. Faults that act
+// on HTTP/2 streams rather than bytes (a stream reset, a GOAWAY with streams in
+// flight) live in package transport/h2fault.
+//
 // The proxy puts a wrapped conn on each side; a direction's faults act on the writes to
 // its sink, or on the reads from its source for read faults:
 //
@@ -105,7 +124,8 @@
 //	timeout (timeout ms)                stall-after=0 (stop moving data; the deadline ends it) or
 //	                                    stall-after=SIZE; Toxiproxy's timeout>0 closes later: close-after plus a deadline
 //	slicer (average_size, size_variation, delay us)
-//	                                    write-slice=SIZE (fixed size) with latency=DELAY for the pause
+//	                                    write-slice=SIZE (fixed size) with slow-read=SIZE/DELAY for the
+//	                                    pause after each slice (reads from the direction's source)
 //	limit_data (bytes)                  close-after=SIZE
 //	reset_peer (timeout ms)             reset-after=SIZE (after bytes instead of after time)
 //	toxicity (0..1)                     @p=PROBABILITY, chosen per conn from the seed
@@ -114,6 +134,18 @@
 // Not in Toxiproxy: slow-read (a reader that makes real kernel backpressure), sndbuf and
 // rcvbuf, half-close-after, read-slice, buffered-shutdown(-fixed), the flight recorder,
 // and a proxy that carries a half-close through.
+//
+// Toxiproxy's HTTP API has its counterpart in the control package below this one: it
+// takes toxics in Toxiproxy's JSON shapes, compiles each to the faults above (refusing,
+// with a 400 that says why, what has no counterpart: slow_close, a timeout or a reset
+// after a time, slices of varying size) and calls [Proxy.SetFaults] or
+// [Listener.SetFaults]. One difference a test must know: a change acts on the conns
+// accepted after it. Toxiproxy rewires links that are open; here a conn keeps the
+// chain it was accepted with, because the chain holds state (a budget's bytes left, a
+// delay line's goroutine, a write buffer) that cannot move to another chain without
+// inventing or losing bytes. [Stats].Stale counts the open conns on older faults.
+// Counters for metrics come from [Proxy.Stats] and [Listener.Stats], plain values:
+// this package knows no metrics library.
 //
 // # Unix sockets
 //

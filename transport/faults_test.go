@@ -249,13 +249,44 @@ func TestReadSlice(t *testing.T) {
 	}
 }
 
-// acceptedUntilDeadline writes to a peer that never reads and returns what the kernel took.
-func acceptedUntilDeadline(t *testing.T, w net.Conn) int {
+// acceptedUntilFull writes to a peer that never reads until the kernel takes nothing
+// more for three tries 50 ms apart, and returns what it took. The writes are raw
+// non-blocking syscalls: no deadline can expire before the first byte is tried, however
+// loaded the machine, and the pauses let loopback's window settle.
+func acceptedUntilFull(t *testing.T, w net.Conn) int {
 	t.Helper()
-	require.NoError(t, w.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
-	n, err := w.Write(make([]byte, 16<<20))
-	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	return n
+	if u, ok := w.(interface{ NetConn() net.Conn }); ok {
+		w = u.NetConn()
+	}
+	sc, ok := w.(syscall.Conn)
+	require.True(t, ok, "%T has no file descriptor", w)
+	rc, err := sc.SyscallConn()
+	require.NoError(t, err)
+	buf := make([]byte, 64<<10)
+	total := 0
+	for idle := 0; idle < 3; {
+		took := 0
+		var werr error
+		require.NoError(t, rc.Write(func(fd uintptr) bool {
+			for {
+				n, err := syscall.Write(int(fd), buf)
+				took += max(n, 0)
+				if err != nil {
+					werr = err
+					return true
+				}
+			}
+		}))
+		require.ErrorIs(t, werr, syscall.EAGAIN)
+		total += took
+		if took == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return total
 }
 
 func TestSndbuf(t *testing.T) {
@@ -263,7 +294,7 @@ func TestSndbuf(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			small, _ := pair(t, network, Options{Faults: mustFaults(t, "sndbuf=8KiB"), Record: 16})
 			plain, _ := pair(t, network, Options{Record: 16})
-			nSmall, nPlain := acceptedUntilDeadline(t, small), acceptedUntilDeadline(t, plain)
+			nSmall, nPlain := acceptedUntilFull(t, small), acceptedUntilFull(t, plain)
 			t.Logf("%s: a non-reading peer took %d bytes with sndbuf=8KiB, %d by default", network, nSmall, nPlain)
 			assert.Less(t, nSmall, nPlain/2)
 			assert.True(t, hasEvent(small.Timeline(), "fault sndbuf 16384"), "Linux doubles the value: %s", small.Timeline())
@@ -297,7 +328,7 @@ func TestRcvbuf(t *testing.T) {
 				// receiver's window.
 				require.NoError(t, smallSrv.(*net.TCPConn).SetWriteBuffer(64<<10))
 				require.NoError(t, plainSrv.(*net.TCPConn).SetWriteBuffer(64<<10))
-				nSmall, nPlain := acceptedUntilDeadline(t, smallSrv), acceptedUntilDeadline(t, plainSrv)
+				nSmall, nPlain := acceptedUntilFull(t, smallSrv), acceptedUntilFull(t, plainSrv)
 				t.Logf("tcp: a writer to a non-reading client took %d bytes with rcvbuf=8KiB, %d by default", nSmall, nPlain)
 				assert.Less(t, nSmall, nPlain)
 			}

@@ -110,6 +110,35 @@ type HandoverView struct {
 	h          *Handover
 	closed     bool // guarded by h.mu, like unanswered
 	unanswered int
+	explicit   bool // set before Accept: only Answered and Close answer
+}
+
+// AnswerExplicitly makes a connection count as answered only when
+// [HandoverView.Answered] says so (or it closes), not at its first write:
+// for a server whose first write is not an answer, as a TLS server's
+// handshake is not. Call it before the view accepts.
+func (v *HandoverView) AnswerExplicitly() {
+	v.h.mu.Lock()
+	v.explicit = true
+	v.h.mu.Unlock()
+}
+
+// Answered marks c answered: a connection this view handed out, or a layer
+// over it that exposes it with NetConn (a *tls.Conn). Others are ignored.
+func (v *HandoverView) Answered(c net.Conn) {
+	for range maxLayers {
+		switch x := c.(type) {
+		case *answerConn:
+			if x.v == v {
+				x.answered()
+			}
+			return
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 func (v *HandoverView) Accept() (net.Conn, error) {
@@ -125,7 +154,7 @@ func (v *HandoverView) Accept() (net.Conn, error) {
 			h.queue[0] = nil
 			h.queue = h.queue[1:]
 			v.unanswered++
-			return &answerConn{Conn: c, v: v}, nil
+			return &answerConn{Conn: c, v: v, explicit: v.explicit}, nil
 		case h.err != nil:
 			return nil, h.err
 		}
@@ -176,8 +205,9 @@ func (v *HandoverView) WaitAnswered(ctx context.Context) {
 // half-close).
 type answerConn struct {
 	net.Conn
-	v    *HandoverView
-	once sync.Once
+	v        *HandoverView
+	explicit bool // answered by HandoverView.Answered or Close only
+	once     sync.Once
 }
 
 func (c *answerConn) answered() {
@@ -191,9 +221,14 @@ func (c *answerConn) answered() {
 }
 
 func (c *answerConn) Write(p []byte) (int, error) {
-	c.answered()
+	if !c.explicit {
+		c.answered()
+	}
 	return c.Conn.Write(p)
 }
+
+// NetConn returns the wrapped conn, so lookups reach the transport's conn.
+func (c *answerConn) NetConn() net.Conn { return c.Conn }
 
 func (c *answerConn) Close() error {
 	c.answered()

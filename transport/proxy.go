@@ -66,8 +66,9 @@ type ProxyReport struct {
 // Toxiproxy it carries a half-close through (a FIN one way stays a FIN one way, the other
 // direction keeps flowing) and reports each direction's end.
 type Proxy struct {
-	cfg                      ProxyConfig
-	clientSide, upstreamSide Options
+	cfg    ProxyConfig
+	faults atomic.Pointer[proxyFaults] // what a conn accepted now gets
+	m      *meter
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -103,18 +104,67 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	client, upstream := splitProxyFaults(cfg.ToClient, cfg.ToUpstream)
 	p := &Proxy{
-		cfg:          cfg,
-		clientSide:   Options{Faults: client, Seed: cfg.Seed, Record: cfg.Record, Name: cfg.Name},
-		upstreamSide: Options{Faults: upstream, Seed: int64(splitmix64(uint64(cfg.Seed) ^ 0x75707374)), Record: cfg.Record, Name: cfg.Name},
-		conns:        make(map[*proxyConn]struct{}),
-		reports:      make(map[string]ProxyReport),
-		byPeer:       make(map[string]string),
-		live:         make(map[string]*proxyConn),
+		cfg:     cfg,
+		m:       newMeter(),
+		conns:   make(map[*proxyConn]struct{}),
+		reports: make(map[string]ProxyReport),
+		byPeer:  make(map[string]string),
+		live:    make(map[string]*proxyConn),
 	}
+	p.faults.Store(p.newFaults(cfg.ToUpstream, cfg.ToClient, 0))
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
+}
+
+// proxyFaults is one generation of a proxy's faults: a conn takes the current one when
+// it is accepted and keeps it for both of its sides.
+type proxyFaults struct {
+	toUpstream, toClient     Faults
+	clientSide, upstreamSide Options
+	gen                      uint64
+}
+
+func (p *Proxy) newFaults(toUpstream, toClient Faults, gen uint64) *proxyFaults {
+	client, upstream := splitProxyFaults(toClient, toUpstream)
+	cfg := p.cfg
+	return &proxyFaults{
+		toUpstream: toUpstream, toClient: toClient, gen: gen,
+		clientSide:   Options{Faults: client, Seed: cfg.Seed, Record: cfg.Record, Name: cfg.Name},
+		upstreamSide: Options{Faults: upstream, Seed: int64(splitmix64(uint64(cfg.Seed) ^ 0x75707374)), Record: cfg.Record, Name: cfg.Name},
+	}
+}
+
+// SetFaults replaces the faults of each direction for the conns accepted from now on;
+// both sides of a conn take the same generation. Open conns keep the chains they started
+// with: a chain holds state (byte budgets, a delay line's goroutine, a write buffer) that
+// cannot be swapped mid-stream without inventing bytes or losing them. [Stats].Stale
+// counts the open conns that still run older faults.
+func (p *Proxy) SetFaults(toUpstream, toClient Faults) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults.Store(p.newFaults(toUpstream, toClient, p.faults.Load().gen+1))
+}
+
+// Faults returns the faults of each direction that new conns get.
+func (p *Proxy) Faults() (toUpstream, toClient Faults) {
+	f := p.faults.Load()
+	return f.toUpstream, f.toClient
+}
+
+// Stats returns what the proxy carried so far; bytes are counted as they move, so an
+// open conn's bytes show before it ends.
+func (p *Proxy) Stats() Stats {
+	s := p.m.stats()
+	p.mu.Lock()
+	gen := p.faults.Load().gen
+	for pc := range p.conns {
+		if pc.gen < gen {
+			s.Stale++
+		}
+	}
+	p.mu.Unlock()
+	return s
 }
 
 // splitProxyFaults turns per-direction faults into per-conn faults: the client conn
@@ -259,6 +309,7 @@ func (p *Proxy) serve(ln net.Listener) {
 
 type proxyConn struct {
 	client   *conn
+	gen      uint64 // the generation of faults both sides started with
 	mu       sync.Mutex
 	upstream *conn // nil until dialed
 	closed   bool
@@ -315,10 +366,15 @@ func (p *Proxy) handle(raw net.Conn) {
 	seq := p.seq.Add(1)
 	id := p.cfg.Name + "-" + strconv.FormatUint(seq, 10)
 	rep := ProxyReport{ID: id, Started: time.Now()}
-	co := p.clientSide
+	pf := p.faults.Load()
+	co := pf.clientSide
 	co.Name = id + "-client"
-	pc := &proxyConn{client: newConnNamed(raw, co, seq, EventAccept)}
+	pc := &proxyConn{client: newConnNamed(raw, co, seq, EventAccept), gen: pf.gen}
+	pc.client.meter = p.m
 	rep.Peer = peerOf(raw)
+	p.m.conns.Add(1)
+	p.m.active.Add(1)
+	defer p.m.active.Add(-1)
 	p.mu.Lock()
 	p.conns[pc] = struct{}{}
 	p.live[id] = pc
@@ -354,9 +410,11 @@ func (p *Proxy) handle(raw net.Conn) {
 		}
 		return
 	}
-	uo := p.upstreamSide
+	uo := pf.upstreamSide
 	uo.Name = id + "-upstream"
-	if !pc.setUpstream(newConnNamed(up, uo, seq, EventDial)) {
+	uc := newConnNamed(up, uo, seq, EventDial)
+	uc.meter = p.m
+	if !pc.setUpstream(uc) {
 		pc.closeBoth()
 		rep.ToUpstream = DirectionReport{End: EndClosed}
 		rep.ToClient = rep.ToUpstream
@@ -367,9 +425,9 @@ func (p *Proxy) handle(raw net.Conn) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rep.ToUpstream = pc.pipe(pc.upstream, pc.client)
+		rep.ToUpstream = pc.pipe(pc.upstream, pc.client, &p.m.toUpstream)
 	}()
-	rep.ToClient = pc.pipe(pc.client, pc.upstream)
+	rep.ToClient = pc.pipe(pc.client, pc.upstream, &p.m.toClient)
 	wg.Wait()
 }
 
@@ -394,8 +452,9 @@ const (
 var largeCopyBuffers = sync.Pool{New: func() any { return new([largeCopyBuffer]byte) }}
 
 // pipe copies src to dst until src ends, carries the end on (FIN as CloseWrite, RST as a
-// reset) and reports it. Any end other than a FIN closes both conns.
-func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
+// reset) and reports it. Any end other than a FIN closes both conns. Every write adds to
+// moved, so the proxy's byte counts grow while a conn is open.
+func (pc *proxyConn) pipe(dst, src *conn, moved *atomic.Int64) DirectionReport {
 	var r DirectionReport
 	var rerr, werr error
 	small := make([]byte, smallCopyBuffer)
@@ -414,6 +473,7 @@ func (pc *proxyConn) pipe(dst, src *conn) DirectionReport {
 		if n > 0 {
 			m, err := dst.Write(buf[:n])
 			r.Bytes += int64(m)
+			moved.Add(int64(m))
 			if err != nil {
 				werr = err
 				break

@@ -26,6 +26,18 @@ const (
 	EventRST                               // an operation failed with ECONNRESET
 	EventFault                             // a fault fired (Note names it, N its byte count)
 	EventError                             // any other error (Note holds it)
+
+	// Events above the bytes: the TLS session and the HTTP/2 frames carried
+	// on the conn (added by [Annotate] and [RecordHTTP2]; under TLS the
+	// byte events of the same conn count ciphertext).
+	EventTLSHandshake     // the TLS handshake finished (Note: version, ALPN protocol)
+	EventTLSCloseNotify   // the peer's close_notify alert arrived before its FIN
+	EventTLSNoCloseNotify // the peer's FIN arrived with no close_notify before it
+	EventH2Headers        // an HTTP/2 HEADERS frame on Stream (Note: sent or received, end-stream)
+	EventH2Data           // an HTTP/2 DATA frame of N bytes on Stream (Note: sent or received, end-stream)
+	EventH2RSTStream      // an HTTP/2 RST_STREAM on Stream (Note: sent or received, its error code)
+	EventH2GoAway         // an HTTP/2 GOAWAY; Stream is its last stream id (Note: sent or received, its error code)
+	EventH2WindowUpdate   // an HTTP/2 WINDOW_UPDATE of N bytes on Stream (0: the connection)
 )
 
 var eventNames = [...]string{
@@ -33,6 +45,9 @@ var eventNames = [...]string{
 	EventPartialWrite: "partial-write", EventWouldBlock: "would-block",
 	EventCloseWrite: "close-write", EventClose: "close", EventPeerFIN: "peer-fin",
 	EventRST: "rst", EventFault: "fault", EventError: "error",
+	EventTLSHandshake: "tls-handshake", EventTLSCloseNotify: "tls-close-notify", EventTLSNoCloseNotify: "tls-no-close-notify",
+	EventH2Headers: "h2-headers", EventH2Data: "h2-data", EventH2RSTStream: "h2-rst-stream",
+	EventH2GoAway: "h2-goaway", EventH2WindowUpdate: "h2-window-update",
 }
 
 // String returns the kind's name as used in timelines and result files.
@@ -66,6 +81,9 @@ type Event struct {
 	N    int64         `json:"n,omitempty"`    // bytes
 	Of   int64         `json:"of,omitempty"`   // for partial writes: bytes asked
 	Note string        `json:"note,omitempty"` // e.g. the fault's name, an error
+	// Stream is the HTTP/2 stream of a frame event (for a GOAWAY, its last
+	// stream id); 0 for the connection and for every other event.
+	Stream uint32 `json:"stream,omitempty"`
 }
 
 // String formats an event the way strace would make you read it:
@@ -73,6 +91,17 @@ type Event struct {
 func (e Event) String() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.String())
+	switch e.Kind {
+	case EventH2GoAway:
+		fmt.Fprintf(&b, " last-stream=%d", e.Stream)
+		return withNote(&b, e.Note)
+	case EventH2Headers, EventH2RSTStream:
+		fmt.Fprintf(&b, " stream=%d", e.Stream)
+		return withNote(&b, e.Note)
+	case EventH2Data, EventH2WindowUpdate:
+		fmt.Fprintf(&b, " %d stream=%d", e.N, e.Stream)
+		return withNote(&b, e.Note)
+	}
 	if e.Kind == EventFault {
 		if e.Note != "" {
 			b.WriteString(" " + e.Note)
@@ -90,6 +119,13 @@ func (e Event) String() string {
 	}
 	if e.Note != "" {
 		b.WriteString(" " + e.Note)
+	}
+	return b.String()
+}
+
+func withNote(b *strings.Builder, note string) string {
+	if note != "" {
+		b.WriteString(" " + note)
 	}
 	return b.String()
 }
@@ -136,12 +172,17 @@ func newRecorder(capacity int, start time.Time, conn string) *recorder {
 }
 
 func (r *recorder) add(k EventKind, n, of int64, note string) {
+	r.addEvent(Event{Kind: k, N: n, Of: of, Note: note})
+}
+
+// addEvent stamps e with the time since the conn was created and keeps it.
+func (r *recorder) addEvent(e Event) {
 	if r == nil {
 		return
 	}
-	at := time.Since(r.start)
+	e.At = time.Since(r.start)
 	r.mu.Lock()
-	r.buf[r.next] = Event{At: at, Kind: k, N: n, Of: of, Note: note}
+	r.buf[r.next] = e
 	r.next++
 	if r.next == len(r.buf) {
 		r.next, r.full = 0, true

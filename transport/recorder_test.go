@@ -43,6 +43,14 @@ func TestEventString(t *testing.T) {
 		{Event{Kind: EventWouldBlock, Of: 100}, "would-block of 100"},
 		{Event{Kind: EventPeerFIN}, "peer-fin"},
 		{Event{Kind: EventAccept, Note: "faults=latency=1ms"}, "accept faults=latency=1ms"},
+		{Event{Kind: EventH2Data, N: 16384, Stream: 3, Note: "received end-stream"}, "h2-data 16384 stream=3 received end-stream"},
+		{Event{Kind: EventH2Headers, Stream: 1, Note: "sent"}, "h2-headers stream=1 sent"},
+		{Event{Kind: EventH2RSTStream, Stream: 5, Note: "received INTERNAL_ERROR"}, "h2-rst-stream stream=5 received INTERNAL_ERROR"},
+		{Event{Kind: EventH2GoAway, Stream: 7, Note: "received NO_ERROR"}, "h2-goaway last-stream=7 received NO_ERROR"},
+		{Event{Kind: EventH2GoAway, Note: "received NO_ERROR"}, "h2-goaway last-stream=0 received NO_ERROR"},
+		{Event{Kind: EventH2WindowUpdate, N: 32768, Note: "sent"}, "h2-window-update 32768 stream=0 sent"},
+		{Event{Kind: EventTLSHandshake, Note: "TLS 1.3 h2"}, "tls-handshake TLS 1.3 h2"},
+		{Event{Kind: EventTLSNoCloseNotify}, "tls-no-close-notify"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.give.String())
@@ -56,10 +64,13 @@ func TestEventString(t *testing.T) {
 	b, err := json.Marshal(tl[0])
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"at_ns":12345000,"conn":"svc-3","kind":"write","n":1}`, string(b))
+	b, err = json.Marshal(Event{Kind: EventH2GoAway, Stream: 7, Note: "received NO_ERROR"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"at_ns":0,"kind":"h2-goaway","stream":7,"note":"received NO_ERROR"}`, string(b))
 }
 
 func TestEventKindText(t *testing.T) {
-	for k := EventAccept; k <= EventError; k++ {
+	for k := EventAccept; k <= EventH2WindowUpdate; k++ {
 		b, err := json.Marshal(k)
 		require.NoError(t, err)
 		var back EventKind
@@ -67,7 +78,8 @@ func TestEventKindText(t *testing.T) {
 		assert.Equal(t, k, back)
 	}
 	var k EventKind
-	assert.EqualError(t, k.UnmarshalText([]byte("wrote")), `unknown event kind "wrote"; accepted: accept, dial, read, write, partial-write, would-block, close-write, close, peer-fin, rst, fault, error`)
+	assert.EqualError(t, k.UnmarshalText([]byte("wrote")), `unknown event kind "wrote"; accepted: accept, dial, read, write, partial-write, would-block, close-write, close, peer-fin, rst, fault, error, `+
+		`tls-handshake, tls-close-notify, tls-no-close-notify, h2-headers, h2-data, h2-rst-stream, h2-goaway, h2-window-update`)
 }
 
 // TestListenerHistory: timelines stay retrievable by ID after the conn closed, bounded.

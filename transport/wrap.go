@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 )
 
@@ -22,14 +23,27 @@ const historySize = 4096
 // numbered from 1 in accept order so that selections replay from the seed.
 type Listener struct {
 	net.Listener
-	o    Options
+	o    atomic.Pointer[listenerFaults]
 	seq  atomic.Uint64
 	hist *history
+	m    *meter
+
+	mu   sync.Mutex       // guards open and orders SetFaults
+	open map[*conn]uint64 // open conns and the generation of faults they started with
+}
+
+// listenerFaults is one generation of a Listener's options: a conn takes the current one
+// when it is accepted and keeps it.
+type listenerFaults struct {
+	o   Options
+	gen uint64
 }
 
 // WrapListener wraps l so that every accepted conn carries o's faults and recorder.
 func WrapListener(l net.Listener, o Options) *Listener {
-	return &Listener{Listener: l, o: o, hist: newHistory(historySize)}
+	wl := &Listener{Listener: l, hist: newHistory(historySize), m: newMeter(), open: make(map[*conn]uint64)}
+	wl.o.Store(&listenerFaults{o: o})
+	return wl
 }
 
 // Accept waits for the next conn and wraps it.
@@ -38,9 +52,53 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := newConn(c, l.o, l.seq.Add(1), EventAccept)
+	lf := l.o.Load()
+	w := newConn(c, lf.o, l.seq.Add(1), EventAccept)
+	w.meter, w.countIO, w.gen, w.onClose = l.m, true, lf.gen, l.forget
+	l.m.conns.Add(1)
+	l.m.active.Add(1)
+	l.mu.Lock()
+	l.open[w] = lf.gen
+	l.mu.Unlock()
 	l.hist.add(w)
 	return w, nil
+}
+
+func (l *Listener) forget(c *conn) {
+	l.m.active.Add(-1)
+	l.mu.Lock()
+	delete(l.open, c)
+	l.mu.Unlock()
+}
+
+// SetFaults replaces the faults of the conns accepted from now on. Open conns keep the
+// chain they started with: a chain holds state (byte budgets, a delay line's goroutine,
+// a write buffer) that cannot be swapped mid-stream without inventing bytes or losing
+// them. [Stats].Stale counts the open conns that still run older faults.
+func (l *Listener) SetFaults(f Faults) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.o.Load()
+	o := cur.o
+	o.Faults = f
+	l.o.Store(&listenerFaults{o: o, gen: cur.gen + 1})
+}
+
+// Faults returns the faults new conns get.
+func (l *Listener) Faults() Faults { return l.o.Load().o.Faults }
+
+// Stats returns what the listener's conns carried so far.
+func (l *Listener) Stats() Stats {
+	s := l.m.stats()
+	l.mu.Lock()
+	gen := l.o.Load().gen
+	for _, g := range l.open {
+		if g < gen {
+			s.Stale++
+		}
+	}
+	l.mu.Unlock()
+	return s
 }
 
 // Timeline returns the timeline of one of the last 4096 accepted conns, open or closed;

@@ -52,6 +52,9 @@ func parseAddress(flag, s string, schemes ...string) (address, error) {
 		schemes = []string{"http", "unix"}
 	}
 	accepted := acceptedAddresses(schemes)
+	if len(schemes) > 2 {
+		accepted = strings.Replace(accepted, " or ", ", ", len(schemes)-2)
+	}
 	bad := func(problem string) error {
 		return usagef("--%s %q: %s (accepted: %s)", flag, s, problem, accepted)
 	}
@@ -75,10 +78,11 @@ func parseAddress(flag, s string, schemes ...string) (address, error) {
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 		return address{}, bad("an address has no path, query or user")
 	}
-	if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
-		return address{}, bad("give the port, e.g. 127.0.0.1:8080")
+	host := u.Host
+	if u.Port() == "" { // the scheme's own port, as a browser would
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
-	return address{scheme: u.Scheme, network: "tcp", addr: u.Host}, nil
+	return address{scheme: u.Scheme, network: "tcp", addr: host}, nil
 }
 
 // guess suggests the URL meant by an address written another tool's way.

@@ -11,13 +11,15 @@ import (
 	"syscall"
 
 	"github.com/truncheck/truncheck/harness"
+	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 	"github.com/truncheck/truncheck/transport"
 )
 
 func checkCommand(stdout, stderr io.Writer) command {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	target := fs.String("target", "", "the server: http://HOST:PORT or unix:/PATH (required; loopback only)")
+	target := fs.String("target", "", "the server: http://HOST:PORT, https://HOST:PORT or unix:/PATH\n(required; loopback unless --allow-remote; TLS and HTTP/2: --ca-file, --insecure, --http2, --h2c, --http1)")
+	tf := addTargetFlags(fs)
 	var paths, headers stringList
 	fs.Var(&paths, "path", "a path (and query) to hunt on, e.g. /downloads/big.iso; repeatable")
 	method := fs.String("method", "GET", "the requests' method: GET, HEAD, POST or PUT")
@@ -51,7 +53,9 @@ func checkCommand(stdout, stderr io.Writer) command {
 		"they never make a response complete on their own, they catch a strict prefix")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "harness events and the started server's output to stderr")
+	ctl := fs.String("control", "", "serve /metrics (outcomes and silent failures as they arrive) and /version here:\nhttp://127.0.0.1:PORT or unix:/PATH (loopback only; off by default)")
 	var argv []string
 	return command{fs: fs, exec: &argv,
 		summary:  "hunt truncations in a server we did not write (optionally started and restarted)",
@@ -61,23 +65,32 @@ func checkCommand(stdout, stderr io.Writer) command {
 			"early answer to an unread upload, and restarts or reloads when it can), every response checked\n" +
 			"byte for byte, and a line at the end says which conditions found something. The words after --\n" +
 			"are the server's command: check starts it, restarts it and stops it. Named scenarios (or\n" +
-			"--scenarios files) run instead of the hunting set.\n\n" + conditionList(),
+			"--scenarios files) run instead of the hunting set. An https:// target is reached over TLS\n" +
+			"(--ca-file, --client-cert, --insecure) and HTTP/2 when it offers it by ALPN (--http1 forces\n" +
+			"HTTP/1.1); --h2c speaks HTTP/2 in the clear.\n\n" + conditionList(),
 		examples: []string{
 			"truncheck check --target http://127.0.0.1:8080 --path /big.iso",
 			"truncheck check --target unix:/tmp/app.sock --path /report --header 'Accept: text/csv' -- ./app --socket /tmp/app.sock",
 			"truncheck check --target http://127.0.0.1:8080 --path /f --reload-cmd 'nginx -s reload' --expect-length 16MiB",
 			"truncheck check --target http://127.0.0.1:8080 --scenarios api.yaml      # your own scenarios",
+			"truncheck check --target https://127.0.0.1:8443 --ca-file ca.pem --path /big.iso    # TLS, HTTP/2 by ALPN",
+			"truncheck check --target http://127.0.0.1:8080 --path /f --control http://127.0.0.1:9464   # Prometheus scrapes /metrics",
 		},
 		fn: func(args []string) error {
 			if *target == "" {
-				return usagef("--target is required (accepted: http://HOST:PORT or unix:/PATH)")
+				return usagef("--target is required (accepted: http://HOST:PORT, https://HOST:PORT or unix:/PATH)")
 			}
-			addr, err := parseAddress("target", *target)
+			addr, err := parseAddress("target", *target, "http", "https", "unix")
 			if err != nil {
 				return err
 			}
-			if !addr.isLoopback() {
-				return usagef("--target %q: not a loopback address (accepted: 127.0.0.1, ::1, localhost or a Unix socket; check is a load generator)", *target)
+			t := &harness.Target{URL: addr.String()}
+			if err := tf.apply(t); err != nil { // TLS, the protocol, and loopback unless --allow-remote
+				return err
+			}
+			ca, controlled, err := controlAddress(*ctl)
+			if err != nil {
+				return err
 			}
 			hunting := len(args) == 0 && len(files) == 0
 			switch {
@@ -97,6 +110,16 @@ func checkCommand(stdout, stderr io.Writer) command {
 				return err
 			}
 			gate, err := gf.gate(stderr)
+			if err != nil {
+				return err
+			}
+			st, err := sf.stamp(os.Getenv)
+			if err == nil {
+				err = st.check()
+			}
+			if err == nil {
+				err = st.gate(gate != nil, *out)
+			}
 			if err != nil {
 				return err
 			}
@@ -134,18 +157,17 @@ func checkCommand(stdout, stderr io.Writer) command {
 					return err
 				}
 			}
-			t := &harness.Target{
-				URL: addr.String(), Exec: argv, Overlap: *overlap, Reload: reload,
-				StartTimeout: *startTimeout, StopTimeout: *stopTimeout,
-				ReadyPath: *readyPath, AccountPath: *accountPath,
-			}
+			t.Exec, t.Overlap, t.Reload = argv, *overlap, reload
+			t.StartTimeout, t.StopTimeout = *startTimeout, *stopTimeout
+			t.ReadyPath, t.AccountPath = *readyPath, *accountPath
 			if !hunting {
 				t.RestartEvery = *restartEvery
 			}
 			if *verbose {
 				t.Stdout, t.Stderr = stderr, stderr
 			}
-			sess, err := startSession("check", *out, list, stderr, *verbose)
+			mine := share(list, st.shard)
+			sess, err := startPart("check", *out, st, list, mine, stderr, *verbose)
 			if err != nil {
 				return err
 			}
@@ -153,9 +175,20 @@ func checkCommand(stdout, stderr io.Writer) command {
 				sess.close()
 				return err
 			}
-			err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+			var count func(*results.Record) // the control API's outcome counters
+			if controlled {
+				srv, c, err := checkControl(stderr, ca)
+				if err != nil {
+					sess.close()
+					return err
+				}
+				defer srv.Close()
+				count = c
+			}
+			err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 				o := sess.options()
 				o.Target = t
+				o.OnRecord = count
 				_, err := sess.runOne(ctx, sc, o)
 				return err // e.g. a target that never answered: exit 3
 			})

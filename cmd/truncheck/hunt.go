@@ -50,7 +50,7 @@ func printHuntSummary(w io.Writer, rr *results.RunResult, skipped []scenarios.Sk
 	fmt.Fprintln(ew)
 	switch {
 	case len(found) == 0:
-		fmt.Fprintf(ew, "hunt: nothing found under %d conditions (%s)\n", len(clean), strings.Join(clean, ", "))
+		fmt.Fprintf(ew, "hunt: nothing found under %s (%s)\n", plural(len(clean), "condition"), strings.Join(clean, ", "))
 	default:
 		fmt.Fprintf(ew, "hunt: %d of %d conditions found something:\n%s\n", len(found), len(found)+len(clean), strings.Join(found, "\n"))
 		if len(clean) > 0 {
@@ -93,4 +93,12 @@ func parseHeader(s string) (name, value string, err error) {
 		return "", "", usagef("--header %q (accepted: \"Name: value\", e.g. \"Accept-Encoding: identity\")", s)
 	}
 	return name, value, nil
+}
+
+// plural is "1 condition", "3 conditions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -23,30 +23,47 @@ func proxyCommand(stdout, _ io.Writer) command {
 	toUpstream := fs.String("faults-up", "", "faults on the client->upstream direction (requests)")
 	seed := fs.Int64("seed", 1, "seed for the faults' randomness")
 	record := fs.Int("record", 0, "flight-recorder events kept per conn (0: off); printed when a conn ends")
+	ctl := controlFlag(fs)
 	return command{fs: fs, summary: "the fault-injecting TCP/Unix proxy alone, faults per direction",
-		synopsis: "truncheck proxy --upstream ADDRESS [--listen ADDRESS] [--faults SPEC] [--faults-up SPEC] [flags]",
+		synopsis: "truncheck proxy --upstream ADDRESS [--listen ADDRESS] [--faults SPEC] [--faults-up SPEC] [--control ADDRESS] [flags]\n" +
+			"       truncheck proxy --control ADDRESS [flags]",
 		about: "Forwards bytes between a listener and an upstream server in any language, with faults on\n" +
 			"each direction, until SIGINT or SIGTERM (exit 130). It forwards bytes, not requests: TLS passes\n" +
 			"through it untouched (give the upstream's TCP address as http://HOST:PORT). One line per\n" +
-			"connection as it ends: bytes each way, how each direction ended.",
+			"connection as it ends: bytes each way, how each direction ended.\n\n" +
+			"With --control it opens a control API on loopback (Toxiproxy's HTTP API shapes and a native one):\n" +
+			"proxies created and deleted, faults and toxics added, changed and removed while traffic flows,\n" +
+			"/metrics for Prometheus. The flags' proxy is named main; without --upstream the registry starts\n" +
+			"empty. A change acts on the connections accepted after it: close a keep-alive client's idle\n" +
+			"connections after a change.",
 		examples: []string{
 			"truncheck proxy --upstream http://127.0.0.1:8080 --listen http://127.0.0.1:9000 --faults 'slow-read=16KiB/5ms'",
 			"truncheck proxy --upstream unix:/run/app.sock --faults 'close-after=300KiB@p=0.5' --record 64",
+			"truncheck proxy --upstream http://127.0.0.1:8080 --listen http://127.0.0.1:9000 --control http://127.0.0.1:8474",
+			"curl -s -d '{\"type\":\"limit_data\",\"attributes\":{\"bytes\":300000}}' http://127.0.0.1:8474/proxies/main/toxics",
+			"curl -s -d '{\"to_client\":\"close-after=300KiB@p=0.5\"}' http://127.0.0.1:8474/proxies/main/faults   # the native shape",
+			"truncheck proxy --control http://127.0.0.1:8474        # an empty registry, like toxiproxy-server",
 		},
 		fn: func(args []string) error {
 			if len(args) > 0 {
 				return usagef("unexpected arguments %q", args)
 			}
-			if *upstream == "" {
-				return usagef("--upstream is required (accepted: http://HOST:PORT or unix:/PATH)")
+			ca, controlled, err := controlAddress(*ctl)
+			if err != nil {
+				return err
+			}
+			if *upstream == "" && !controlled {
+				return usagef("--upstream is required (accepted: http://HOST:PORT or unix:/PATH), or --control alone for an empty registry")
 			}
 			la, err := parseAddress("listen", *listen)
 			if err != nil {
 				return err
 			}
-			ua, err := parseAddress("upstream", *upstream)
-			if err != nil {
-				return err
+			var ua address
+			if *upstream != "" {
+				if ua, err = parseAddress("upstream", *upstream); err != nil {
+					return err
+				}
 			}
 			down, err := transport.ParseFaults(*toClient)
 			if err != nil {
@@ -61,7 +78,7 @@ func proxyCommand(stdout, _ io.Writer) command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var mu sync.Mutex // conn reports arrive from the proxy's goroutines
-			p, err := transport.NewProxy(transport.ProxyConfig{
+			cfg := transport.ProxyConfig{
 				ListenNetwork: la.network, ListenAddr: la.addr, UpstreamNetwork: ua.network, UpstreamAddr: ua.addr,
 				ToUpstream: up, ToClient: down, Seed: *seed, Record: *record,
 				OnConnEnd: func(r transport.ProxyReport) {
@@ -74,7 +91,11 @@ func proxyCommand(stdout, _ io.Writer) command {
 						fmt.Fprintf(stdout, "%s client side:\n%s", r.ID, indent(r.Client.String()))
 					}
 				},
-			})
+			}
+			if controlled {
+				return proxyWithControl(ctx, stdout, &mu, ca, cfg, *upstream != "")
+			}
+			p, err := transport.NewProxy(cfg)
 			if err != nil {
 				return usagef("%v", err)
 			}

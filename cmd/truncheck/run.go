@@ -31,24 +31,31 @@ func runCommand(stdout, stderr io.Writer) command {
 		"may land elsewhere or not recur (run it a few times)")
 	requireE2E := fs.Bool("require-e2e", false, "a response whose only evidence is its hop's framing is unverified, not complete")
 	gf := gateFlags(fs)
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
 	return command{fs: fs,
 		summary:  "run scenarios, print the table, write results (exit 1 if an expectation fails)",
 		synopsis: "truncheck run [flags] [scenario...|all]",
 		about: "Runs scenarios in-process (default: the --scenarios files' scenarios, else the quick catalog),\n" +
 			"a line per scenario on stderr as it ends, then the table on stdout, and writes the results\n" +
-			"directory. Exit 1 when an expectation (or, with --gate, the gate) fails.",
+			"directory. Exit 1 when an expectation (or, with --gate, the gate) fails. With --shard K/N it\n" +
+			"runs its part of the run; truncheck report merges the parts into one verdict.",
 		examples: []string{
 			"truncheck run                                  # the quick catalog",
 			"truncheck run buffered-shutdown --out out/bs   # one scenario",
 			"truncheck run --gate --baseline out/last-good  # the CI gate",
 			"truncheck run --replay out/bs                  # the same scenarios, as they ran",
+			"truncheck run --shard 0/3 --run-id nightly-42 --out out/nightly   # a third of the run",
 		},
 		fn: func(args []string) error {
 			if *count < 0 || *duration < 0 {
 				return usagef("--count and --duration must not be negative")
 			}
 			gate, err := gf.gate(stderr)
+			if err != nil {
+				return err
+			}
+			st, err := sf.stamp(os.Getenv)
 			if err != nil {
 				return err
 			}
@@ -63,6 +70,13 @@ func runCommand(stdout, stderr io.Writer) command {
 				}
 				if list, err = replayList(*replay, cat, args, stderr); err != nil {
 					return err
+				}
+				// A shard's directory replays that shard: the requests it sent.
+				if sh := replayedShard(*replay); !sh.IsZero() {
+					if !st.shard.IsZero() {
+						return usagef("--replay %s replays shard %s as it ran: drop --shard and --shards", *replay, sh)
+					}
+					st.shard, st.replay = sh, true
 				}
 			} else {
 				if list, err = pick(cat, args); err != nil {
@@ -91,11 +105,18 @@ func runCommand(stdout, stderr io.Writer) command {
 				}
 			}
 
-			sess, err := startSession("run", *out, list, stderr, *verbose)
+			if err = st.check(); err == nil {
+				err = st.gate(gate != nil, *out)
+			}
 			if err != nil {
 				return err
 			}
-			err = sess.runAll(list, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
+			mine := share(list, st.shard)
+			sess, err := startPart("run", *out, st, list, mine, stderr, *verbose)
+			if err != nil {
+				return err
+			}
+			err = sess.runAll(mine, func(ctx context.Context, _ int, sc scenarios.Compiled) error {
 				_, err := sess.runOne(ctx, sc, sess.options())
 				return err
 			})

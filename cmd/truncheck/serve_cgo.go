@@ -38,14 +38,27 @@ func serveCommand(stdout, _ io.Writer) command {
 			if err != nil {
 				return usagef("--faults: %v", err)
 			}
-			svc, err := imagesvc.New(imagesvc.Config{})
+			ca, controlled, err := controlAddress(*f.control)
+			if err != nil {
+				return err
+			}
+			if *f.maxConcurrent < 0 || *f.maxQueue < 0 {
+				return usagef("--max-concurrent and --max-queue: 0 (default) or more")
+			}
+			svc, err := imagesvc.New(imagesvc.Config{
+				RequestBudget: *f.budget, MaxConcurrent: *f.maxConcurrent, MaxQueue: *f.maxQueue,
+				CacheBytes: *f.cacheMiB << 20, MallocArenas: *f.arenas, MallocMmapThreshold: *f.mmapKiB << 10, MallocTrimInterval: *f.trimEvery,
+			})
 			if err != nil {
 				return err
 			}
 			cfg := imagesvc.ServerConfig{TCPAddr: tcp, UnixPath: unix, WriteTimeout: *writeTimeout, DisableKeepAlives: *noKeepAlive}
-			if !fl.IsZero() {
+			var wrapped []*transport.Listener // the control API changes their faults
+			if !fl.IsZero() || controlled {
 				cfg.WrapListener = func(l net.Listener) net.Listener {
-					return transport.WrapListener(l, transport.Options{Faults: fl, Seed: *seed, Name: "svc"})
+					wl := transport.WrapListener(l, transport.Options{Faults: fl, Seed: *seed, Name: "svc"})
+					wrapped = append(wrapped, wl)
+					return wl
 				}
 			}
 			srv := imagesvc.NewServer(svc, cfg)
@@ -60,6 +73,14 @@ func serveCommand(stdout, _ io.Writer) command {
 			}
 			if !fl.IsZero() {
 				fmt.Fprintf(stdout, "faults %s (seed %d)\n", fl, *seed)
+			}
+			if controlled {
+				ctl, err := serveControl(stdout, ca, wrapped)
+				if err != nil {
+					_ = srv.Close()
+					return err
+				}
+				defer ctl.Close()
 			}
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), *grace)

@@ -35,6 +35,8 @@ type session struct {
 	stopped bool                   // SIGINT or SIGTERM ended the run: exit 130 once all is written
 	target  *results.PlannedTarget // check's server, kept in the plan
 	grid    *results.Grid          // survey's table, kept in the plan and the summary
+	stamp   stamp                  // the shard of a run split across processes (zero: a whole run)
+	set     string                 // the fingerprint of the whole run's scenarios, the same in every shard
 	stderr  io.Writer
 	verbose bool
 }
@@ -46,11 +48,20 @@ type session struct {
 // expectation and seed) is written before the first request, so the
 // records alone can be judged after a kill.
 func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writer, verbose bool) (*session, error) {
+	return startPart(kind, out, stamp{}, planned, planned, stderr, verbose)
+}
+
+// startPart is startSession for one part of a run: st names the run and
+// the shard (its directory is out/shard-K-of-N), all is the whole run's
+// scenario set, whose fingerprint every shard's plan carries, and planned
+// the scenarios this part runs.
+func startPart(kind, out string, st stamp, all, planned []scenarios.Compiled, stderr io.Writer, verbose bool) (*session, error) {
 	start := time.Now()
-	run := runID(kind, start)
-	if out == "" {
-		out = filepath.Join("out", run)
+	run := st.run
+	if run == "" {
+		run = runID(kind, start)
 	}
+	out = st.dir(out, run)
 	if err := results.PrepareDir(out); err != nil {
 		return nil, envError{fmt.Errorf("--out %s: %w", out, err)}
 	}
@@ -58,8 +69,13 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 	for _, c := range planned {
 		width = max(width, len(c.Name()))
 	}
-	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet(),
+	s := &session{kind: kind, dir: out, run: run, started: start, stderr: stderr, verbose: verbose, origins: newOriginSet(), stamp: st,
 		meter: newMeter(stderr, len(planned), width)}
+	ps := make([]results.PlannedScenario, len(all))
+	for i, c := range all {
+		ps[i] = plannedScenario(c)
+	}
+	s.set = results.Fingerprint(ps)
 	if err := s.replan(planned); err != nil {
 		return nil, err
 	}
@@ -75,7 +91,8 @@ func startSession(kind, out string, planned []scenarios.Compiled, stderr io.Writ
 // (and the external target, once check has set it).
 func (s *session) replan(planned []scenarios.Compiled) error {
 	s.planned = planned
-	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target, Grid: s.grid.Clone()}
+	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target,
+		Shard: s.stamp.shard, ScenarioSet: s.set, Grid: s.grid.Clone()}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
@@ -100,9 +117,15 @@ func plannedScenario(c scenarios.Compiled) results.PlannedScenario {
 func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context, i int, sc scenarios.Compiled) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s.meter.start(0, 10*time.Second)
+	s.meter.start(0, 20*time.Second)
 	defer s.meter.end()
 	for i, sc := range list {
+		if ctx.Err() != nil { // the signal came between two scenarios
+			s.meter.end()
+			s.interrupted(list[i:])
+			s.stopped = true
+			return nil
+		}
 		if err := run(ctx, i, sc); err != nil {
 			if ctx.Err() != nil {
 				s.meter.end()
@@ -120,7 +143,7 @@ func (s *session) runAll(list []scenarios.Compiled, run func(ctx context.Context
 
 // options are the harness options every scenario of the session shares.
 func (s *session) options() harness.Options {
-	o := harness.Options{Writer: s.w, Run: s.run}
+	o := harness.Options{Writer: s.w, Run: s.run, Shard: s.stamp.shard}
 	if s.verbose {
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(s.stderr, format+"\n", args...) }
 	}
@@ -203,6 +226,7 @@ func (s *session) result() *results.RunResult {
 func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*results.RunResult)) error {
 	werr := s.w.Close()
 	s.origins.close()
+	rr.Shard = s.stamp.shard // the summary says which part of the run it judges
 	if gate != nil {
 		gate(rr)
 	}
@@ -213,7 +237,13 @@ func (s *session) finish(stdout io.Writer, rr *results.RunResult, gate func(*res
 	if werr != nil {
 		return envError{fmt.Errorf("writing records: %w", werr)}
 	}
-	return printRun(stdout, rr, s.dir, s.w.Count())
+	if err := printRun(stdout, rr, s.dir, s.w.Count()); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, shardNote(s.stamp, s.dir)); err != nil {
+		return envError{fmt.Errorf("writing the table: %w", err)}
+	}
+	return nil
 }
 
 // printRun prints the table, the failing scenarios' details and where the
@@ -237,7 +267,8 @@ func printRun(stdout io.Writer, rr *results.RunResult, dir string, records int64
 // setTarget records check's external server in the plan.
 func (s *session) setTarget(t *harness.Target) error {
 	s.target = &results.PlannedTarget{URL: t.URL, Exec: t.Exec, RestartEvery: t.RestartEvery,
-		Overlap: t.Overlap, ReadyPath: t.ReadyPath, AccountPath: t.AccountPath}
+		Overlap: t.Overlap, ReadyPath: t.ReadyPath, AccountPath: t.AccountPath,
+		Protocol: string(t.Protocol), AllowRemote: t.AllowRemote, TLS: plannedTLS(t.TLS)}
 	return s.replan(s.planned)
 }
 
@@ -260,12 +291,13 @@ func runID(kind string, t time.Time) string {
 
 // verdictErr maps a run's verdict to the exit code's error.
 // exit is the error a session's command ends with: interrupted (exit
-// 130) when a signal stopped it, else the verdict's.
+// 130) when a signal stopped it, else what its stamp says (a whole run
+// exits by its verdict, a shard that did its part with 0).
 func (s *session) exit(rr *results.RunResult) error {
 	if s.stopped {
 		return errInterrupted
 	}
-	return verdictErr(rr)
+	return s.stamp.exit(rr)
 }
 
 func verdictErr(rr *results.RunResult) error {
@@ -280,7 +312,8 @@ func verdictErr(rr *results.RunResult) error {
 func gateWith(base *results.RunResult, tol results.Tolerance) func(*results.RunResult) {
 	return func(rr *results.RunResult) {
 		rr.Gated = true
-		rr.Findings = results.Compare(rr, base, tol)
+		// A merge's own findings (a shard missing) stay: the gate adds its own.
+		rr.Findings = append(rr.Findings, results.Compare(rr, base, tol)...)
 		rr.Rejudge()
 	}
 }

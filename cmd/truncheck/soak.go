@@ -26,6 +26,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 	duration := fs.Duration("duration", 0, "how long to soak, e.g. 8h or 2m (required)")
 	out := fs.String("out", "", "results directory (records.jsonl appended as the soak goes, then summary.json, junit.xml,\n"+
 		"report.html; files of an earlier run there are replaced); default out/soak-<timestamp>")
+	sf := shardFlags(fs)
 	verbose := fs.Bool("v", false, "log references, restarts and other harness events to stderr")
 	return command{fs: fs,
 		summary:  "loop a scenario mix until the time is up; results appended as it goes",
@@ -33,14 +34,24 @@ func soakCommand(stdout, stderr io.Writer) command {
 		about: "Loops the scenarios round-robin until the time is up; round k of a scenario uses its seed + k\n" +
 			"(records carry the seed, so run --replay reproduces any round). Default mix: the quick scenarios\n" +
 			"expecting complete, plus buffered-shutdown. Progress on stderr separates expected detections from\n" +
-			"failures. SIGINT/SIGTERM stop it cleanly: everything is written, exit 130.",
+			"failures. SIGINT/SIGTERM stop it cleanly: everything is written, exit 130. Shard K of N soaks for\n" +
+			"the whole duration too, and runs rounds K, K+N, K+2N, ... of every scenario: no seed twice across\n" +
+			"the shards, which together are one soak of N times the load.",
 		examples: []string{
 			"truncheck soak --duration 8h --out out/nightly",
 			"truncheck soak --duration 10m baseline slow-reader-unix",
+			"truncheck soak --duration 8h --shards 4 --run-id \"$RUN\" --out /results   # in a Kubernetes Indexed Job",
 		},
 		fn: func(args []string) error {
 			if *duration <= 0 {
 				return usagef("--duration is required and must be positive (e.g. 2m, 8h)")
+			}
+			stamp, err := sf.stamp(os.Getenv)
+			if err == nil {
+				err = stamp.check()
+			}
+			if err != nil {
+				return err
 			}
 			cat, err := loadCatalog(files)
 			if err != nil {
@@ -54,7 +65,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 			// A soak keeps no reports (memory stays flat): the session is used
 			// for its plan and records file only; summaries come from an
 			// Aggregator, judged at the end with results' one judge.
-			sess, err := startSession("soak", *out, mix, stderr, *verbose)
+			sess, err := startPart("soak", *out, stamp, mix, mix, stderr, *verbose)
 			if err != nil {
 				return err
 			}
@@ -62,7 +73,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}, meter: sess.meter}
+			st := &soakState{agg: results.NewAggregator(0), info: map[string]*soakInfo{}, shard: stamp.shard, meter: sess.meter}
 			names := make([]string, len(mix))
 			for i, c := range mix {
 				names[i] = c.Name()
@@ -80,8 +91,12 @@ func soakCommand(stdout, stderr io.Writer) command {
 				}
 				c := mix[round%len(mix)]
 				s := c.Scenario()
-				seed := s.Seed + int64(round/len(mix))
+				// This shard's k-th round of the scenario is round r of the
+				// whole soak, the only one to run with seed + r.
+				r := stamp.shard.Round(round / len(mix))
+				seed := s.Seed + int64(r)
 				opts := sess.options()
+				opts.Shard = results.Shard{} // a shard's rounds are its own whole: every request of them
 				opts.Seed = &seed
 				opts.OnRecord = st.add
 				opts.Count = s.Count
@@ -105,9 +120,9 @@ func soakCommand(stdout, stderr io.Writer) command {
 				if rep.Summary != nil && s.Count > 0 && rep.Summary.Requests >= int64(s.Count) && ctx.Err() == nil {
 					partial = false
 				}
-				st.round(c, round/len(mix), rep, err, partial, ctx.Err() != nil)
+				st.round(c, r, rep, err, partial, ctx.Err() != nil)
 				if err != nil && ctx.Err() == nil {
-					fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, round/len(mix), err)
+					fmt.Fprintf(stderr, "truncheck soak: %s round %d: %v\n", s.Name, r, err)
 					if rep.Summary == nil {
 						// It could not even start: do not spin on it.
 						select {
@@ -142,7 +157,7 @@ func soakCommand(stdout, stderr io.Writer) command {
 			if interrupted {
 				return errInterrupted
 			}
-			return verdictErr(rr)
+			return stamp.exit(rr)
 		}}
 }
 
@@ -183,6 +198,7 @@ func soakMix(cat catalog, names []string) ([]scenarios.Compiled, error) {
 type soakState struct {
 	agg   *results.Aggregator
 	meter *meter
+	shard results.Shard // which rounds are this soak's (zero: all)
 
 	mu   sync.Mutex
 	info map[string]*soakInfo
@@ -204,7 +220,7 @@ func (st *soakState) add(r *results.Record) {
 	st.meter.add(r)
 }
 
-// round notes one round of a scenario. A round that could not start is a
+// round notes round k of a scenario (of the whole soak, when sharded). A round that could not start is a
 // failing finding (unless the soak itself was stopping); one cut short by
 // the soak's end is counted as such: the verdict over all rounds comes
 // from the records, judged once at the end.
@@ -267,7 +283,7 @@ func (st *soakState) result(run string) *results.RunResult {
 		sr := &rr.Scenarios[i]
 		seen[sr.Scenario] = true
 		if in := st.info[sr.Scenario]; in != nil {
-			in.apply(sr)
+			in.apply(sr, st.shard)
 		}
 	}
 	// A scenario whose rounds never started has no records, so the
@@ -275,7 +291,7 @@ func (st *soakState) result(run string) *results.RunResult {
 	for _, name := range slices.Sorted(maps.Keys(st.info)) {
 		if !seen[name] {
 			sr := results.ScenarioResult{Scenario: name, Summary: results.NewSummary(name)}
-			st.info[name].apply(&sr)
+			st.info[name].apply(&sr, st.shard)
 			rr.Scenarios = append(rr.Scenarios, sr)
 		}
 	}
@@ -284,11 +300,15 @@ func (st *soakState) result(run string) *results.RunResult {
 	return rr
 }
 
-// apply writes what the rounds said into sr.
-func (in *soakInfo) apply(sr *results.ScenarioResult) {
+// apply writes what the rounds said into sr; sh is the soak's shard.
+func (in *soakInfo) apply(sr *results.ScenarioResult, sh results.Shard) {
 	sr.Expectation = in.s.Expect.Clone()
 	sr.Seed, sr.Layout = in.s.Seed, in.c.Layout()
 	sr.Restarts = in.restarts
-	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), seeds from %d", in.rounds+in.partial, in.partial, in.s.Seed))
+	seeds := fmt.Sprintf("seeds from %d", in.s.Seed)
+	if sh.Count > 1 {
+		seeds = fmt.Sprintf("seeds %d + %d, %d, %d, ... (shard %s)", in.s.Seed, sh.Round(0), sh.Round(1), sh.Round(2), sh)
+	}
+	sr.Notes = append(slices.Clone(in.notes), fmt.Sprintf("%d rounds (%d cut short by the soak's end), %s", in.rounds+in.partial, in.partial, seeds))
 	sr.Findings = slices.Clone(in.findings)
 }

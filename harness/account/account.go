@@ -367,14 +367,24 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // connFrom returns the request's connection id, and its state when
-// [Listener] tracks it.
+// [Listener] tracks it. Over TLS the server's conn is a *tls.Conn: the id
+// is found on the conn beneath it (NetConn), where the tracking sits.
 func connFrom(ctx context.Context) (string, *connState) {
 	c, _ := ctx.Value(connKey{}).(net.Conn)
-	switch x := c.(type) {
-	case *conn:
-		return x.st.id, x.st
-	case interface{ ID() string }:
-		return x.ID(), nil
+	for range maxLayers {
+		switch x := c.(type) {
+		case *conn:
+			return x.st.id, x.st
+		case interface{ ID() string }:
+			return x.ID(), nil
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return "", nil
+		}
 	}
 	return "", nil
 }
+
+// maxLayers bounds the walk down a chain of conn wrappers.
+const maxLayers = 16

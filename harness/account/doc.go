@@ -36,6 +36,7 @@
 //	content_length  int      the length the head promised; -1 when it promised none
 //	bytes_written   int      body bytes the handler's writes accepted
 //	write_error     string   the first write error, "" when none
+//	error           string   optional: the error answered, for a non-2xx
 //	complete        bool     finished, and every promised byte (every written
 //	                         byte, when none was promised) accepted without error
 //	finished        bool     the handler returned (false: still running)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/truncheck/truncheck/harness/account"
 	"github.com/truncheck/truncheck/harness/digest"
@@ -44,17 +45,29 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		k := uint64(b.off / 8)
-		z := b.base + k
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-		z ^= z >> 31
+		z := blockValue(b.base, uint64(b.off/8))
+		if b.off%8 == 0 && len(p)-done >= 8 {
+			// Whole blocks go straight into p: most of a large read.
+			binary.LittleEndian.PutUint64(p[done:], z)
+			done += 8
+			b.off += 8
+			continue
+		}
 		binary.LittleEndian.PutUint64(b.block[:], z)
 		c := copy(p[done:], b.block[b.off%8:])
 		done += c
 		b.off += int64(c)
 	}
 	return done, nil
+}
+
+// blockValue is block k of the body whose base is base: SplitMix64's
+// finaliser of base + k.
+func blockValue(base, k uint64) uint64 {
+	z := base + k
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
 }
 
 // BodyDigest is the digest of Body(n) with alg.
@@ -73,6 +86,8 @@ func BodyDigest(alg string, n int64) []byte {
 //	                               Want-Content-Digest choice, sha-256 by default)
 //	GET /bytes/{size}?stream=1     chunked, the digest as a trailer
 //	GET /bytes/{size}?digest=0     no digest (framing only)
+//	GET /bytes/{size}?framing=close  no Content-Length, close-delimited on HTTP/1.1
+//	                               (Transfer-Encoding: identity, Go's way to ask for it)
 //	GET /fetch?src=/bytes/{size}   (the outer tier of a nested pipeline)
 //
 // {size} is in truncheck's size grammar ("3300000", "16MiB"). Every
@@ -82,7 +97,7 @@ func Bodies() Origin {
 	st := account.NewStore(0)
 	mux := http.NewServeMux()
 	mux.Handle("GET /accounts/", st.Handler())
-	mux.Handle("GET /bytes/{size}", st.Wrap(http.HandlerFunc(serveBody)))
+	mux.Handle("GET /bytes/{size}", st.Wrap(&bodyServer{digests: map[digestKey][]byte{}}))
 	o := Origin{Name: "bodies", Handler: mux, Accounts: st, ConnContext: account.ConnContext, Trusted: true}
 	o.Outer = func(upstream *http.Client, base string) (Origin, error) { return fetchThrough(upstream, base), nil }
 	return o
@@ -97,21 +112,59 @@ func sizeOf(s string) (int64, error) {
 	return n, nil
 }
 
-func serveBody(w http.ResponseWriter, r *http.Request) {
+// bodyServer serves Body(n); the digests of the sizes asked for are kept
+// (the bodies never change), so a digest costs one pass over a size, not
+// one per request.
+type bodyServer struct {
+	mu      sync.Mutex
+	digests map[digestKey][]byte
+}
+
+type digestKey struct {
+	alg string
+	n   int64
+}
+
+// maxDigests bounds the digests kept: a run asks for a few sizes.
+const maxDigests = 256
+
+func (b *bodyServer) digest(alg string, n int64) []byte {
+	k := digestKey{alg, n}
+	b.mu.Lock()
+	d, ok := b.digests[k]
+	b.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = BodyDigest(alg, n)
+	b.mu.Lock()
+	if len(b.digests) >= maxDigests {
+		clear(b.digests)
+	}
+	b.digests[k] = d
+	b.mu.Unlock()
+	return d
+}
+
+func (b *bodyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, err := sizeOf(r.PathValue("size"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	q := r.URL.Query()
-	stream, noDigest := q.Get("stream") == "1", q.Get("digest") == "0"
+	stream, noDigest, closeDelimited := q.Get("stream") == "1", q.Get("digest") == "0", q.Get("framing") == "close"
 	alg := digest.Choose(r.Header.Get("Want-Content-Digest"), digest.SHA256)
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	if !stream {
-		h.Set("Content-Length", strconv.FormatInt(n, 10))
+		if closeDelimited {
+			h.Set("Transfer-Encoding", "identity")
+		} else {
+			h.Set("Content-Length", strconv.FormatInt(n, 10))
+		}
 		if !noDigest {
-			h.Set("Content-Digest", digest.Digest{Algorithm: alg, Value: BodyDigest(alg, n)}.String())
+			h.Set("Content-Digest", digest.Digest{Algorithm: alg, Value: b.digest(alg, n)}.String())
 		}
 		if r.Method != http.MethodHead {
 			_, _ = io.Copy(w, Body(n))

@@ -85,6 +85,12 @@ func TestBodies(t *testing.T) {
 	resp, _ = get("/bytes/10?digest=0")
 	assert.Empty(t, resp.Header.Get("Content-Digest"))
 
+	resp, body = get("/bytes/100kB?framing=close&digest=0")
+	assert.Equal(t, int64(-1), resp.ContentLength)
+	assert.Empty(t, resp.TransferEncoding, "close-delimited: neither a length nor chunks")
+	assert.True(t, resp.Close)
+	assert.Equal(t, mustRead(t, Body(100_000)), body)
+
 	for _, bad := range []string{"/bytes/lots", "/bytes/5GiB", "/bytes/-1"} {
 		resp, _ := get(bad)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
@@ -138,4 +144,34 @@ func TestHandlerOrigin(t *testing.T) {
 	a, ok := o.Accounts.Wait(t.Context(), "nobody")
 	assert.False(t, ok)
 	assert.Empty(t, a.RequestID)
+}
+
+// TestBodyBytes holds Body to its formula byte by byte, read in pieces of
+// every alignment: byte i of Body(n) is byte i%8 (little-endian) of
+// SplitMix64's finaliser of n*0x9E3779B97F4A7C15 + i/8.
+func TestBodyBytes(t *testing.T) {
+	const n = 100_003
+	want := make([]byte, n)
+	size, golden := uint64(n), uint64(0x9E3779B97F4A7C15)
+	for i := range want {
+		z := size*golden + uint64(i/8)
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		z ^= z >> 31
+		want[i] = byte(z >> (8 * (i % 8)))
+	}
+	for _, piece := range []int{1, 3, 7, 8, 13, 4096, n + 10} {
+		r := Body(n)
+		var got []byte
+		buf := make([]byte, piece)
+		for {
+			k, err := r.Read(buf)
+			got = append(got, buf[:k]...)
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+		}
+		require.Equal(t, want, got, "read %d bytes at a time", piece)
+	}
 }
