@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -134,6 +136,22 @@ func TestGatewayCuttingEveryResponse(t *testing.T) {
 	for _, r := range recs {
 		assert.Equal(t, results.Truncated, r.Outcome)
 		assert.Equal(t, results.EvidenceExpectation, r.CheckedBy[0])
+	}
+
+	refFile := filepath.Join(t.TempDir(), "file.bin")
+	require.NoError(t, os.WriteFile(refFile, body, 0o644))
+	withFile := adversaryScenario("cut-every-reference-file", scenarios.Request{Path: "/file", Want: &scenarios.Want{ReferenceFile: refFile}})
+	withFile.Expect = results.Expectation{Kind: results.ExpectDetect, Outcomes: []results.Outcome{results.Truncated}}
+	rep, recs = runAgainst(t, withFile, gw, false)
+	assert.True(t, rep.Met, rep.Text())
+	for _, r := range recs {
+		assert.Equal(t, results.Truncated, r.Outcome, "the reference file's length and blocks catch every cut")
+	}
+	rep, recs = runAgainst(t, withFile, origin, false)
+	assert.False(t, rep.Met, "the origin cuts nothing: nothing to detect")
+	for _, r := range recs {
+		assert.Equal(t, results.Complete, r.Outcome)
+		assert.Contains(t, r.CheckedBy, results.EvidenceExpectation)
 	}
 
 	sum := digest.Sum(digest.SHA256, body)

@@ -372,7 +372,8 @@ func fingerprintFile(path string) (*Reference, error) {
 		return nil, fmt.Errorf("want.reference_file: %w", err)
 	}
 	defer f.Close()
-	st := bodyState{badFull: -1, badAny: -1, blocks: []uint32{}}
+	st := newBodyState(nil)
+	st.blocks = []uint32{}
 	buf := make([]byte, bufSize)
 	for {
 		n, err := f.Read(buf)

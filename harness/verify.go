@@ -354,10 +354,7 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 	}
 	hs := v.hashesFor(need)
 
-	st := bodyState{badFull: -1, badAny: -1, update: v.crc32c}
-	if st.update == nil {
-		st.update = crc32cUpdate
-	}
+	st := newBodyState(v.crc32c)
 	if c.Fingerprint {
 		st.blocks = []uint32{}
 	}
@@ -474,6 +471,15 @@ func (v *Verifier) Verify(ctx context.Context, roundTrip RoundTrip, req *http.Re
 func closeEnd(c net.Conn) (isTLS, notified bool) {
 	isTLS, fin := tlsEnd(c)
 	return isTLS, isTLS && !fin
+}
+
+// newBodyState starts a body's state; update is the CRC-32C to use, nil
+// for the portable one.
+func newBodyState(update func(crc uint32, p []byte) uint32) bodyState {
+	if update == nil {
+		update = crc32cUpdate
+	}
+	return bodyState{badFull: -1, badAny: -1, update: update}
 }
 
 // add hashes p into the block CRCs and compares finished blocks with ref.
