@@ -101,7 +101,7 @@ func TestBadUsage(t *testing.T) {
 		{"survey unknown server", []string{"survey", "--servers", "nope"}, `--servers: server "nope" (accepted: go, nginx, apache2`},
 		{"survey unknown condition", []string{"survey", "--servers", "go", "--conditions", "nope", "--no-install"}, `condition "nope" (accepted: baseline,`},
 		{"survey condition of another server", []string{"survey", "--servers", "go", "--conditions", "nginx:reload", "--no-install"}, `names server "nginx", which is not surveyed`},
-		{"survey http/2", []string{"survey", "--servers", "go", "--protocols", "h2c", "--no-install"}, "--protocols: protocol h2c: not yet"},
+		{"survey protocol twice", []string{"survey", "--servers", "go", "--protocols", "h2c,h2c", "--no-install"}, "--protocols: h2c twice"},
 		{"survey bad protocol", []string{"survey", "--protocols", "spdy"}, `protocol "spdy" (accepted: http/1.1, h2c, h2)`},
 		{"survey arguments", []string{"survey", "nginx"}, "unexpected arguments"},
 		{"survey require elsewhere", []string{"survey", "--servers", "go", "--require", "nginx"}, "--require nginx: not among the surveyed servers"},

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,8 +24,8 @@ func surveyCommand(stdout, stderr io.Writer) command {
 	servers := fs.String("servers", "", "servers to survey, comma-separated (default: all: "+serverNames()+")")
 	conds := fs.String("conditions", "", "conditions to run, comma-separated: NAME for every server, SERVER:NAME for one\n"+
 		"(default: all; each brings its control along)")
-	protocols := fs.String("protocols", "http/1.1", "protocol rows per server, comma-separated: http/1.1 (h2c and h2 are refused until\n"+
-		"the harness speaks HTTP/2 to targets)")
+	protocols := fs.String("protocols", "http/1.1", "protocol rows per server, comma-separated: http/1.1, h2c (HTTP/2 in the clear,\n"+
+		"prior knowledge), h2 (HTTP/2 over TLS by ALPN); a server that does not speak one says so in its row")
 	out := fs.String("out", "", "results directory (records.jsonl, run.json, summary.json, junit.xml, report.html, "+surveyTable+");\ndefault out/survey-<timestamp>")
 	dir := fs.String("dir", "", "where the servers' configurations, files and logs go (default: a temporary directory,\nremoved at the end unless --keep)")
 	keep := fs.Bool("keep", false, "keep the servers' directory (configurations and logs) and say where it is")
@@ -76,6 +76,9 @@ func surveyCommand(stdout, stderr io.Writer) command {
 				if err != nil {
 					return usagef("--protocols: %v", err)
 				}
+				if slices.Contains(protos, pr) {
+					return usagef("--protocols: %s twice (accepted: each of http/1.1, h2c, h2 once)", pr)
+				}
 				protos = append(protos, pr)
 			}
 			workDir, cleanup, err := surveyDir(*dir, *keep, stderr)
@@ -85,9 +88,6 @@ func surveyCommand(stdout, stderr io.Writer) command {
 			defer cleanup()
 			plan, err := survey.NewPlan(survey.PlanOptions{Servers: list, Protocols: protos, Conditions: splitList(*conds), Dir: workDir})
 			if err != nil {
-				if errors.Is(err, survey.ErrProtocolNotYet) {
-					return usagef("--protocols: %v", err)
-				}
 				return usagef("--conditions: %v", err)
 			}
 			ctx := context.Background()

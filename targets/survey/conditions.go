@@ -182,7 +182,8 @@ func (c Cell) Name() string { return c.Scenario.Name() }
 type PlanOptions struct {
 	Servers []Server
 	// Protocols are the protocol rows of each server; nil => HTTP/1.1.
-	// Only HTTP/1.1 runs yet: see [ErrProtocolNotYet].
+	// A server that does not speak a protocol (Server.HTTP2) has its row,
+	// every cell saying so.
 	Protocols []Protocol
 	// Conditions selects columns: a condition's name (every server) or
 	// "server:condition" (that server only); nil => all. A selected
@@ -194,11 +195,6 @@ type PlanOptions struct {
 	// Versions, when set, gives each server's version for the table.
 	Versions func(Server) string
 }
-
-// ErrProtocolNotYet is returned for a protocol the harness cannot speak
-// to a target yet: HTTP/2 (h2c, h2) needs the harness's HTTP/2 and TLS
-// client for external targets.
-var ErrProtocolNotYet = fmt.Errorf("not yet: the harness speaks HTTP/1.1 to external targets (HTTP/2 and TLS to targets come with the harness's TLS/HTTP/2 support)")
 
 // Plan is a survey's cells in the order they run (server by server, the
 // default instance's cells first) and the table they fill.
@@ -217,9 +213,12 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 	if len(protos) == 0 {
 		protos = []Protocol{HTTP1}
 	}
-	for _, p := range protos {
-		if p != HTTP1 {
-			return nil, fmt.Errorf("protocol %s: %w", p, ErrProtocolNotYet)
+	for i, p := range protos {
+		if _, err := ParseProtocol(string(p)); err != nil {
+			return nil, err
+		}
+		if slices.Contains(protos[:i], p) {
+			return nil, fmt.Errorf("protocol %s twice (accepted: each of http/1.1, h2c, h2 once)", p)
 		}
 	}
 	conds := Conditions()
@@ -246,6 +245,10 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 			}
 			var later []Cell // the send-timeout instance's cells run after the default's
 			for _, c := range cols {
+				if !s.Speaks(proto) {
+					row.Cells = append(row.Cells, results.GridCell{Skip: "does not speak " + proto.String()})
+					continue
+				}
 				if !sel.has(s.Name, c.Name) {
 					row.Cells = append(row.Cells, results.GridCell{Skip: results.GridNotSelected})
 					continue

@@ -1,7 +1,6 @@
 package survey
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -113,8 +112,28 @@ func TestPlanSelection(t *testing.T) {
 		_, err := NewPlan(PlanOptions{Servers: servers, Dir: "/s", Conditions: b.give})
 		assert.ErrorContains(t, err, b.want)
 	}
-	_, err = NewPlan(PlanOptions{Servers: servers, Dir: "/s", Protocols: []Protocol{H2C}})
-	assert.True(t, errors.Is(err, ErrProtocolNotYet), "%v", err)
+	_, err = NewPlan(PlanOptions{Servers: servers, Dir: "/s", Protocols: []Protocol{H2, H2}})
+	assert.ErrorContains(t, err, "protocol h2 twice")
+	_, err = NewPlan(PlanOptions{Servers: servers, Dir: "/s", Protocols: []Protocol{"spdy"}})
+	assert.ErrorContains(t, err, "accepted: http/1.1, h2c, h2")
+
+	// HTTP/2 rows: a server that speaks it gets cells named with the
+	// protocol; one that does not has a row saying so.
+	squid, _ := Lookup("squid")
+	p2, err := NewPlan(PlanOptions{Servers: []Server{servers[0], squid}, Dir: "/s", Protocols: []Protocol{HTTP1, H2}, Conditions: []string{"reload"}})
+	require.NoError(t, err)
+	var h2Names []string
+	for _, c := range p2.Cells {
+		if c.Protocol == H2 {
+			h2Names = append(h2Names, c.Name())
+		}
+	}
+	assert.Equal(t, []string{"nginx-h2-baseline", "nginx-h2-slow-reader-64k", "nginx-h2-reload"}, h2Names)
+	require.Len(t, p2.Grid.Rows, 4)
+	assert.Equal(t, "squid h2", p2.Grid.Rows[3].Name)
+	for _, cell := range p2.Grid.Rows[3].Cells {
+		assert.Equal(t, "does not speak h2", cell.Skip)
+	}
 	_, err = NewPlan(PlanOptions{Servers: servers})
 	assert.ErrorContains(t, err, "Dir is empty")
 }

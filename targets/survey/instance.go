@@ -139,6 +139,15 @@ func (in *Instance) UpstreamPath(path string) string {
 	return UpstreamPrefix + path
 }
 
+// CertFile is the PEM certificate an H2 instance serves (self-signed for
+// 127.0.0.1, ::1 and localhost: trust it as its own CA); "" in the clear.
+func (in *Instance) CertFile() string {
+	if !in.p.TLS {
+		return ""
+	}
+	return in.p.Cert
+}
+
 // Early reports whether POST EarlyPath is configured on this instance.
 func (in *Instance) Early() bool { return in.p.early }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/truncheck/truncheck/scenarios"
+
 	"github.com/truncheck/truncheck/harness"
 )
 
@@ -99,6 +101,14 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 	}
 	if c.Server.Reload != "" {
 		t.Reload = harness.Reload{Func: r.whole(in, c.Name(), "reload", in.Reload)}
+	}
+	switch c.Protocol {
+	case H2C:
+		t.Protocol = scenarios.HTTP2 // prior knowledge over http://
+	case H2:
+		// https:// and ALPN h2, the instance's own certificate trusted.
+		t.Protocol = scenarios.HTTP2
+		t.TLS = &harness.TargetTLS{CAFile: in.CertFile()}
 	}
 	return t, nil
 }

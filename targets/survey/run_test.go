@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/truncheck/truncheck/results"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,4 +74,51 @@ func TestRunnerRunsCellsOnTheRealServer(t *testing.T) {
 	assert.ErrorIs(t, r.RowProblem("broken"), ErrNotInstalled)
 	_, again := r.Target(ctx, bp.Cells[0])
 	assert.True(t, errors.Is(again, ErrNotInstalled) && strings.Contains(again.Error(), "broken"))
+}
+
+// recordsKept keeps a run's records.
+type recordsKept struct {
+	mu   sync.Mutex
+	recs []results.Record
+}
+
+func (k *recordsKept) Write(r *results.Record) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.recs = append(k.recs, *r)
+	return nil
+}
+
+// TestRunnerSpeaksHTTP2: an h2 row's cells reach the server over TLS by
+// ALPN, trusting the instance's own certificate, and an h2c row's by prior
+// knowledge; every response is verified against the file and every record
+// says HTTP/2 carried it.
+func TestRunnerSpeaksHTTP2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Go control")
+	}
+	dir := surveyDir(t)
+	p, err := NewPlan(PlanOptions{Servers: []Server{goControl()}, Dir: dir, Protocols: []Protocol{H2, H2C}, Conditions: []string{"baseline"}})
+	require.NoError(t, err)
+	require.Len(t, p.Cells, 2)
+	r := &Runner{Dir: dir, Logf: t.Logf}
+	defer r.Close(context.Background())
+	for _, c := range p.Cells {
+		tg, err := r.Target(t.Context(), c)
+		require.NoError(t, err, c.Name())
+		s := c.Scenario.Scenario()
+		s.Count, s.Concurrency = 4, 2
+		sc, err := scenarios.Compile(s)
+		require.NoError(t, err)
+		var kept recordsKept
+		rep, err := harness.RunScenario(t.Context(), sc, harness.Options{Target: tg, Writer: &kept})
+		require.NoError(t, err)
+		assert.True(t, rep.Met, rep.Text())
+		require.Len(t, kept.recs, 4)
+		for _, rec := range kept.recs {
+			assert.Equal(t, results.Complete, rec.Outcome, c.Name())
+			assert.Equal(t, "HTTP/2.0", rec.Proto, c.Name())
+			assert.Equal(t, c.Protocol == H2, rec.TLS != "", "%s: TLS %q", c.Name(), rec.TLS)
+		}
+	}
 }
