@@ -24,7 +24,7 @@ func surveyCommand(stdout, stderr io.Writer) command {
 	servers := fs.String("servers", "", "servers to survey, comma-separated (default: all: "+serverNames()+")")
 	conds := fs.String("conditions", "", "conditions to run, comma-separated: NAME for every server, SERVER:NAME for one\n"+
 		"(default: all; each brings its control along)")
-	protocols := fs.String("protocols", "http/1.1", "protocol rows per server, comma-separated: http/1.1, h2c (HTTP/2 in the clear,\n"+
+	protocols := fs.String("protocols", "http/1.1,h2", "protocol rows per server, comma-separated: http/1.1, h2c (HTTP/2 in the clear,\n"+
 		"prior knowledge), h2 (HTTP/2 over TLS by ALPN); a server that does not speak one says so in its row")
 	out := fs.String("out", "", "results directory (records.jsonl, run.json, summary.json, junit.xml, report.html, "+surveyTable+");\ndefault out/survey-<timestamp>")
 	dir := fs.String("dir", "", "where the servers' configurations, files and logs go (default: a temporary directory,\nremoved at the end unless --keep)")

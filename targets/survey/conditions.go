@@ -49,7 +49,15 @@ type Condition struct {
 	path               func(s Server, size int64) string // nil: BodyPath(size)
 	expect             results.Expectation
 	skip               func(s Server) string
+	// http1Only: in the default plan (no conditions selected) it runs on
+	// HTTP/1.1 rows only, so a survey with HTTP/2 rows stays under an
+	// hour; selected by name, it runs on every row.
+	http1Only bool
 }
+
+// HTTP1OnlyByDefault is the reason an HTTP/2 row's cell of an http1Only
+// condition gives.
+const HTTP1OnlyByDefault = "HTTP/1.1 rows only unless selected (--conditions): the survey's time"
 
 // ConfigSendTimeout is the instance configuration of the send-timeout
 // condition.
@@ -79,6 +87,14 @@ func Conditions() []Condition {
 		c.About += fmt.Sprintf(", on a file of %s", humanSize(size))
 		return c
 	}
+	// The slowest readers and the byte-level shapes run on HTTP/1.1 rows;
+	// an HTTP/2 row keeps the baseline, the 64 KiB reader, the early
+	// answer, reloads and restarts, stalls, timeouts and the upstream
+	// cuts, where HTTP/2's own ends (RST_STREAM, GOAWAY) differ.
+	http1Only := func(c Condition) Condition {
+		c.http1Only = true
+		return c
+	}
 	noReload := func(s Server) string {
 		if s.Reload == "" {
 			return "no reload mechanism; the restart column is its deploy"
@@ -106,11 +122,11 @@ func Conditions() []Condition {
 	return []Condition{
 		fromHunt("baseline", "", 16),
 		fromHunt("slow-reader-64k", "baseline", 8),
-		fromHunt("slow-reader-16k", "baseline", 4),
-		smaller(fromHunt("slow-reader-4k", "baseline", 0), 8<<20, 2),
-		smaller(fromHunt("small-buffers", "baseline", 0), 512<<10, 2),
-		fromHunt("tiny-writes", "baseline", 8),
-		fromHunt("jitter", "baseline", 8),
+		http1Only(fromHunt("slow-reader-16k", "baseline", 4)),
+		http1Only(smaller(fromHunt("slow-reader-4k", "baseline", 0), 8<<20, 2)),
+		http1Only(smaller(fromHunt("small-buffers", "baseline", 0), 512<<10, 2)),
+		http1Only(fromHunt("tiny-writes", "baseline", 8)),
+		http1Only(fromHunt("jitter", "baseline", 8)),
 		fromHunt("early-answer", "baseline", 8),
 		func() Condition {
 			c := fromHunt("reload", "slow-reader-64k", 16)
@@ -251,6 +267,10 @@ func NewPlan(o PlanOptions) (*Plan, error) {
 				}
 				if !sel.has(s.Name, c.Name) {
 					row.Cells = append(row.Cells, results.GridCell{Skip: results.GridNotSelected})
+					continue
+				}
+				if proto != HTTP1 && c.http1Only && len(o.Conditions) == 0 {
+					row.Cells = append(row.Cells, results.GridCell{Skip: HTTP1OnlyByDefault})
 					continue
 				}
 				if c.skip != nil {

@@ -170,3 +170,31 @@ func TestUpstreamCuts(t *testing.T) {
 	assert.Equal(t, int64(-1), resp.ContentLength)
 	assert.Equal(t, want[:CutAt(n)], b)
 }
+
+// TestPlanHTTP2Rows: the default plan's HTTP/2 rows leave the slowest
+// readers and the byte-level shapes to the HTTP/1.1 rows (saying so) and
+// keep the rest; a condition selected by name runs on every row.
+func TestPlanHTTP2Rows(t *testing.T) {
+	nginx, err := Lookup("nginx")
+	require.NoError(t, err)
+	p, err := NewPlan(PlanOptions{Servers: []Server{nginx}, Dir: "/s", Protocols: []Protocol{HTTP1, H2}})
+	require.NoError(t, err)
+	require.Len(t, p.Grid.Rows, 2)
+	h1, h2 := p.Grid.Rows[0], p.Grid.Rows[1]
+	for i, col := range p.Grid.Columns {
+		switch col.Name {
+		case "slow-reader-16k", "slow-reader-4k", "small-buffers", "tiny-writes", "jitter":
+			assert.NotEmpty(t, h1.Cells[i].Scenario, col.Name)
+			assert.Equal(t, HTTP1OnlyByDefault, h2.Cells[i].Skip, col.Name)
+		default:
+			assert.Equal(t, h1.Cells[i].Skip == "", h2.Cells[i].Skip == "", "%s: the same cells on both rows", col.Name)
+		}
+	}
+	sel, err := NewPlan(PlanOptions{Servers: []Server{nginx}, Dir: "/s", Protocols: []Protocol{H2}, Conditions: []string{"jitter"}})
+	require.NoError(t, err)
+	var names []string
+	for _, c := range sel.Cells {
+		names = append(names, c.Name())
+	}
+	assert.Equal(t, []string{"nginx-h2-baseline", "nginx-h2-jitter"}, names)
+}
