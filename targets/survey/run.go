@@ -44,7 +44,7 @@ type Runner struct {
 	cur          *Instance
 	curKey       string
 	errorsBefore int              // error-log lines already there when cur started
-	problems     map[string]error // server name -> why it could not run
+	problems     map[string]error // row (server, protocol) -> why it could not run
 	notes        []string
 	// actions counts each cell's restarts or reloads and their failures.
 	actions     map[string]*actionCount
@@ -55,10 +55,12 @@ type Runner struct {
 // Target makes sure the cell's server runs in the cell's configuration
 // and returns the target to run the cell's scenario against. An error
 // means the cell cannot run: the server's package is missing or it would
-// not start (RowProblem keeps the first such error per server, and later
-// cells of that server fail fast with it).
+// not start (RowProblem keeps the first such error per row, and later
+// cells of that row fail fast with it; a server whose TLS instance would
+// not start keeps its HTTP/1.1 row).
 func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
-	if err := r.problem(c.Server.Name); err != nil {
+	row := rowName(c.Server, c.Protocol)
+	if err := r.problem(row); err != nil {
 		return nil, err
 	}
 	key := c.Server.Name + "/" + string(c.Protocol) + "/" + c.Condition.Config
@@ -79,7 +81,7 @@ func (r *Runner) Target(ctx context.Context, c Cell) (*harness.Target, error) {
 		in, err := Start(ctx, c.Server, cfg)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.setProblem(c.Server.Name, err)
+				r.setProblem(row, err)
 			}
 			return nil, err
 		}
@@ -201,9 +203,10 @@ func (c Config) sendTimeoutName() string {
 	return ""
 }
 
-// RowProblem is why a server could not run (its package, its start), or
-// nil.
-func (r *Runner) RowProblem(server string) error { return r.problem(server) }
+// RowProblem is why a row's server could not run (its package, its
+// start), or nil. row is the table's row name: the server's name, and its
+// protocol for an HTTP/2 row ("nginx h2").
+func (r *Runner) RowProblem(row string) error { return r.problem(row) }
 
 // Notes are what the runner saw beside the verdicts: servers that exited
 // by themselves, stops that needed a kill, restarts and reloads that
@@ -220,20 +223,20 @@ func (r *Runner) Notes() []string {
 	return out
 }
 
-func (r *Runner) problem(server string) error {
+func (r *Runner) problem(row string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.problems[server]
+	return r.problems[row]
 }
 
-func (r *Runner) setProblem(server string, err error) {
+func (r *Runner) setProblem(row string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.problems == nil {
 		r.problems = map[string]error{}
 	}
-	if r.problems[server] == nil {
-		r.problems[server] = err
+	if r.problems[row] == nil {
+		r.problems[row] = err
 	}
 }
 
