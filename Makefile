@@ -100,15 +100,17 @@ survey-setup: setup
 	@SURVEY_SERVERS="$(SURVEY_SERVERS)" $(GO) run ./targets/survey/setup
 
 ## survey: the field survey: every server from its Debian package (SURVEY_SERVERS selects) under
-## every condition, each cell with its control; prints the table and its wall time, writes
-## $(OUT)/survey (records, run.json, summary.json, junit.xml, report.html, survey.md). About 30
-## minutes on a 2-core machine.
+## every condition, each cell with its control, an HTTP/1.1 row and an HTTP/2 row where the server
+## speaks h2 (SURVEY_PROTOCOLS); prints the table and its wall time, writes $(OUT)/survey
+## (records, run.json, summary.json, junit.xml, report.html, survey.md). 33 minutes on this
+## 2-core machine.
+SURVEY_PROTOCOLS ?= http/1.1,h2
 survey: survey-setup
-	$(GO) run ./cmd/truncheck survey $(if $(SURVEY_SERVERS),--servers $(SURVEY_SERVERS)) --out $(OUT)/survey
+	$(GO) run ./cmd/truncheck survey $(if $(SURVEY_SERVERS),--servers $(SURVEY_SERVERS)) --protocols $(SURVEY_PROTOCOLS) --out $(OUT)/survey
 
 ## survey-quick: CI's subset, so the machinery stays alive: three servers, one condition each
-## (with its controls), every one required to run; stopped by SIGINT after 5 minutes at most
-## (what ran is written, and the exit is non-zero).
+## (with its controls), over HTTP/1.1 and h2, every one required to run; stopped by SIGINT after
+## 5 minutes at most (what ran is written, and the exit is non-zero).
 SURVEY_QUICK_SERVERS    ?= nginx,haproxy,go
 SURVEY_QUICK_CONDITIONS ?= nginx:reload,haproxy:upstream-cut-cl,go:send-timeout
 survey-quick:

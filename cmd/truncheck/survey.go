@@ -45,7 +45,7 @@ func surveyCommand(stdout, stderr io.Writer) command {
 			"not show them: a control that did not pass (its cells say nothing), or a --require'd server that\n" +
 			"did not run.\n\n" + surveyConditionList(),
 		examples: []string{
-			"truncheck survey                                         # every server, every condition (about 30 minutes)",
+			"truncheck survey                                         # every server, every condition, HTTP/1.1 and h2 rows (about 35 minutes)",
 			"truncheck survey --servers nginx,go --conditions reload  # two servers, one condition and its control",
 			"truncheck survey --conditions nginx:reload,haproxy:upstream-cut-cl,go:send-timeout --servers nginx,haproxy,go",
 		},
