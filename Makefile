@@ -11,7 +11,7 @@ OUT           ?= out
 # sudo only when not root (CI and the dev machines run as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test vet fuzz fuzz-http demo run gate soak bench bench-imagesvc bench-transport realworld survey-setup image clean
+.PHONY: setup test vet fuzz fuzz-http demo run gate soak bench bench-imagesvc bench-transport realworld survey-setup survey survey-quick image clean
 
 ## setup: install what is missing (libvips-dev for bimg, pkg-config, gcc for cgo); quiet when present.
 setup:
@@ -98,6 +98,25 @@ realworld: setup
 SURVEY_SERVERS ?=
 survey-setup: setup
 	@SURVEY_SERVERS="$(SURVEY_SERVERS)" $(GO) run ./targets/survey/setup
+
+## survey: the field survey: every server from its Debian package (SURVEY_SERVERS selects) under
+## every condition, each cell with its control, an HTTP/1.1 row and an HTTP/2 row where the server
+## speaks h2 (SURVEY_PROTOCOLS); prints the table and its wall time, writes $(OUT)/survey
+## (records, run.json, summary.json, junit.xml, report.html, survey.md). 33 minutes on this
+## 2-core machine.
+SURVEY_PROTOCOLS ?= http/1.1,h2
+survey: survey-setup
+	$(GO) run ./cmd/truncheck survey $(if $(SURVEY_SERVERS),--servers $(SURVEY_SERVERS)) --protocols $(SURVEY_PROTOCOLS) --out $(OUT)/survey
+
+## survey-quick: CI's subset, so the machinery stays alive: three servers, one condition each
+## (with its controls), over HTTP/1.1 and h2, every one required to run; stopped by SIGINT after
+## 5 minutes at most (what ran is written, and the exit is non-zero).
+SURVEY_QUICK_SERVERS    ?= nginx,haproxy,go
+SURVEY_QUICK_CONDITIONS ?= nginx:reload,haproxy:upstream-cut-cl,go:send-timeout
+survey-quick:
+	timeout --signal=INT --kill-after=30s 5m $(GO) run ./cmd/truncheck survey --no-install \
+		--servers $(SURVEY_QUICK_SERVERS) --require $(SURVEY_QUICK_SERVERS) \
+		--conditions $(SURVEY_QUICK_CONDITIONS) --out $(OUT)/survey-quick
 
 ## image: the OCI image of the cgo-free binary, built from scratch: no container daemon, no
 ## base image pulled, Go alone. Writes $(OUT)/image/oci (an OCI layout: skopeo, crane or oras

@@ -15,20 +15,47 @@ import (
 // Accounts: the server's own account of a request, read right after its
 // response. In-process origins answer through origin.Accounts; a Target
 // publishes its accounts by the account protocol (package harness/account)
-// at AccountPath, read here over a clean connection.
+// at AccountPath, read here over a clean connection, or the caller reads
+// them from the server's logs (Target.Accounts).
 
 func (r *external) account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline) {
-	if r.t.AccountPath == "" || id == "" {
+	if id == "" {
 		return nil, nil
 	}
-	path := strings.ReplaceAll(r.t.AccountPath, "{id}", url.PathEscape(id))
+	var fetch func() (*results.Account, bool, error)
+	switch {
+	case r.t.Accounts != nil:
+		fetch = func() (*results.Account, bool, error) {
+			acc, err := r.t.Accounts(ctx, id)
+			return acc, acc != nil && acc.Finished, err
+		}
+	case r.t.AccountPath != "":
+		path := strings.ReplaceAll(r.t.AccountPath, "{id}", url.PathEscape(id))
+		fetch = func() (*results.Account, bool, error) {
+			acc, finished := r.fetchAccount(ctx, path)
+			return acc, finished, nil
+		}
+	default:
+		return nil, nil
+	}
+	if r.t.AccountWait > 0 && wait > 0 {
+		wait = r.t.AccountWait
+	}
 	deadline := time.Now().Add(wait)
 	for {
-		acc, finished := r.fetchAccount(ctx, path)
+		acc, finished, err := fetch()
+		if err != nil {
+			r.logf("%s: account of %s: %v", r.s.Name, id, err)
+			return nil, nil
+		}
 		if (acc != nil && finished) || time.Now().After(deadline) || ctx.Err() != nil {
 			return acc, nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return acc, nil
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

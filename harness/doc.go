@@ -36,6 +36,7 @@
 //	   └─ the reference: stated, ours, or agreeing fetches (a strict prefix of them is a cut)
 //	   ▼  outcome + checked_by (the evidence, strongest first)
 //	attribute: which of our faults cut it (transport's own reports) ─► cause; the account ─► silence
+//	   │         (the account: origin.Accounts | Target.AccountPath | Target.Accounts, e.g. an access log)
 //	   ▼
 //	results.Record ─► Options.Writer (JSONL as it goes) ─► results.Summary ─► results' judge
 //
@@ -77,7 +78,24 @@
 // flight, and stops it at the end. The in-process origin restarts the same
 // way: its listening socket passes from one server generation to the
 // next. With AccountPath the target's account (the account protocol,
-// package harness/account) decides silence.
+// package harness/account) decides silence. A server someone else
+// supervises (a packaged server with its own reload command) is
+// restarted by Target.Restart and reloaded by Reload.Func instead.
+//
+// # Silence from a server's logs
+//
+// A real server publishes no account, but its access log says what it
+// believed it sent: status, bytes, and often its own word on the end
+// (nginx's $request_completion, HAProxy's termination state). That
+// evidence reaches the verdict through [Target].Accounts, an
+// [AccountSource] read right after each failed response with a bounded
+// wait for the log line, and nowhere else: the record is whole when it
+// is written (appended as the run goes, so a killed run keeps it), and
+// the one rule in attribute decides silent, noticed or unknown from
+// whichever account arrived. A pass after the run that re-judged records
+// with log evidence attached was the alternative; it would have made a
+// second flow (records rewritten after the fact, lost with a kill before
+// it) and a second place where silence is decided.
 //
 // Uploads sent with Expect: 100-continue go through [ExpectContinue], a
 // minimal client that waits a second for 100, then sends the body, and

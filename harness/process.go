@@ -170,7 +170,14 @@ func (r *external) reload(ctx context.Context) error {
 	rl := r.t.Reload
 	switch {
 	case rl.IsZero():
-		return errors.New("target: reloads need Target.Reload (a signal or a command)")
+		return errors.New("target: reloads need Target.Reload (a signal, a command or a function)")
+	case rl.Func != nil:
+		if err := rl.Func(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // the run is over
+			}
+			return fmt.Errorf("target: reload: %w", err)
+		}
 	case rl.Signal != 0:
 		r.mu.Lock()
 		p := r.proc
@@ -229,8 +236,20 @@ func (r *external) restart(ctx context.Context, _ time.Duration) error {
 	if r.s.Restarts.Reload {
 		return r.reload(ctx)
 	}
+	if r.t.Restart != nil {
+		if err := r.t.Restart(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // the run is over
+			}
+			return fmt.Errorf("target: restart: %w", err)
+		}
+		if err := r.waitReady(ctx, r.startTimeout(), nil, nil); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("target: after restart: %w", err)
+		}
+		return nil
+	}
 	if len(r.t.Exec) == 0 {
-		return errors.New("target: restarts need Exec")
+		return errors.New("target: restarts need Exec (or Target.Restart)")
 	}
 	if r.t.Overlap {
 		// The new process first; the old one serves until the new one has

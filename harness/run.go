@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -298,6 +299,10 @@ func fire(ctx context.Context, sut systemUnderTest, s scenarios.Scenario, ri int
 	if vd.Err != nil {
 		rec.Error = vd.Err.Error()
 	}
+	// The verifier reports a cut the body's own framing showed as the
+	// client's unexpected EOF; a truncation found only against end-to-end
+	// evidence ended as its framing promised (a laundered cut).
+	rec.FramingWhole = vd.Outcome == results.Truncated && !errors.Is(vd.Err, io.ErrUnexpectedEOF)
 	if !vd.Outcome.Failed() {
 		return rec, nil
 	}

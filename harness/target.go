@@ -88,23 +88,68 @@ type Target struct {
 	// any Go handler). Without it, silence cannot be established and is
 	// never claimed: it is shown as unknown.
 	AccountPath string
+	// Accounts, when set, reads the server's account of a request from
+	// somewhere other than the server itself, such as its access log (see
+	// [AccountSource]): a real server publishes no account, but its log
+	// says what it believed it sent. At most one of AccountPath and
+	// Accounts.
+	Accounts AccountSource
+	// AccountWait is how long the harness waits for the account of a
+	// failed response; 0 => 2s. A server that writes its log lines in
+	// batches (lighttpd flushes every four seconds) needs longer.
+	AccountWait time.Duration
+	// Restart, when set, restarts a server the caller supervises (its
+	// own stop and start, e.g. a packaged server's) for scenarios whose
+	// restarts are not reloads, instead of the harness's SIGTERM and start
+	// of Exec; the harness then waits until it answers ReadyPath. It
+	// cannot be combined with Exec.
+	Restart func(ctx context.Context) error
 	// Stdout and Stderr receive the process's output; nil => discarded.
 	Stdout, Stderr io.Writer
 }
 
 // Reload is a server's own way to reload: a signal to the process the
 // harness started (SIGHUP for nginx and Apache's graceful restart,
-// SIGUSR2 for HAProxy's master), or a command that does it (`nginx -s
+// SIGUSR2 for HAProxy's master), a command that does it (`nginx -s
 // reload`, `apachectl graceful`), which works on a server the harness did
-// not start. After either, the harness waits until the server answers
-// ReadyPath again.
+// not start, or a function of the caller's (several commands, an admin
+// API). Give one. After any of them, the harness waits until the server
+// answers ReadyPath again.
 type Reload struct {
 	Signal  syscall.Signal
 	Command []string
+	Func    func(ctx context.Context) error
 }
 
 // IsZero reports whether no reload is set.
-func (r Reload) IsZero() bool { return r.Signal == 0 && len(r.Command) == 0 }
+func (r Reload) IsZero() bool { return r.Signal == 0 && len(r.Command) == 0 && r.Func == nil }
+
+// ways counts the ways of reloading that are set.
+func (r Reload) ways() int {
+	n := 0
+	for _, set := range []bool{r.Signal != 0, len(r.Command) > 0, r.Func != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// AccountSource reads a server's account of one request from somewhere
+// other than the server's own account endpoint, typically its access log.
+// The harness calls it once the client has seen a failed response end,
+// with the request's X-Request-Id, and calls it again every 20ms, for up
+// to two seconds in all, while it returns no account or one not Finished:
+// a server writes its log line when it is done, often a little after the
+// client saw the end. Still no account then leaves silence unknown, never
+// zero; an error ends the wait the same way (the harness logs it).
+//
+// The account then goes where an AccountPath account goes: into the
+// record, and into the one rule that decides silence (an account that says
+// complete makes a cut the client saw end cleanly silent; one that says
+// the server wrote less, or failed, makes it noticed). Log evidence is not
+// a second judge: it is one more way to fetch the account.
+type AccountSource func(ctx context.Context, requestID string) (*results.Account, error)
 
 // external is the system under test of a Target: a server running on
 // its own, maybe started and restarted by the harness.
@@ -139,6 +184,14 @@ func startTarget(ctx context.Context, t *Target, s scenarios.Scenario, record in
 	tu, err := t.parse()
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case t.AccountPath != "" && t.Accounts != nil:
+		return nil, errors.New("target: AccountPath and Accounts both set (accepted: one source of accounts)")
+	case t.Restart != nil && len(t.Exec) > 0:
+		return nil, errors.New("target: Restart and Exec both set (accepted: the harness restarts what it started, or the caller's Restart does)")
+	case t.Reload.ways() > 1:
+		return nil, errors.New("target: Reload has more than one of Signal, Command and Func (accepted: one way to reload)")
 	}
 	f := s.Topology.Hops[0].ClientFaults
 	r := &external{t: t, s: s, network: tu.network, addr: tu.addr, base: tu.base, logf: logf}

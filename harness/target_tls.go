@@ -37,7 +37,11 @@ type targetURL struct {
 	network, addr string
 	https         bool
 	host          string // the URL's host name ("" for unix:)
-	base          string // scheme://host[:port], or http://target for unix:
+	// base is what request URLs start with: scheme://host[:port] as
+	// given, so a server that routes by Host (virtual hosts: Caddy's site
+	// addresses, Traffic Server's remap rules) sees the name it serves;
+	// http://localhost on a Unix socket, as curl --unix-socket sends.
+	base string
 }
 
 // parse checks the target's URL: http://HOST[:PORT], https://HOST[:PORT]
@@ -48,7 +52,7 @@ func (t *Target) parse() (targetURL, error) {
 		if p == "" {
 			return targetURL{}, fmt.Errorf("target %q: empty socket path (accepted: unix:/path/to.sock)", t.URL)
 		}
-		return targetURL{network: "unix", addr: p, base: "http://target"}, nil
+		return targetURL{network: "unix", addr: p, base: "http://localhost"}, nil
 	}
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {

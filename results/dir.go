@@ -213,6 +213,7 @@ func loadRecords(path string, plan *Plan) (*RunResult, []Warning, error) {
 		warns = append(warns, Warning{File: path, Msg: fmt.Sprintf("records of run %q, plan of run %q", rr.Run, plan.Run)})
 	}
 	rr.Version = plan.Version
+	rr.Grid = plan.Grid.Clone()
 	rr.Shard = plan.Shard
 	byName := map[string]*ScenarioResult{}
 	for i := range got.Scenarios {
@@ -259,6 +260,9 @@ func adoptSummary(rr, sum *RunResult) {
 		sr.Findings = slices.Clone(s.Findings)
 	}
 	rr.Gated, rr.Findings = sum.Gated, slices.Clone(sum.Findings)
+	if sum.Grid != nil {
+		rr.Grid = sum.Grid.Clone() // written last: it knows the rows that could not run
+	}
 	if rr.Version == "" {
 		rr.Version = sum.Version
 	}
@@ -417,6 +421,9 @@ type Plan struct {
 	// a shard, those it has a part of.
 	Scenarios []PlannedScenario `json:"scenarios"`
 	Target    *PlannedTarget    `json:"target,omitempty"` // check's server; nil for in-process runs
+	// Grid lays the scenarios out as a table (the survey's servers by
+	// conditions), so the records alone render it again.
+	Grid *Grid `json:"grid,omitempty"`
 }
 
 // PlannedTarget is the external server a check ran against, as its

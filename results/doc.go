@@ -17,6 +17,9 @@
 //
 //	results dirs, *.jsonl, *.json from several runners ──> Load / MergeFiles ──> Merge ──> RunResult
 //
+//	RunResult.Grid (from the plan: rows × columns, one scenario and its control per cell)
+//	   ──> GridView ──> WriteGridMarkdown (the survey's table) and the grid section of WriteHTML
+//
 // A sharded run (N processes or machines, one [Shard] each, one run id):
 //
 //	shard 0/N ──> RUN/shard-0-of-N/ {run.json: run id, shard, scenario set; records.jsonl; summary.json}

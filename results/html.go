@@ -53,6 +53,7 @@ func WriteHTML(w io.Writer, rr *RunResult) error {
 		}
 		page.Scenarios = append(page.Scenarios, hs)
 	}
+	page.Grid = htmlGridOf(rr, page.Scenarios)
 	js, err := json.Marshal(map[string]any{"run": rr.Run, "charts": data})
 	if err != nil {
 		return fmt.Errorf("results: HTML chart data: %w", err)
@@ -71,7 +72,56 @@ type htmlPage struct {
 	Created   time.Time
 	Charts    []template.HTML
 	Scenarios []htmlScenario
+	Grid      *htmlGrid
 	Data      template.JS
+}
+
+// htmlGrid is the run's grid with every cell linked to its scenario: to
+// the first failing request's timeline when one was kept, else to the
+// scenario's section.
+type htmlGrid struct {
+	G    *Grid
+	Rows []htmlGridRow
+}
+
+type htmlGridRow struct {
+	Row   GridRow
+	Cells []htmlGridCell
+}
+
+type htmlGridCell struct {
+	CellView
+	Href string
+}
+
+func htmlGridOf(rr *RunResult, scenarios []htmlScenario) *htmlGrid {
+	view := rr.GridView()
+	if view == nil {
+		return nil
+	}
+	ids := map[string]htmlScenario{}
+	for _, hs := range scenarios {
+		ids[hs.SR.Scenario] = hs
+	}
+	g := &htmlGrid{G: rr.Grid}
+	for i, r := range rr.Grid.Rows {
+		row := htmlGridRow{Row: r}
+		for _, v := range view[i] {
+			c := htmlGridCell{CellView: v}
+			if v.Class == CellSkip && v.Reason == GridNotSelected {
+				c.Text = ""
+			}
+			if hs, ok := ids[v.Scenario]; ok {
+				c.Href = "#" + hs.ID
+				if len(hs.Failures) > 0 {
+					c.Href = "#" + hs.ID + "-f0"
+				}
+			}
+			row.Cells = append(row.Cells, c)
+		}
+		g.Rows = append(g.Rows, row)
+	}
+	return g
 }
 
 type htmlScenario struct {
@@ -121,6 +171,9 @@ svg text{font-size:11px;fill:#424242} svg .ytick{text-anchor:end} svg .xtick{tex
 svg .xlabel{text-anchor:middle} svg .ylabel{text-anchor:middle} svg .nodata{fill:#9e9e9e}
 pre{background:#263238;color:#eceff1;padding:10px;overflow-x:auto;font-size:12px}
 details{margin:6px 0} .reason{margin:4px 0}
+table.grid td{text-align:left;font-size:12px;white-space:normal;min-width:70px;vertical-align:top}
+td.cell.pass{background:#e8f5e9} td.cell.fail{background:#ffebee} td.cell.silent{background:#ffcdd2;font-weight:700}
+td.cell.unknown{background:#eeeeee} td.cell.skip,td.cell.not-run{color:#9e9e9e}
 </style>
 </head>
 <body>
@@ -136,6 +189,20 @@ details{margin:6px 0} .reason{margin:4px 0}
 {{if or .Run.Gated .Run.Findings}}<h2>Gate</h2>{{if not .Run.Findings}}<p class="pass">no findings</p>{{end}}
 <ul>{{range .Run.Findings}}<li class="{{if .Fail}}fail{{else}}unknown{{end}}">{{.}}</li>{{end}}</ul>{{end}}
 {{with .Run.Sources}}<p>Merged from: {{range $i, $s := .}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</p>{{end}}
+{{with .Grid}}
+<h2 id="grid">{{with .G.Title}}{{.}}{{else}}Grid{{end}}</h2>
+<table class="grid">
+<tr><th>server</th><th>version</th>{{range .G.Columns}}<th title="{{.About}}">{{.Name}}</th>{{end}}</tr>
+{{range .Rows}}<tr><td><b>{{.Row.Name}}</b></td><td>{{.Row.About}}{{with .Row.Problem}} <span class="fail" title="{{.}}">did not run</span>{{end}}</td>
+{{range .Cells}}<td class="cell {{.Class}}" title="{{.Reason}}">{{if .Href}}<a href="{{.Href}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{if .ControlFailed}} &dagger;{{end}}</td>{{end}}</tr>
+{{end}}</table>
+<p>Each cell: responses by outcome, where failed bodies ended (@offset), and what the server's own account (its log) proves:
+silent (it said it sent everything), noticed, silent? (no account: unknown), laundered (a cut whose framing said whole).
+A failing cell links to its first failing request's flight-recorder timeline. &dagger;: the cell's control did not pass.</p>
+<ul>{{range .G.Columns}}<li><code>{{.Name}}</code>: {{.About}}</li>{{end}}</ul>
+{{with .G.Notes}}<ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{range .Rows}}{{if .Row.Problem}}<p><b>{{.Row.Name}}</b> <span class="fail">did not run</span>:</p><pre>{{.Row.Problem}}</pre>{{end}}{{end}}
+{{end}}
 
 <h2>Scenarios</h2>
 <table>
@@ -164,7 +231,7 @@ details{margin:6px 0} .reason{margin:4px 0}
 </table>
 <div class="charts">{{range .Charts}}{{.}}{{end}}</div>
 {{if .Failures}}<h3>First failing requests</h3>
-{{range .Failures}}<pre>{{.}}</pre>
+{{$id := .ID}}{{range $i, $f := .Failures}}<pre id="{{$id}}-f{{$i}}">{{$f}}</pre>
 {{end}}{{end}}
 {{end}}
 <script type="application/json" id="truncheck-data">{{.Data}}</script>

@@ -191,6 +191,9 @@ func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
 		if r.Cause != "" {
 			fmt.Fprintf(b, "; cause %s", r.Cause)
 		}
+		if r.FramingWhole {
+			b.WriteString("; its framing said whole (only end-to-end evidence caught the cut)")
+		}
 		b.WriteString("\n")
 	}
 	if r.Proto != "" || r.TLS != "" || r.Retries > 0 || r.RSTStream != "" || r.GoAway != "" {
@@ -211,6 +214,9 @@ func writeFailure(b *strings.Builder, r *Record, maxEvents int) {
 			fmt.Fprintf(b, ", write error: %s", a.WriteError)
 		}
 		b.WriteString("\n")
+		if a.Source != "" {
+			fmt.Fprintf(b, "       from %s\n", a.Source)
+		}
 	} else if r.Outcome.CleanEnd() {
 		b.WriteString("     server account: none (silence unknown)\n")
 	}

@@ -46,6 +46,14 @@ type Record struct {
 	// end-stream (an HTTP/2 stream without a length), close, or none (HEAD,
 	// 204, 304).
 	Framing string `json:"framing,omitempty"`
+	// FramingWhole, for a truncated response, says its own framing ended
+	// as if whole (all of its Content-Length, its last chunk, or the FIN of
+	// a close-delimited body): only end-to-end evidence caught the cut. A
+	// tier that re-frames a cut body and ends its own response cleanly
+	// launders the cut this way. False when the framing showed the cut (a
+	// body short of its Content-Length, a chunked body without its last
+	// chunk), which any client that checks framing sees.
+	FramingWhole bool `json:"framing_whole,omitempty"`
 	// Silence, for failures the client saw end cleanly (truncated, corrupt,
 	// overlong), says whether the server knew; Silent ones are the headline.
 	Silence Silence `json:"silence,omitempty"`
@@ -199,6 +207,10 @@ type Account struct {
 	ConnEnd string    `json:"conn_end,omitempty"`
 	Started time.Time `json:"started,omitzero"`
 	Ended   time.Time `json:"ended,omitzero"`
+	// Source says where the account came from when the server did not
+	// publish it itself, e.g. "access log: <the line>" (a real server's
+	// log read as its account); "" for an account the server published.
+	Source string `json:"source,omitempty"`
 }
 
 // Event is one flight-recorder entry: what happened on a connection,

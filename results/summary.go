@@ -46,6 +46,11 @@ type Summary struct {
 	// end-to-end evidence (only their hop's framing, or consistency).
 	Evidence    map[Evidence]int64 `json:"evidence,omitempty"`
 	FramingOnly int64              `json:"framing_only,omitempty"`
+	// FramedWhole counts truncated responses whose own framing said they
+	// were whole ([Record.FramingWhole]): a cut laundered by a tier that
+	// re-framed it, or a close-delimited body; only end-to-end evidence
+	// caught them.
+	FramedWhole int64 `json:"framed_whole,omitempty"`
 	// Invalid counts records whose outcome was not a defined [Outcome]
 	// (a harness bug): they count as requests and as failed, not in
 	// Outcomes, so the summary stays writable and readable.
@@ -195,6 +200,9 @@ func (s *Summary) Add(r *Record) {
 	s.Evidence[strongest]++
 	if r.Outcome == Complete && strongest.Class() != EndToEnd {
 		s.FramingOnly++
+	}
+	if r.Outcome == Truncated && r.FramingWhole {
+		s.FramedWhole++
 	}
 	if r.Expected > 0 {
 		s.BytesExpected += r.Expected
@@ -356,6 +364,7 @@ func (s *Summary) Merge(o *Summary) {
 	s.Retried += o.Retried
 	s.RetriedComplete += o.RetriedComplete
 	s.FramingOnly += o.FramingOnly
+	s.FramedWhole += o.FramedWhole
 	for k, v := range o.SilentBy {
 		s.SilentBy[k] += v
 	}

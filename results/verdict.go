@@ -81,6 +81,9 @@ type RunResult struct {
 	Gated    bool      `json:"gated,omitempty"`
 	Findings []Finding `json:"findings,omitempty"`
 	Total    *Summary  `json:"total"`
+	// Grid, when set, lays the scenarios out as rows by columns (the
+	// field survey's servers by conditions); reports render it first.
+	Grid *Grid `json:"grid,omitempty"`
 }
 
 // NewRunResult builds a run from its scenario results: each is judged and

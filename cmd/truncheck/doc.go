@@ -10,10 +10,14 @@
 //	check       hunt truncations in a server we did not write         (scenarios.Hunt, harness.Target)
 //	report      re-render and merge stored results                    (results)
 //	realworld   hyper #4022 on real hyper 0.14.19, stock and fixed    (harness.Target, targets/hyper)
+//	survey      real servers from Debian's packages by conditions     (targets/survey, harness.Target)
 //	completion  bash and zsh completion, generated from the command table
 //
-// Data path of run, check and realworld (soak: the same, with a results.Aggregator
-// instead of kept reports, so its memory stays flat for hours):
+// Data path of run, check, realworld and survey (soak: the same, with a
+// results.Aggregator instead of kept reports, so its memory stays flat for hours;
+// survey: a survey.Runner starts, reloads, restarts and stops each server, gives
+// each cell a harness.Target whose accounts are the server's access log, and the
+// plan carries the table's grid, rendered as DIR/survey.md and in report.html):
 //
 //	scenarios.Builtin() + --scenarios files ──> pick ──> []scenarios.Compiled
 //	   (check --path: scenarios.Hunt ──> one compiled scenario per condition)

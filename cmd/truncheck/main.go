@@ -75,6 +75,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		"check":     checkCommand(stdout, stderr),
 		"report":    reportCommand(stdout, stderr),
 		"realworld": realworldCommand(stdout, stderr),
+		"survey":    surveyCommand(stdout, stderr),
 	}
 	commands["completion"] = completionCommand(stdout, commands)
 	if len(args) == 0 {

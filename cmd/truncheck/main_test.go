@@ -98,6 +98,13 @@ func TestBadUsage(t *testing.T) {
 		{"check gateway scenario", []string{"check", "--target", "unix:/x.sock", "gateway-baseline"}, "direct scenarios only"},
 		{"realworld no binaries", []string{"realworld", "--bin-dir", dir}, "targets/hyper/build.sh"},
 		{"realworld other scenario", []string{"realworld", "baseline"}, "not a hyper target scenario"},
+		{"survey unknown server", []string{"survey", "--servers", "nope"}, `--servers: server "nope" (accepted: go, nginx, apache2`},
+		{"survey unknown condition", []string{"survey", "--servers", "go", "--conditions", "nope", "--no-install"}, `condition "nope" (accepted: baseline,`},
+		{"survey condition of another server", []string{"survey", "--servers", "go", "--conditions", "nginx:reload", "--no-install"}, `names server "nginx", which is not surveyed`},
+		{"survey protocol twice", []string{"survey", "--servers", "go", "--protocols", "h2c,h2c", "--no-install"}, "--protocols: h2c twice"},
+		{"survey bad protocol", []string{"survey", "--protocols", "spdy"}, `protocol "spdy" (accepted: http/1.1, h2c, h2)`},
+		{"survey arguments", []string{"survey", "nginx"}, "unexpected arguments"},
+		{"survey require elsewhere", []string{"survey", "--servers", "go", "--require", "nginx"}, "--require nginx: not among the surveyed servers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -605,4 +612,39 @@ expect: {kind: complete}
 	assert.Regexp(t, `(?m)^bodies-slow-reader\s+8\s+8 complete\s+0\s+-\s+e2e 8`, out)
 	code, out = run("list")
 	assert.Equal(t, exitOK, code, out)
+}
+
+// TestSurveyOneServer runs the survey on the Go control (no package to
+// install): the table on stdout and in survey.md, the grid in the plan,
+// the summary and the report, the server stopped at the end.
+func TestSurveyOneServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the Go control")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := truncheck(t, "survey", "--servers", "go", "--conditions", "slow-reader-64k", "--no-install", "--require", "go", "--out", out)
+	require.Equal(t, 0, code, stderr+stdout)
+	for _, want := range []string{
+		"| server | version | baseline | slow-reader-64k |",
+		"| **go** | go1.",
+		"| 16 ok | 8 ok |",
+		"survey: every control passed",
+		"wall time: ",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+	md, err := os.ReadFile(filepath.Join(out, surveyTable))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| **go** |")
+	plan, err := results.ReadPlan(out)
+	require.NoError(t, err)
+	require.NotNil(t, plan.Grid, "the plan carries the table")
+	assert.Equal(t, "survey", plan.Command)
+	rr, _, err := results.Load(out)
+	require.NoError(t, err)
+	require.NotNil(t, rr.Grid)
+	assert.Equal(t, "go-baseline", rr.Grid.Rows[0].Cells[0].Scenario)
+	html, err := os.ReadFile(filepath.Join(out, results.HTMLFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `<h2 id="grid">`)
 }

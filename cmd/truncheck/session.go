@@ -34,6 +34,7 @@ type session struct {
 	meter   *meter
 	stopped bool                   // SIGINT or SIGTERM ended the run: exit 130 once all is written
 	target  *results.PlannedTarget // check's server, kept in the plan
+	grid    *results.Grid          // survey's table, kept in the plan and the summary
 	stamp   stamp                  // the shard of a run split across processes (zero: a whole run)
 	set     string                 // the fingerprint of the whole run's scenarios, the same in every shard
 	stderr  io.Writer
@@ -91,7 +92,7 @@ func startPart(kind, out string, st stamp, all, planned []scenarios.Compiled, st
 func (s *session) replan(planned []scenarios.Compiled) error {
 	s.planned = planned
 	plan := &results.Plan{Run: s.run, Version: version(), Created: s.started.UTC(), Command: s.kind, Target: s.target,
-		Shard: s.stamp.shard, ScenarioSet: s.set}
+		Shard: s.stamp.shard, ScenarioSet: s.set, Grid: s.grid.Clone()}
 	for _, sc := range planned {
 		plan.Scenarios = append(plan.Scenarios, plannedScenario(sc))
 	}
@@ -214,6 +215,7 @@ func (s *session) result() *results.RunResult {
 	}
 	rr := results.NewRunResult(s.run, srs)
 	rr.Version = version()
+	rr.Grid = s.grid.Clone()
 	return rr
 }
 

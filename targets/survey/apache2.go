@@ -14,6 +14,7 @@ func apache2() Server {
 	return Server{
 		Name:        "apache2",
 		Packages:    []string{"apache2"},
+		Forwards:    true,
 		Binary:      "/usr/sbin/apache2",
 		Reload:      "apachectl graceful (apache2 -k graceful: SIGUSR1 to the parent)",
 		Stop:        "apache2 -k graceful-stop (SIGWINCH), GracefulShutdownTimeout 5",

@@ -16,6 +16,7 @@ func caddy() Server {
 	return Server{
 		Name:        "caddy",
 		Packages:    []string{"caddy"},
+		Forwards:    true,
 		Binary:      "/usr/bin/caddy",
 		Reload:      "caddy reload --address unix/DIR/admin.sock (admin API; old servers drain within grace_period 5s)",
 		Stop:        "SIGTERM (graceful, grace_period 5s)",

@@ -3,11 +3,29 @@
 // slow readers, reloads, restarts, early answers to unread uploads, its
 // own low timeouts and, for proxies, an upstream that cuts.
 //
-// It is the server layer only: a recipe per server ([Server], one file
-// each), [Install] for what is missing, [Start] for a configuration written
+// The server layer: a recipe per server ([Server], one file each),
+// [Install] for what is missing, [Start] for a configuration written
 // under a directory of the caller's, and an [Instance] to reload, restart,
-// stop and read evidence from. Hunting scenarios and the results table
-// live elsewhere.
+// stop and read evidence from. The survey on top of it (run*.go,
+// conditions.go, account.go, upstream.go): [Conditions] are the table's
+// columns (scenarios.Hunt's hunting set on large files, a stalled reader,
+// the server's own send timeout, an upstream that cuts), [NewPlan] makes
+// one scenario per server and condition with its control, a [Runner]
+// keeps the right server running for each, and [LogAccounts] turns its
+// access log into the account that decides silence. `truncheck survey`
+// runs it and writes the results and the table.
+//
+//	NewPlan ──> cells (server × condition, each with its control) + results.Grid
+//	  │ for each cell, in order (server by server; send-timeout last):
+//	  v
+//	Runner.Target ── Start / Stop the server (Config: Upstream, SendTimeout)
+//	  │   harness.Target{URL, Restart: Instance.Restart, Reload.Func: Instance.Reload,
+//	  │                  Accounts: LogAccounts(access log) ──> results.Account}
+//	  v
+//	harness.RunScenario ──> records (silent | noticed | silent?) ──> the grid's cell
+//
+//	Upstream (StartUpstream, in this process): /bytes/N (origin.Bodies),
+//	  /cut-cl/bytes/N (Content-Length N, N/4 bytes, FIN), /cut-close/bytes/N (no length, N/4, FIN)
 //
 // # The data path
 //
@@ -40,7 +58,11 @@
 // state, trafficserver's client finish status, caddy's size against its
 // own Content-Length, our own servers' state column. Where a log cannot
 // say (h2o 2.2, varnishncsa, gunicorn, squid's plain TCP_MISS) [Request.End]
-// is [EndUnknown] and only the byte count speaks.
+// is [EndUnknown] and only the byte count speaks. [Request.Account] is
+// the rule in one place: a cut state or a count short of what the server
+// was bound to send is noticed; its word that it finished, or a count
+// that reaches the promise, is complete (silent, for a cut the client
+// saw end cleanly); anything else is unknown.
 //
 // # Our own servers
 //

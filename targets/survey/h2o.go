@@ -12,6 +12,8 @@ func h2o() Server {
 	return Server{
 		Name:       "h2o",
 		Packages:   []string{"h2o"},
+		Forwards:   true,
+		noTimeout:  true,
 		Binary:     "/usr/bin/h2o",
 		Reload:     "SIGHUP to the server starter (h2o -m master): new h2o on the same sockets, SIGTERM to the old one",
 		Stop:       "SIGTERM to the server starter (passed on to h2o)",

@@ -139,6 +139,15 @@ func (in *Instance) UpstreamPath(path string) string {
 	return UpstreamPrefix + path
 }
 
+// CertFile is the PEM certificate an H2 instance serves (self-signed for
+// 127.0.0.1, ::1 and localhost: trust it as its own CA); "" in the clear.
+func (in *Instance) CertFile() string {
+	if !in.p.TLS {
+		return ""
+	}
+	return in.p.Cert
+}
+
 // Early reports whether POST EarlyPath is configured on this instance.
 func (in *Instance) Early() bool { return in.p.early }
 
@@ -363,7 +372,19 @@ func (in *Instance) launch(ctx context.Context) error {
 
 func (in *Instance) spawn(argv []string) (*proc, error) {
 	open := func(path string) (*os.File, error) {
-		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		// Start at the end too: a server that sets its stdout non-blocking
+		// with fcntl(F_SETFL) clears O_APPEND with it (haproxy logging to
+		// stdout does), and would then write over the file from offset 0,
+		// the lines of earlier runs and restarts with it.
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
 	}
 	stdout, err := open(in.p.logs.Stdout)
 	if err != nil {

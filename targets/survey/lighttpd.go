@@ -1,6 +1,9 @@
 package survey
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // lighttpd: one process, as root, foreground (-D). A reload is SIGUSR1,
 // its graceful restart: with server.graceful-restart-bg a forked child
@@ -11,6 +14,8 @@ func lighttpd() Server {
 	return Server{
 		Name:        "lighttpd",
 		Packages:    []string{"lighttpd"},
+		logLag:      4 * time.Second,
+		Forwards:    true,
 		Binary:      "/usr/sbin/lighttpd",
 		Reload:      "SIGUSR1 (graceful restart; graceful-restart-bg: the old connections finish in a forked child)",
 		Stop:        "SIGINT (graceful shutdown, server.graceful-shutdown-timeout 5)",

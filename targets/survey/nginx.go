@@ -12,6 +12,7 @@ func nginx() Server {
 	return Server{
 		Name:        "nginx",
 		Packages:    []string{"nginx"},
+		Forwards:    true,
 		Binary:      "/usr/sbin/nginx",
 		Reload:      "nginx -s reload (SIGHUP to the master; old workers finish their connections)",
 		Stop:        "SIGQUIT (graceful shutdown)",

@@ -60,6 +60,10 @@ type Server struct {
 	// Servers that serve files and can also proxy have Proxy false and
 	// forward under [UpstreamPrefix] when Config.Upstream is set.
 	Proxy bool
+	// Forwards reports that a server that serves files also forwards
+	// [UpstreamPrefix] to Config.Upstream (a pure proxy forwards
+	// everything: see Proxy).
+	Forwards bool
 	// Reload names the server's own reload mechanism; "" when it has none
 	// ([Instance.Reload] then returns [ErrNoReload]).
 	Reload string
@@ -82,6 +86,8 @@ type Server struct {
 	// Note is anything else a reader of the survey must know.
 	Note string
 
+	noTimeout bool           // Config.SendTimeout has no knob to set
+	logLag    time.Duration  // how long after a response its access-log line may appear, beyond the usual
 	version   []string       // command that prints the version
 	versionRe *regexp.Regexp // its first group is the version
 	prepare   func(*plan) error
@@ -145,6 +151,20 @@ func (s Server) Installed() bool {
 	fi, err := os.Stat(s.Binary)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
+
+// CanProxy reports whether the server forwards to Config.Upstream: a
+// pure proxy, or a file server that forwards [UpstreamPrefix].
+func (s Server) CanProxy() bool { return s.Proxy || s.Forwards }
+
+// HasSendTimeout reports whether Config.SendTimeout sets one of the
+// server's own knobs ([Server.Timeout] names them).
+func (s Server) HasSendTimeout() bool { return !s.noTimeout }
+
+// AccountWait is how long to wait for a response's access-log line
+// (see [LogAccounts]): two seconds, more for a server that writes its log
+// in batches (lighttpd flushes every four seconds; trafficserver's log
+// buffers are flushed every second by a task that runs every second).
+func (s Server) AccountWait() time.Duration { return 2*time.Second + s.logLag }
 
 // Speaks reports whether Start can configure the server for p.
 func (s Server) Speaks(p Protocol) bool { return p == HTTP1 || slices.Contains(s.HTTP2, p) }

@@ -21,6 +21,7 @@ func trafficserver() Server {
 	return Server{
 		Name:       "trafficserver",
 		Packages:   []string{"trafficserver"},
+		logLag:     2 * time.Second,
 		Binary:     "/usr/bin/traffic_manager",
 		Proxy:      true,
 		Reload:     "traffic_ctl config reload (through traffic_manager)",
