@@ -302,6 +302,24 @@ func WriteGridMarkdown(w io.Writer, rr *RunResult) error {
 			about = strings.TrimSpace(about + " **did not run**: " + esc(firstLine(r.Problem)))
 		}
 		cells := []string{"**" + esc(r.Name) + "**", about}
+		// A row skipped whole for one reason (a server that does not speak
+		// the row's protocol) is named once, not cell by cell.
+		whole := ""
+		if len(view[i]) > 0 && view[i][0].Class == CellSkip && view[i][0].Reason != GridNotSelected {
+			whole = view[i][0].Reason
+			for _, v := range view[i] {
+				if v.Class != CellSkip || v.Reason != whole {
+					whole = ""
+					break
+				}
+			}
+		}
+		if whole != "" {
+			if _, ok := skips[whole]; !ok {
+				reasons = append(reasons, whole)
+			}
+			skips[whole] = append(skips[whole], r.Name+" (every column)")
+		}
 		for j, v := range view[i] {
 			text := esc(v.Text)
 			if v.Class == CellSilent {
@@ -314,7 +332,7 @@ func WriteGridMarkdown(w io.Writer, rr *RunResult) error {
 			if v.Class == CellSkip {
 				if v.Reason == GridNotSelected {
 					text = ""
-				} else {
+				} else if whole == "" {
 					if _, ok := skips[v.Reason]; !ok {
 						reasons = append(reasons, v.Reason)
 					}

@@ -102,6 +102,7 @@ func TestGridView(t *testing.T) {
 
 func TestGridMarkdownAndHTML(t *testing.T) {
 	rr := gridRun()
+	rr.Grid.Rows = append(rr.Grid.Rows, GridRow{Name: "srv-a h2", Cells: []GridCell{{Skip: "does not speak h2"}, {Skip: "does not speak h2"}, {Skip: "does not speak h2"}}})
 	var md bytes.Buffer
 	require.NoError(t, WriteGridMarkdown(&md, rr))
 	out := md.String()
@@ -111,7 +112,8 @@ func TestGridMarkdownAndHTML(t *testing.T) {
 		"| **srv-b** | b/2.0 | 2 truncated @219K (silent? 2) | 4 ok, 1 http-error 413 † | n/a |",
 		"**did not run**: srv-c: did not answer within 20s |",
 		"- `slow`: a slow reader",
-		"n/a:\n- not a proxy: srv-b cut, srv-c slow, srv-c cut\n",
+		"n/a:\n- not a proxy: srv-b cut, srv-c slow, srv-c cut\n- does not speak h2: srv-a h2 (every column)\n",
+		"| **srv-a h2** |  | n/a | n/a | n/a |",
 		"- offsets over TCP depend",
 	} {
 		assert.Contains(t, out, want)
