@@ -67,14 +67,14 @@ func adversaryScenario(name string, reqs ...scenarios.Request) scenarios.Scenari
 
 func runAgainst(t *testing.T, s scenarios.Scenario, url string, accounts bool) (Report, []results.Record) {
 	t.Helper()
-	var w memWriter
+	var w Records
 	tg := &Target{URL: url}
 	if accounts {
 		tg.AccountPath = "/accounts/{id}"
 	}
 	rep, err := RunScenario(t.Context(), compile(t, s), Options{Target: tg, Writer: &w})
 	require.NoError(t, err, rep.Text())
-	return rep, w.recs
+	return rep, w.All()
 }
 
 // TestPoisonedReferenceNeverInverts: a gateway cuts one response in three

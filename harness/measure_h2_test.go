@@ -45,13 +45,13 @@ func TestMeasureH2Shutdown(t *testing.T) {
 			Workload: scenarios.Workload{Requests: []scenarios.Request{{Path: "/bytes/3MB"}}},
 			Restarts: scenarios.Restarts{Every: 400 * time.Millisecond, Grace: c.grace},
 			Expect:   results.Expectation{Kind: results.ExpectComplete}}
-		var w memWriter
+		var w Records
 		rep, err := RunScenario(t.Context(), compile(t, s), Options{Origin: &o, Writer: &w})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var lost, maxLatency = 0, time.Duration(0)
-		for _, r := range w.recs {
+		for _, r := range w.All() {
 			if r.GoAway == results.GoAwayLost {
 				lost++
 			}

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,13 +104,13 @@ func TestCancelStopsCleanly(t *testing.T) {
 func TestRecordsWritten(t *testing.T) {
 	s, err := scenarios.Builtin().Get("close-delimited-gateway")
 	require.NoError(t, err)
-	var w memWriter
+	var w Records
 	rep, err := RunScenario(t.Context(), s, Options{Writer: &w, Run: "r1", Origin: imageOrigin(t)})
 	require.NoError(t, err)
 	require.True(t, rep.Met, rep.Text()) // so the checks below have truncations to look at
-	require.Len(t, w.recs, s.Scenario().Count)
+	require.Len(t, w.All(), s.Scenario().Count)
 	silent := 0
-	for _, r := range w.recs {
+	for _, r := range w.All() {
 		assert.NoError(t, r.Validate())
 		assert.Equal(t, "r1", r.Run)
 		assert.Equal(t, "client-tcp>gw-unix>svc", r.Layout)
@@ -128,16 +127,4 @@ func TestRecordsWritten(t *testing.T) {
 		}
 	}
 	assert.Equal(t, rep.Summary.Silent, int64(silent))
-}
-
-type memWriter struct {
-	mu   sync.Mutex
-	recs []results.Record
-}
-
-func (m *memWriter) Write(r *results.Record) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.recs = append(m.recs, *r)
-	return nil
 }

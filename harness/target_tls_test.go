@@ -63,14 +63,14 @@ func TestTargetHTTPS(t *testing.T) {
 		{"http1 forced", scenarios.HTTP1, "client-tcp-tls>target", "HTTP/1.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var w memWriter
+			var w Records
 			target := &Target{URL: url, TLS: &TargetTLS{CAFile: caFile, ServerName: tierName}, Protocol: tc.proto, AccountPath: "/accounts/{id}", ReadyPath: "/bytes/1"}
 			rep, err := RunScenario(t.Context(), compile(t, bodiesScenario("https", "/bytes/1MB", 4)), Options{Target: target, Writer: &w})
 			require.NoError(t, err)
 			assert.True(t, rep.Met, rep.Text())
 			assert.Equal(t, tc.layout, rep.Layout)
-			require.Len(t, w.recs, 4)
-			for _, r := range w.recs {
+			require.Len(t, w.All(), 4)
+			for _, r := range w.All() {
 				assert.Equal(t, tc.want, r.Proto)
 				assert.Equal(t, "TLS 1.3", r.TLS)
 				assert.Contains(t, r.CheckedBy, results.DigestEvidence("crc32c"), "the origin's digest, end to end")
@@ -92,13 +92,13 @@ func TestTargetH2C(t *testing.T) {
 	go func() { defer close(done); _ = hs.Serve(ul) }()
 	t.Cleanup(func() { hs.Close(); <-done })
 
-	var w memWriter
+	var w Records
 	target := &Target{URL: "unix:" + sock, Protocol: scenarios.HTTP2, AccountPath: "/accounts/{id}", ReadyPath: "/bytes/1"}
 	rep, err := RunScenario(t.Context(), compile(t, bodiesScenario("h2c", "/bytes/1MB?stream=1", 4)), Options{Target: target, Writer: &w})
 	require.NoError(t, err)
 	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, "client-unix-h2c>target", rep.Layout)
-	for _, r := range w.recs {
+	for _, r := range w.All() {
 		assert.Equal(t, "HTTP/2.0", r.Proto)
 		assert.Empty(t, r.TLS)
 	}
@@ -140,12 +140,12 @@ func TestTargetTLSCloseNotify(t *testing.T) {
 	}{{"close_notify", false, results.Complete}, {"bare FIN", true, results.Truncated}} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, caFile := tlsTarget(t, closeDelimited(300_000, tc.fin), false)
-			var w memWriter
+			var w Records
 			target := &Target{URL: url, TLS: &TargetTLS{CAFile: caFile, ServerName: tierName}, ReadyPath: "/ready"}
 			_, err := RunScenario(t.Context(), compile(t, bodiesScenario("close", "/body", 3)), Options{Target: target, Writer: &w})
 			require.NoError(t, err)
-			require.Len(t, w.recs, 3)
-			for _, r := range w.recs {
+			require.Len(t, w.All(), 3)
+			for _, r := range w.All() {
 				assert.Equal(t, tc.want, r.Outcome, r.Error)
 				assert.Equal(t, "close", r.Framing)
 				assert.EqualValues(t, 300_000, r.Received, "every byte arrived either way")
@@ -238,12 +238,12 @@ func TestTargetExecTLS(t *testing.T) {
 	target := &Target{URL: "https://" + addr, TLS: &TargetTLS{CAFile: caFile, ServerName: tierName},
 		Exec: []string{os.Args[0]}, Env: []string{serveEnv + "=tcp:" + addr, serveTLSEnv + "=" + dir},
 		ReadyPath: "/bytes/1", AccountPath: "/accounts/{id}", StartTimeout: 10 * time.Second}
-	var w memWriter
+	var w Records
 	rep, err := RunScenario(t.Context(), compile(t, bodiesScenario("exec-tls", "/bytes/1MB", 4)), Options{Target: target, Writer: &w})
 	require.NoError(t, err)
 	assert.True(t, rep.Met, rep.Text())
 	assert.Equal(t, "client-tcp-tls-h2>target", rep.Layout)
-	for _, r := range w.recs {
+	for _, r := range w.All() {
 		assert.Equal(t, "HTTP/2.0", r.Proto)
 	}
 }

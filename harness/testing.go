@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"slices"
+	"sync"
 	"testing"
 
+	"github.com/truncheck/truncheck/results"
 	"github.com/truncheck/truncheck/scenarios"
 )
 
@@ -44,4 +47,27 @@ func Run[S scenarios.Scenario | scenarios.Compiled](t testing.TB, s S, opts ...O
 		t.Logf("%s: %s", c.Name(), rep.Reason)
 	}
 	return rep
+}
+
+// Records keeps a run's records in memory, in the order they were
+// written: the RecordWriter of a test that looks at each response.
+// The zero value is ready to use.
+type Records struct {
+	mu   sync.Mutex
+	list []results.Record
+}
+
+// Write keeps a copy of rec.
+func (k *Records) Write(rec *results.Record) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.list = append(k.list, *rec)
+	return nil
+}
+
+// All returns the records kept so far.
+func (k *Records) All() []results.Record {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.list)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,19 +75,6 @@ func TestRunnerRunsCellsOnTheRealServer(t *testing.T) {
 	assert.True(t, errors.Is(again, ErrNotInstalled) && strings.Contains(again.Error(), "broken"))
 }
 
-// recordsKept keeps a run's records.
-type recordsKept struct {
-	mu   sync.Mutex
-	recs []results.Record
-}
-
-func (k *recordsKept) Write(r *results.Record) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.recs = append(k.recs, *r)
-	return nil
-}
-
 // TestRunnerSpeaksHTTP2: an h2 row's cells reach the server over TLS by
 // ALPN, trusting the instance's own certificate, and an h2c row's by prior
 // knowledge; every response is verified against the file and every record
@@ -110,12 +96,12 @@ func TestRunnerSpeaksHTTP2(t *testing.T) {
 		s.Count, s.Concurrency = 4, 2
 		sc, err := scenarios.Compile(s)
 		require.NoError(t, err)
-		var kept recordsKept
+		var kept harness.Records
 		rep, err := harness.RunScenario(t.Context(), sc, harness.Options{Target: tg, Writer: &kept})
 		require.NoError(t, err)
 		assert.True(t, rep.Met, rep.Text())
-		require.Len(t, kept.recs, 4)
-		for _, rec := range kept.recs {
+		require.Len(t, kept.All(), 4)
+		for _, rec := range kept.All() {
 			assert.Equal(t, results.Complete, rec.Outcome, c.Name())
 			assert.Equal(t, "HTTP/2.0", rec.Proto, c.Name())
 			assert.Equal(t, c.Protocol == H2, rec.TLS != "", "%s: TLS %q", c.Name(), rec.TLS)
