@@ -72,7 +72,7 @@ soak: setup
 ## verifier vs a plain client with the same buffer and vs vegeta, wrapper and proxy vs direct
 ## and proxy vs Toxiproxy (both built from source into a temporary directory when they can
 ## be), time to reproduce, imagesvc settings, a 10-minute memory soak judged by its slope
-## (SOAK=0 skips it; charts in out/bench). About 30 minutes.
+## (SOAK=0 skips it; charts in out/bench). 17 minutes on this 2-core machine.
 SOAK ?= 10m
 bench: setup
 	SOAK=$(SOAK) BENCH_OUT=$(OUT)/bench bash harness/bench.sh
