@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/truncheck/truncheck/harness/digest"
 )
 
 // serveUpload is POST /transform: the body is the image. It is read strictly:
@@ -171,7 +173,7 @@ func (s *Service) fetch(ctx context.Context, up *Upstream, src, id string) ([]by
 	if field != "" {
 		sums := ParseContentDigest(field)
 		if len(sums) == 0 {
-			return nil, upstreamf("upstream Content-Digest has no supported algorithm")
+			return nil, upstreamf("upstream Content-Digest %q is malformed or has no supported algorithm (accepted: %s as alg=:base64:)", field, digest.SupportedNames())
 		}
 		for alg, want := range sums {
 			h := NewHash(alg)
