@@ -3,8 +3,9 @@ package imagesvc
 import (
 	"image"
 	"image/color"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -35,14 +36,7 @@ var builtinSpecs = []struct {
 // overlayNames are the built-ins the overlay operation accepts.
 var overlayNames = map[string]struct{}{"logo": {}}
 
-func sortedOverlayNames() []string {
-	names := make([]string, 0, len(overlayNames))
-	for n := range overlayNames {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func sortedOverlayNames() []string { return slices.Sorted(maps.Keys(overlayNames)) }
 
 // builtin is one built-in image of a Service: what it lists, and the shared
 // pixels.

@@ -5,10 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -225,19 +226,7 @@ func version() string {
 }
 
 func commandNames(commands map[string]command) string {
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
+	return strings.Join(slices.Sorted(maps.Keys(commands)), ", ")
 }
 
 func printUsage(w io.Writer, commands map[string]command) {
@@ -246,12 +235,7 @@ func printUsage(w io.Writer, commands map[string]command) {
 	fmt.Fprintln(w, "truncheck finds HTTP responses that arrive shorter than they should while everything")
 	fmt.Fprintln(w, "reports success. Commands:")
 	fmt.Fprintln(w)
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(commands)) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/truncheck/truncheck/harness/origin"
 )
@@ -61,17 +63,5 @@ func (s *originSet) close() {
 }
 
 func originNames(m map[string]originMaker) string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
