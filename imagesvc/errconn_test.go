@@ -1,36 +1,16 @@
 package imagesvc
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// exchange writes raw bytes on a fresh connection and reads one response.
-func exchange(t *testing.T, network, addr, raw string) (*http.Response, []byte) {
-	t.Helper()
-	c, err := net.Dial(network, addr)
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
-	_, err = io.WriteString(c, raw)
-	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, body
-}
 
 // TestErrorsBeforeTheHandlerAreJSON: the responses net/http writes itself,
 // before any handler runs, come in the service's JSON shape with an honest
@@ -61,7 +41,7 @@ func TestErrorsBeforeTheHandlerAreJSON(t *testing.T) {
 	for _, network := range []struct{ name, addr string }{{"tcp", e.srv.TCPAddr()}, {"unix", e.socketPath}} {
 		for _, tt := range tests {
 			t.Run(network.name+"/"+tt.name, func(t *testing.T) {
-				resp, body := exchange(t, network.name, network.addr, tt.raw)
+				resp, body := rawRequest(t, network.name, network.addr, tt.raw, nil, false)
 				require.Equal(t, tt.wantStatus, resp.StatusCode, "%s", body)
 				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 				assert.Equal(t, int64(len(body)), resp.ContentLength)

@@ -116,11 +116,12 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// rawRequest writes head+body on a fresh TCP conn, half-closes it, and reads the
-// response: the way to send a body shorter than its framing promises.
-func rawRequest(t *testing.T, addr, head string, body []byte, halfClose bool) (*http.Response, []byte) {
+// rawRequest writes head+body on a fresh connection, half-closes it when
+// asked, and reads one response: the way to send bytes no client would (a
+// body shorter than its framing promises, a malformed request line).
+func rawRequest(t *testing.T, network, addr, head string, body []byte, halfClose bool) (*http.Response, []byte) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := net.Dial(network, addr)
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
@@ -129,7 +130,7 @@ func rawRequest(t *testing.T, addr, head string, body []byte, halfClose bool) (*
 	_, err = c.Write(body)
 	require.NoError(t, err)
 	if halfClose {
-		require.NoError(t, c.(*net.TCPConn).CloseWrite())
+		require.NoError(t, c.(interface{ CloseWrite() error }).CloseWrite())
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
@@ -160,7 +161,7 @@ func TestTruncatedUpload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := rawRequest(t, e.srv.TCPAddr(), tt.head, tt.body, true)
+			resp, body := rawRequest(t, "tcp", e.srv.TCPAddr(), tt.head, tt.body, true)
 			require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
 			var ej errJSON
 			require.NoError(t, json.Unmarshal(body, &ej))
@@ -169,7 +170,7 @@ func TestTruncatedUpload(t *testing.T) {
 	}
 	// the complete chunked upload works (no half-close: Go's server cancels the
 	// request context when it sees EOF after the body)
-	resp, body := rawRequest(t, e.srv.TCPAddr(), "POST /transform?ops=resize:w=64 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+	resp, body := rawRequest(t, "tcp", e.srv.TCPAddr(), "POST /transform?ops=resize:w=64 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
 		append(append([]byte(fmt.Sprintf("%x\r\n", len(img))), img...), "\r\n0\r\n\r\n"...), false)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 }
