@@ -16,7 +16,7 @@ func crc32cCombine(crcA, crcB uint32, lenB int64) uint32 {
 		t := &crc32cBlockShiftTable
 		return t[0][crcA&0xff] ^ t[1][crcA>>8&0xff] ^ t[2][crcA>>16&0xff] ^ t[3][crcA>>24] ^ crcB
 	}
-	return crc32cMulMod(crc32cShift(lenB), crcA) ^ crcB
+	return crc32cMulMod(crc32cXPow(8*lenB), crcA) ^ crcB
 }
 
 // crc32cPoly is the Castagnoli polynomial, bit-reflected as hash/crc32 uses it.
@@ -41,8 +41,11 @@ func crc32cMulMod(a, b uint32) uint32 {
 	return p
 }
 
-// crc32cX2n[k] is x^(2^k) modulo the polynomial.
-var crc32cX2n = func() (t [32]uint32) {
+// crc32cX2n[k] is x^(2^k) modulo the polynomial, for every bit of an int64
+// exponent. (A table of 32 reused modulo 32, as zlib does, assumes
+// x^(2^32) = x; for Castagnoli's polynomial it gave x^a * x^b != x^(a+b)
+// from exponents of 2^32 on, lengths of 512 MiB: TestCRC32CXPow.)
+var crc32cX2n = func() (t [63]uint32) {
 	p := uint32(1) << 30 // x^1
 	for k := range t {
 		t[k] = p
@@ -51,20 +54,8 @@ var crc32cX2n = func() (t [32]uint32) {
 	return t
 }()
 
-// crc32cShift returns x^(8*n) modulo the polynomial: the operator that
-// appends n zero bytes to a CRC.
-func crc32cShift(n int64) uint32 {
-	p := uint32(1) << 31 // x^0
-	for k := 3; n != 0; n, k = n>>1, k+1 {
-		if n&1 != 0 {
-			p = crc32cMulMod(crc32cX2n[k&31], p)
-		}
-	}
-	return p
-}
-
-// crc32cBlockShift is crc32cShift(BlockSize), the common case.
-var crc32cBlockShift = crc32cShift(BlockSize)
+// crc32cBlockShift appends BlockSize zero bytes to a CRC, the common case.
+var crc32cBlockShift = crc32cXPow(8 * BlockSize)
 
 // crc32cBlockShiftTable[i][b] is crc32cMulMod(crc32cBlockShift, b<<(8*i)).
 // The product is linear in its second factor, so the four bytes' entries
@@ -128,12 +119,12 @@ var crc32cKeys = func() (k crc32cFoldKeys) {
 }()
 
 // crc32cXPow returns x^e modulo the polynomial (reflected, like
-// crc32cMulMod's operands).
+// crc32cMulMod's operands); e >= 0.
 func crc32cXPow(e int64) uint32 {
 	p := uint32(1) << 31 // x^0
 	for k := 0; e != 0; e, k = e>>1, k+1 {
 		if e&1 != 0 {
-			p = crc32cMulMod(crc32cX2n[k&31], p)
+			p = crc32cMulMod(crc32cX2n[k], p)
 		}
 	}
 	return p

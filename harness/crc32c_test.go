@@ -91,11 +91,14 @@ func TestCRC32CUpdate(t *testing.T) {
 	}
 }
 
-// TestCRC32CXPow checks the folding keys' exponentiation against
-// crc32cShift and against multiplying by x one step at a time.
+// TestCRC32CXPow checks the exponentiation behind the folding keys and
+// the CRC combination: x^a * x^b = x^(a+b) up to large exponents, and
+// multiplying by x one step at a time.
 func TestCRC32CXPow(t *testing.T) {
 	for _, n := range []int64{0, 1, 7, 16, 64, 256, BlockSize, 1 << 40} {
-		assert.Equal(t, crc32cShift(n), crc32cXPow(8*n), "x^(8*%d)", n)
+		for _, a := range []int64{0, min(1, n), n / 3, n / 2} {
+			assert.Equal(t, crc32cXPow(8*n), crc32cMulMod(crc32cXPow(8*a), crc32cXPow(8*(n-a))), "x^(8*%d) as x^(8*%d) x^(8*%d)", n, a, n-a)
+		}
 	}
 	x := crc32cXPow(1)
 	p := crc32cXPow(0)
