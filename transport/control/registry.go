@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -411,16 +412,22 @@ func (s *Server) addToxic(e *entry, in toxicInput) (*toxic, error) {
 	if len(e.toxics) >= maxToxics {
 		return nil, conflict("proxy %q holds at most %d toxics; remove one first", e.name, maxToxics)
 	}
-	if err := t.setToxicity(in.Toxicity); err != nil {
-		return nil, err
-	}
-	if err := t.setAttributes(in.Attributes); err != nil {
-		return nil, err
-	}
-	if err := t.compile(); err != nil {
+	if err := t.apply(in); err != nil {
 		return nil, err
 	}
 	return t, e.setFaults(e.native, append(slices.Clone(e.toxics), t))
+}
+
+// apply sets what a POST body gives (toxicity, attributes) and compiles the
+// toxic into faults: what adding and changing a toxic share.
+func (t *toxic) apply(in toxicInput) error {
+	if err := t.setToxicity(in.Toxicity); err != nil {
+		return err
+	}
+	if err := t.setAttributes(in.Attributes); err != nil {
+		return err
+	}
+	return t.compile()
 }
 
 // changeToxic applies a POST /proxies/{name}/toxics/{toxic} body: attributes and
@@ -438,17 +445,8 @@ func (s *Server) changeToxic(e *entry, name string, in toxicInput) (*toxic, erro
 		}
 	}
 	t := *old
-	t.attrs = make(map[string]int64, len(old.attrs))
-	for k, v := range old.attrs {
-		t.attrs[k] = v
-	}
-	if err := t.setToxicity(in.Toxicity); err != nil {
-		return nil, err
-	}
-	if err := t.setAttributes(in.Attributes); err != nil {
-		return nil, err
-	}
-	if err := t.compile(); err != nil {
+	t.attrs = maps.Clone(old.attrs)
+	if err := t.apply(in); err != nil {
 		return nil, err
 	}
 	toxics := slices.Clone(e.toxics)
