@@ -208,13 +208,9 @@ func serverNames() string {
 	return strings.Join(names, ",")
 }
 
+
 func containsServer(list []survey.Server, name string) bool {
-	for _, s := range list {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(list, func(s survey.Server) bool { return s.Name == name })
 }
 
 // serverOfRow is the server of grid row i (rows are servers, in the
