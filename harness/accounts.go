@@ -18,6 +18,10 @@ import (
 // at AccountPath, read here over a clean connection, or the caller reads
 // them from the server's logs (Target.Accounts).
 
+// accountPoll is how often an account not there yet (or not finished) is
+// asked for again.
+const accountPoll = 20 * time.Millisecond
+
 func (r *external) account(ctx context.Context, id string, wait time.Duration) (*results.Account, results.Timeline) {
 	if id == "" {
 		return nil, nil
@@ -54,7 +58,7 @@ func (r *external) account(ctx context.Context, id string, wait time.Duration) (
 		select {
 		case <-ctx.Done():
 			return acc, nil
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(accountPoll):
 		}
 	}
 }

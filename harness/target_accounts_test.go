@@ -81,11 +81,26 @@ func TestTargetAccountsFromLogs(t *testing.T) {
 				Complete: complete, Finished: true, Source: "access log: test"}, nil
 		}
 	}
-	var asked atomic.Int64
-	start := time.Now()
+	// asked counts each request id's lookups. The late log line appears at
+	// the lateAsks-th lookup: within the default wait (2 s, a lookup every
+	// 20 ms), and never within a 100 ms wait (at most 6 lookups).
+	const lateAsks = 10
+	var mu sync.Mutex
+	asked := map[string]int{}
+	ask := func(id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[id]++
+		return asked[id]
+	}
+	counting := func(src AccountSource) AccountSource {
+		return func(ctx context.Context, id string) (*results.Account, error) {
+			ask(id)
+			return src(ctx, id)
+		}
+	}
 	late := func(_ context.Context, id string) (*results.Account, error) {
-		asked.Add(1)
-		if time.Since(start) < 300*time.Millisecond {
+		if ask(id) < lateAsks {
 			return nil, nil // not written yet
 		}
 		return logLine(cutSize, true)(context.Background(), id)
@@ -97,19 +112,20 @@ func TestTargetAccountsFromLogs(t *testing.T) {
 		silent   int64
 		unknown  int64
 		noticed  bool
-		minAsked int64
+		minAsked int
 	}{
 		{name: "log says all bytes", give: logLine(cutSize, true), silent: 3},
 		{name: "log says short bytes", give: logLine(cutAt, false), noticed: true},
-		{name: "no log line", give: func(context.Context, string) (*results.Account, error) { return nil, nil }, unknown: 3},
-		{name: "log line written late", give: late, silent: 3, minAsked: 2},
+		{name: "no log line", give: counting(func(context.Context, string) (*results.Account, error) { return nil, nil }), unknown: 3},
+		{name: "log line written late", give: late, silent: 3, minAsked: lateAsks},
 		{name: "log line later than the wait", give: late, wait: 100 * time.Millisecond, unknown: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start = time.Now()
+			mu.Lock()
+			clear(asked)
+			mu.Unlock()
 			target := &Target{URL: srv.URL, Accounts: tt.give, AccountWait: tt.wait}
-			began := time.Now()
 			rep, err := RunScenario(t.Context(), cutScenario(t, "log-accounts", "/cut", 3), Options{Target: target})
 			require.NoError(t, err)
 			s := rep.Summary
@@ -126,10 +142,20 @@ func TestTargetAccountsFromLogs(t *testing.T) {
 					assert.Equal(t, "access log: test", f.ServerAccount.Source)
 				}
 			}
-			if tt.unknown > 0 {
-				assert.Less(t, time.Since(began), 20*time.Second, "the wait for a log line is bounded")
+			wait := tt.wait
+			if wait == 0 {
+				wait = accountWait
 			}
-			assert.GreaterOrEqual(t, asked.Load(), tt.minAsked)
+			mu.Lock()
+			defer mu.Unlock()
+			for id, n := range asked {
+				// The wait is bounded: no more lookups than it has room for.
+				assert.LessOrEqual(t, n, 2+int(wait/accountPoll), "lookups of %s", id)
+				assert.GreaterOrEqual(t, n, tt.minAsked, "lookups of %s", id)
+			}
+			if tt.minAsked > 0 || tt.unknown > 0 {
+				assert.Len(t, asked, 3, "each failed response's account is looked up")
+			}
 		})
 	}
 }
