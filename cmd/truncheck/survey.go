@@ -208,7 +208,6 @@ func serverNames() string {
 	return strings.Join(names, ",")
 }
 
-
 func containsServer(list []survey.Server, name string) bool {
 	return slices.ContainsFunc(list, func(s survey.Server) bool { return s.Name == name })
 }
