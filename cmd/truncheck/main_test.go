@@ -648,3 +648,27 @@ func TestSurveyOneServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), `<h2 id="grid">`)
 }
+
+// TestQueuedResetNote: realworld warns before TCP restart scenarios when
+// the kernel will reset connections queued on a closing listener, and only
+// then.
+func TestQueuedResetNote(t *testing.T) {
+	cat := scenarios.Builtin()
+	pick := func(names ...string) []scenarios.Compiled {
+		var out []scenarios.Compiled
+		for _, n := range names {
+			c, err := cat.Get(n)
+			require.NoError(t, err)
+			out = append(out, c)
+		}
+		return out
+	}
+	assert.Empty(t, queuedResetNote(pick("hyper-early-answer-tcp", "hyper-graceful-restart")), "no restart over TCP")
+	note := queuedResetNote(pick("hyper-early-answer", "hyper-graceful-restart-tcp-fixed"))
+	b, err := os.ReadFile(migrateReqPath)
+	if err == nil && strings.TrimSpace(string(b)) != "0" {
+		assert.Empty(t, note, "the kernel migrates queued connections")
+	} else {
+		assert.Contains(t, note, "sysctl -w net.ipv4.tcp_migrate_req=1")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,9 @@ func realworldCommand(stdout, stderr io.Writer) command {
 				if _, err := os.Stat(hyperBinary(*binDir, c)); err != nil {
 					return usagef("%v (build both with: bash targets/hyper/build.sh)", err)
 				}
+			}
+			if note := queuedResetNote(list); note != "" {
+				fmt.Fprintln(stderr, note)
 			}
 			sess, err := startSession("realworld", *out, list, stderr, *verbose)
 			if err != nil {
@@ -115,7 +119,9 @@ func runHyper(ctx context.Context, sess *session, c scenarios.Compiled, binDir s
 	defer os.RemoveAll(tmp)
 	// Overlap: a deploy starts the new process before the old one drains; the
 	// hyper target can take over its Unix path or share its port (--reuse-port),
-	// so no request meets a closed socket and every failure is hyper's own.
+	// so no request meets a closed socket. On TCP, a connection still queued
+	// on the old listener when it closes is reset unless the kernel migrates
+	// it (queuedResetNote).
 	t := &harness.Target{ReadyPath: "/healthz", AccountPath: "/accounts/{id}?wait=2s", Overlap: true}
 	if s.Topology.Hops[0].Network == scenarios.TCP {
 		port, err := freePort()
@@ -211,4 +217,28 @@ func wireBytes(f results.Record) (int64, bool) {
 		}
 	}
 	return n, n >= f.Received
+}
+
+// migrateReqPath is Linux's switch (>= 5.14) that moves connections queued
+// on a closing SO_REUSEPORT listener to another listener of its group.
+const migrateReqPath = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+// queuedResetNote warns, before TCP restart scenarios run, when the kernel
+// will reset connections queued on the old process's listener as it
+// closes: a restarted fixed build can then lose the odd request before any
+// byte of its answer (a transport-error, not a cut). "" when the kernel
+// migrates them, or when no TCP restart scenario is in the list.
+func queuedResetNote(list []scenarios.Compiled) string {
+	tcpRestart := slices.ContainsFunc(list, func(c scenarios.Compiled) bool {
+		s := c.Scenario()
+		return s.Topology.Hops[0].Network == scenarios.TCP && s.Restarts.Every > 0
+	})
+	if !tcpRestart {
+		return ""
+	}
+	if b, err := os.ReadFile(migrateReqPath); err == nil && strings.TrimSpace(string(b)) != "0" {
+		return ""
+	}
+	return "realworld: " + migrateReqPath + " is not 1: a connection queued on a restarting target's old listener is reset " +
+		"(sysctl -w net.ipv4.tcp_migrate_req=1 moves it to the new one; .ci/run sets it)"
 }
