@@ -104,7 +104,13 @@ func TestShedWhenQueueFull(t *testing.T) {
 	statuses := make(chan int, 2)
 	for i, path := range []string{"/images/photo-small?ops=flip", "/images/photo-small?ops=flop"} {
 		go func() {
-			resp, err := e.tcp.Get(e.tcpBase + path)
+			req, err := http.NewRequest(http.MethodGet, e.tcpBase+path, nil)
+			if !assert.NoError(t, err) {
+				statuses <- 0
+				return
+			}
+			req.Header.Set("X-Request-Id", "queued-"+strconv.Itoa(i))
+			resp, err := e.tcp.Do(req)
 			if !assert.NoError(t, err) {
 				statuses <- 0
 				return
@@ -119,7 +125,7 @@ func TestShedWhenQueueFull(t *testing.T) {
 		}, 10*time.Second, time.Millisecond)
 	}
 	assert.Contains(t, scrape(t, e), "imagesvc_shed_queue_full_total 0\n")
-	resp, ej := getJSON(t, e, "/images/photo-small?ops=rotate:deg=90", nil)
+	resp, ej := getJSON(t, e, "/images/photo-small?ops=rotate:deg=90", map[string]string{"X-Request-Id": "shed"})
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Contains(t, ej.Error, "1 transforms are queued")
 	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
@@ -129,6 +135,12 @@ func TestShedWhenQueueFull(t *testing.T) {
 	assert.Equal(t, http.StatusOK, <-statuses)
 	assert.Equal(t, http.StatusOK, <-statuses)
 	assert.Equal(t, int64(1), e.svc.Stats().RejectedFull)
+	// A client can read the whole body before the handler returns and counts
+	// it; an account is finished only after the count, so wait for all three.
+	for _, id := range []string{"queued-0", "queued-1", "shed"} {
+		_, ok := e.svc.WaitAccount(t.Context(), id)
+		require.True(t, ok, "account %s", id)
+	}
 	m := scrape(t, e)
 	for _, want := range []string{
 		"imagesvc_shed_queue_full_total 1\n",
