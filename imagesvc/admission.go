@@ -10,7 +10,8 @@ import (
 
 // admission is the bounded queue in front of the worker slots. A transform
 // waits here, in arrival order, for one of the slots (each a core's worth of
-// libvips work). It is refused at once, with a Retry-After, when the queue is
+// libvips work; one granted while others are idle may use their cores too,
+// see ticket.threads). It is refused at once, with a Retry-After, when the queue is
 // full or when the work queued and running ahead of it would not leave it
 // time to finish within its budget: the caller learns in microseconds what
 // it would otherwise learn from a timeout after waiting the whole budget.
@@ -34,6 +35,11 @@ type ticket struct {
 	granted bool
 	queued  time.Time
 	started time.Time
+	// threads is how many libvips threads the transform may use: its own slot
+	// and the slots idle when it got it, so that a lone request is not held
+	// to one core of an idle machine. Transforms granted later get one each;
+	// for a while the cores are shared, then each slot is a core again.
+	threads int
 }
 
 // AdmissionStats counts what the admission control did since the Service
@@ -145,6 +151,7 @@ func (a *admission) acquire(ctx context.Context, cost time.Duration, shed bool, 
 func (a *admission) grant(t *ticket, now time.Time) {
 	t.granted = true
 	t.started = now
+	t.threads = max(1, a.slots-len(a.running))
 	a.running[t] = struct{}{}
 	a.stats.Admitted++
 	if a.observeWait != nil {
@@ -154,13 +161,14 @@ func (a *admission) grant(t *ticket, now time.Time) {
 }
 
 // release frees t's slot for the next in the queue. finished says whether the
-// work ran to its end (only then does its time teach the slowdown average).
+// work ran to its end; only then, and only for work on one thread (the costs
+// are per core), does its time teach the slowdown average.
 func (a *admission) release(t *ticket, finished bool) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.running, t)
-	if finished && t.cost > 0 {
+	if finished && t.cost > 0 && t.threads == 1 {
 		ratio := float64(now.Sub(t.started)) / float64(t.cost)
 		ratio = math.Min(math.Max(ratio, 0.25), 8)
 		a.slowdown = 0.8*a.slowdown + 0.2*ratio

@@ -120,6 +120,42 @@ func TestAdmissionLeaveQueue(t *testing.T) {
 	assert.Equal(t, int64(4), s.Admitted, "the one that left never got a slot")
 }
 
+// TestAdmissionThreadsFromIdleSlots: a transform gets its own slot's thread
+// and one for every slot idle when it was granted; later ones get what is
+// left, at least one; only single-thread runs teach the slowdown average.
+func TestAdmissionThreadsFromIdleSlots(t *testing.T) {
+	a := newAdmission(3, 10)
+	first, err := a.acquire(t.Context(), time.Hour, true, time.Time{})
+	require.NoError(t, err)
+	second, err := a.acquire(t.Context(), time.Hour, true, time.Time{})
+	require.NoError(t, err)
+	third, err := a.acquire(t.Context(), time.Hour, true, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 2, 1}, []int{first.threads, second.threads, third.threads})
+
+	queued := make(chan *ticket, 1)
+	go func() {
+		tk, err := a.acquire(t.Context(), time.Hour, true, time.Time{})
+		assert.NoError(t, err)
+		queued <- tk
+	}()
+	require.Eventually(t, func() bool { return a.snapshot().Queued == 1 }, 10*time.Second, time.Millisecond)
+	// Every run here is far under its hour's estimate: a one-thread run moves
+	// the average by its floor (0.8 * 1 + 0.2 * 0.25), a three-thread run not.
+	a.release(first, true)
+	assert.Equal(t, 1.0, a.snapshot().Slowdown, "three threads: not a per-core time")
+	fourth := <-queued
+	assert.Equal(t, 1, fourth.threads, "granted from the queue while two slots run")
+	a.release(third, true)
+	assert.InDelta(t, 0.85, a.snapshot().Slowdown, 1e-9, "a one-thread run teaches the average")
+	a.release(second, true)
+	a.release(fourth, true)
+	again, err := a.acquire(t.Context(), time.Hour, true, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, again.threads, "an idle service again")
+	a.release(again, true)
+}
+
 // TestFlightSharesAndCancelsWithLastCaller: concurrent callers share one
 // piece of work; when one leaves the work goes on for the other; when every
 // caller has left, the work's context ends.

@@ -41,7 +41,7 @@ func TestCalibrateCosts(t *testing.T) {
 		if src.encoded != nil {
 			src.shrink = shrinkOnLoad(src.format, p)
 		}
-		_, err = runEngine(t.Context(), src, p, out, svc.overlay())
+		_, err = runEngine(t.Context(), src, p, out, svc.overlay(), 1)
 		require.NoError(t, err)
 	}
 	tiff := output{format: TIFF}
@@ -73,7 +73,7 @@ func TestCalibrateCosts(t *testing.T) {
 	for _, speed := range []int{9, 8, 6, 4, 2} {
 		out := output{format: AVIF, quality: DefaultQuality, speed: speed}
 		d := best(2, func() {
-			_, err := runEngine(t.Context(), engineSource{builtin: small.pixels}, plan{in: dims{small.info.Width, small.info.Height}}, out, svc.overlay())
+			_, err := runEngine(t.Context(), engineSource{builtin: small.pixels}, plan{in: dims{small.info.Width, small.info.Height}}, out, svc.overlay(), 1)
 			require.NoError(t, err)
 		})
 		fmt.Printf("CALIBRATE avif speed %d %.1f ns/px (640x480)\n", speed, float64(d)/spx)

@@ -43,7 +43,7 @@ func TestEngineStopsWhenCancelled(t *testing.T) {
 			require.NoError(t, err)
 			neighbour := make(chan error, 1)
 			go func() {
-				_, err := runEngine(t.Context(), tt.src, p2, output{format: JPEG, quality: 80}, svc.overlay())
+				_, err := runEngine(t.Context(), tt.src, p2, output{format: JPEG, quality: 80}, svc.overlay(), 1)
 				neighbour <- err
 			}()
 
@@ -51,7 +51,7 @@ func TestEngineStopsWhenCancelled(t *testing.T) {
 			timer := time.AfterFunc(200*time.Millisecond, cancel)
 			defer timer.Stop()
 			start := time.Now()
-			body, err := runEngine(ctx, tt.src, p, output{format: JPEG, quality: 80}, svc.overlay())
+			body, err := runEngine(ctx, tt.src, p, output{format: JPEG, quality: 80}, svc.overlay(), 2) // a kill reaches every thread
 			t.Logf("returned after %v", time.Since(start).Round(time.Millisecond))
 			assert.Nil(t, body)
 			assert.ErrorIs(t, err, context.Canceled)

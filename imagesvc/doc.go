@@ -146,8 +146,10 @@
 // imaginary calls it; TestCalibrateCosts measures cost.go's constants.
 //
 // bimg lifecycle: libvips is initialised by bimg's own init (which also sets
-// libvips' concurrency to 1 thread per pipeline unless VIPS_CONCURRENCY is
-// set: the service runs transforms in parallel instead); this package never
+// libvips' default concurrency to 1 thread per pipeline unless
+// VIPS_CONCURRENCY is set: the service runs transforms in parallel instead,
+// and gives a transform that starts while worker slots are idle as many
+// threads as there are idle slots, its own included); this package never
 // calls VipsCacheDropAll nor Shutdown/Initialize (the next operation crashes),
 // sets VipsCacheSetMax(0) and warms bimg's type table once (its first concurrent
 // lookups race). Libvips warnings are dropped when VIPS_WARNING is set (the

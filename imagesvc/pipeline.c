@@ -313,7 +313,7 @@ int
 tc_run(tc_job *job,
 	const void *buf, size_t len, int format, int shrink, VipsImage *src,
 	const tc_op *ops, int nops, int orient, VipsImage *overlay,
-	int out_format, int quality, int speed,
+	int out_format, int quality, int speed, int threads,
 	void **out, size_t *out_len)
 {
 	VipsImage *cur;
@@ -331,6 +331,20 @@ tc_run(tc_job *job,
 	}
 	if (!(cur = tc_srgb(job, cur)))
 		goto failed;
+	/* Every thread pool of this pipeline (the saver's, and a memory copy
+	 * before a rotation or a whole-image encoder) sizes itself by this hint;
+	 * it travels down the pipeline with the rest of the metadata. It is set
+	 * on an image of our own: the shared source must never change. */
+	if (threads > 0) {
+		if (cur == src) {
+			VipsImage *t;
+
+			if (vips_copy(cur, &t, NULL))
+				goto failed;
+			cur = tc_track(job, t);
+		}
+		vips_image_set_int(cur, VIPS_META_CONCURRENCY, threads);
+	}
 	for (i = 0; i < nops; i++) {
 		const tc_op *op = &ops[i];
 		VipsImage *t;

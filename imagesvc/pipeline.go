@@ -49,11 +49,12 @@ var (
 	errFailed = errors.New("libvips failed")
 )
 
-// runEngine runs one plan in libvips on the calling goroutine. When ctx ends
+// runEngine runs one plan in libvips on the calling goroutine, with at most
+// threads libvips worker threads (0: libvips' default). When ctx ends
 // the job's kill flag stops libvips within a tile, and the ctx's error is
 // returned; encoders that work on a whole image at once (AVIF) only stop at
 // their end.
-func runEngine(ctx context.Context, src engineSource, p plan, out output, overlay vipsImage) ([]byte, error) {
+func runEngine(ctx context.Context, src engineSource, p plan, out output, overlay vipsImage, threads int) ([]byte, error) {
 	ops := make([]C.tc_op, len(p.steps))
 	for i, st := range p.steps {
 		ops[i] = C.tc_op{
@@ -78,7 +79,7 @@ func runEngine(ctx context.Context, src engineSource, p plan, out output, overla
 	status := withJob(ctx, func(job *C.tc_job) C.int {
 		return C.tc_run(job, buf, C.size_t(len(src.encoded)), engineFormats[src.format], C.int(max(src.shrink, 1)), image.p,
 			opsPtr, C.int(len(ops)), C.int(p.orient), overlay.p,
-			engineFormats[out.format], C.int(out.quality), C.int(out.speed),
+			engineFormats[out.format], C.int(out.quality), C.int(out.speed), C.int(threads),
 			&res, &resLen)
 	})
 	switch status {

@@ -48,12 +48,13 @@ void tc_job_free(tc_job *job);
 /* tc_run transforms one image. The source is either encoded bytes (buf, len,
  * format; copied, so the caller's buffer is not retained) decoded with
  * shrink-on-load factor shrink (JPEG, WebP), or a shared in-memory image
- * (src, never modified nor killed). On TC_OK *out is a g_malloc'd buffer of
- * *out_len bytes. */
+ * (src, never modified nor killed), with at most threads worker threads
+ * (0: libvips' default). On TC_OK *out is a g_malloc'd buffer of *out_len
+ * bytes. */
 int tc_run(tc_job *job,
 	const void *buf, size_t len, int format, int shrink, VipsImage *src,
 	const tc_op *ops, int nops, int orient, VipsImage *overlay,
-	int out_format, int quality, int speed,
+	int out_format, int quality, int speed, int threads,
 	void **out, size_t *out_len);
 
 /* tc_check_decode decodes every pixel of an encoded image with libvips'

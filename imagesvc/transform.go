@@ -235,7 +235,7 @@ func (s *Service) transform(ctx context.Context, src engineSource, p plan, out o
 	}
 	err = safeCall(func() error {
 		var err error
-		body, err = runEngine(ctx, src, p, out, s.overlay())
+		body, err = runEngine(ctx, src, p, out, s.overlay(), t.threads)
 		return err
 	})
 	switch {

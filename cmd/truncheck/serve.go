@@ -34,7 +34,7 @@ func serveFlags(fs *flag.FlagSet) serveOptions {
 		grace:         fs.Duration("grace", 10*time.Second, "graceful shutdown deadline on SIGINT/SIGTERM"),
 		control:       controlFlag(fs),
 		budget:        fs.Duration("budget", 0, "time budget of a request's transform, queue wait included (0: the service's default, 20s; negative: none)"),
-		maxConcurrent: fs.Int("max-concurrent", 0, "transforms at once, one core each (0: GOMAXPROCS)"),
+		maxConcurrent: fs.Int("max-concurrent", 0, "transforms at once, one core each when all run (0: GOMAXPROCS)"),
 		maxQueue:      fs.Int("max-queue", 0, "transforms waiting for a slot before requests are shed with 503 (0: 32 per slot)"),
 		cacheMiB:      fs.Int64("cache-mib", 0, "cache of transformed built-ins in MiB (0: 512; negative: no cache)"),
 		arenas:        fs.Int("malloc-arenas", 0, "glibc malloc arenas for the process (0: 2; negative: glibc's default; MALLOC_ARENA_MAX wins)"),
