@@ -8,7 +8,11 @@ package imagesvc
 // the peak RSS (VmHWM) is its own. Gated; no timing is asserted.
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -145,4 +149,68 @@ func TestBenchWriteSource(t *testing.T) {
 	body, err := svc.TransformPath(t.Context(), "/images/photo-12mp?format=jpeg&quality=90")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, body, 0o644))
+}
+
+// TestBenchHTTPUpload is the client of bench-vs-bimg.sh's HTTP part: it
+// POSTs the source JPEG to TRUNCHECK_BENCH_URL (imagesvc's /transform or
+// imaginary's /resize, each asked for the same result) at
+// TRUNCHECK_BENCH_CONC for TRUNCHECK_BENCH_FOR, reads every answer whole,
+// and prints a BENCH line with the answers per second. Every answer must be
+// a 200 whose image has the format and size in TRUNCHECK_BENCH_WANT
+// ("jpeg 1200x801"), so both servers are measured doing the same work.
+func TestBenchHTTPUpload(t *testing.T) {
+	url := os.Getenv("TRUNCHECK_BENCH_URL")
+	if url == "" {
+		t.Skip("set TRUNCHECK_BENCH_URL (imagesvc/bench-vs-bimg.sh)")
+	}
+	src, err := os.ReadFile(os.Getenv("TRUNCHECK_BENCH_SRC"))
+	require.NoError(t, err, "TRUNCHECK_BENCH_SRC")
+	dur, err := time.ParseDuration(cmp.Or(os.Getenv("TRUNCHECK_BENCH_FOR"), "5s"))
+	require.NoError(t, err, "TRUNCHECK_BENCH_FOR")
+	conc, err := strconv.Atoi(cmp.Or(os.Getenv("TRUNCHECK_BENCH_CONC"), "1"))
+	require.NoError(t, err, "TRUNCHECK_BENCH_CONC")
+	want := os.Getenv("TRUNCHECK_BENCH_WANT")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}, Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	op := func() error {
+		resp, err := client.Post(url, "image/jpeg", bytes.NewReader(src))
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s: %.200s", url, resp.Status, body)
+		}
+		f, d, err := sniff(body, 1<<30)
+		if err != nil {
+			return fmt.Errorf("%s: the answer is not an image: %w", url, err)
+		}
+		if got := fmt.Sprintf("%s %dx%d", f, d.w, d.h); want != "" && got != want {
+			return fmt.Errorf("%s: the answer is %s, want %s", url, got, want)
+		}
+		return nil
+	}
+	require.NoError(t, op(), "warm-up")
+	var ops atomic.Int64
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := op(); err != nil {
+					t.Error(err)
+					return
+				}
+				ops.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	fmt.Printf("BENCH conc=%d ops=%d ops_per_s=%.3f\n", conc, ops.Load(), float64(ops.Load())/wall.Seconds())
 }
