@@ -7,19 +7,20 @@
 #      one TCP stream of 64 KiB writes (MB/s) direct, through our proxy, through Toxiproxy;
 #      10 KB HTTP responses at concurrency 8 with a 5 ms latency fault toward the client
 #      (requests/s and p99) through our proxy and through Toxiproxy.
-# Each measurement is its own process, in an order that rotates per repetition; results
+# Each measurement is its own process, in an order that rotates per repetition (streams
+# first, then the latency runs, apart: see below); results
 # are medians with their spread (min-max over repetitions), ratios are taken per
 # repetition. Goals are reported (met / NOT met), never enforced.
 # Usage: transport/bench.sh
 #   COUNT=5 BENCHTIME=1s   repetitions, time of each go benchmark
-#   LOAD_FOR=3s            time of each HTTP load run (B)
+#   LOAD_FOR=5s            time of each HTTP load run (B)
 #   PARTS="A B"            the parts to run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source transport/benchlib.sh
 COUNT="${COUNT:-5}"
 BENCHTIME="${BENCHTIME:-1s}"
-LOAD_FOR="${LOAD_FOR:-3s}"
+LOAD_FOR="${LOAD_FOR:-5s}"
 PARTS="${PARTS:-A B}"
 GO="${GO:-go}"
 tmp="$(mktemp -d)"
@@ -96,13 +97,21 @@ else
 fi
 
 peer="$tmp/peers"
-runs=(stream/direct stream/ours http-latency/ours)
-[[ -n "$toxi_stream" ]] && runs+=(stream/toxiproxy http-latency/toxiproxy)
-n=${#runs[@]}
+# Per repetition: the streams in a rotated order, a pause, then the latency runs in a
+# rotated order. The groups are kept apart so that each latency run follows the same
+# kind of work (a stream saturates both cores for a second and leaves its processes
+# busy with the aftermath, which a following latency run would pay for in its p99).
+streams=(stream/direct stream/ours)
+latencies=(http-latency/ours)
+[[ -n "$toxi_stream" ]] && streams+=(stream/toxiproxy) && latencies+=(http-latency/toxiproxy)
 for ((rep = 1; rep <= COUNT; rep++)); do
-	for ((i = 0; i < n; i++)); do
-		r="${runs[$(((i + rep - 1) % n))]}"
+	order=()
+	for ((i = 0; i < ${#streams[@]}; i++)); do order+=("${streams[$(((i + rep - 1) % ${#streams[@]}))]}"); done
+	order+=(pause)
+	for ((i = 0; i < ${#latencies[@]}; i++)); do order+=("${latencies[$(((i + rep - 1) % ${#latencies[@]}))]}"); done
+	for r in "${order[@]}"; do
 		case "$r" in
+		pause) sleep 1 ;;
 		stream/*)
 			case "$r" in
 			stream/direct) a="$sink" ;; stream/ours) a="$ours_stream" ;; stream/toxiproxy) a="$toxi_stream" ;;
