@@ -70,15 +70,17 @@ soak: setup
 ## bench: the performance run; every result a ratio against a baseline measured in the same
 ## run, each measurement its own process in a rotating order, medians with their spread:
 ## verifier vs a plain client with the same buffer and vs vegeta, wrapper and proxy vs direct
-## and proxy vs Toxiproxy (both built from source into a temporary directory when they can
-## be), time to reproduce, imagesvc settings, a 10-minute memory soak judged by its slope
-## (SOAK=0 skips it; charts in out/bench). 17 minutes on this 2-core machine.
+## and proxy vs Toxiproxy, imagesvc vs bimg and vs imaginary (the peers built from source
+## into a temporary directory when they can be), time to reproduce, imagesvc settings, a
+## 10-minute memory soak judged by its slope (SOAK=0 skips it; charts in out/bench).
+## About 25 minutes on this 2-core machine.
 SOAK ?= 10m
 bench: setup
 	SOAK=$(SOAK) BENCH_OUT=$(OUT)/bench bash harness/bench.sh
 
-## bench-imagesvc: imagesvc against bimg called the way imaginary 1.2.4 calls it (resize, WebP,
-## rotate+resize of a 12 MP JPEG upload): ratios of speed and peak RSS measured in the same run.
+## bench-imagesvc: imagesvc against bimg called the way imaginary 1.2.4 calls it, in one process,
+## and against imaginary 1.2.4's server over loopback HTTP (resize, WebP, rotate+resize of a
+## 12 MP JPEG upload): ratios of speed and peak RSS measured in the same run.
 bench-imagesvc: setup
 	bash imagesvc/bench-vs-bimg.sh
 

@@ -11,7 +11,9 @@
 #      source), which reads every body to the end (-max-body=0: it keeps none of it)
 #   2. transport: transport/bench.sh (wrapper, proxy, Toxiproxy side by side)
 #   3. time to reproduce buffered-shutdown over a Unix socket (REPRO_RUNS runs)
-#   4. imagesvc req/s and peak RSS per setting: imagesvc/bench.sh
+#   4. imagesvc req/s and peak RSS per setting: imagesvc/bench.sh; then its speed and
+#      peak RSS against bimg called directly and imaginary 1.2.4's server (built from
+#      source): imagesvc/bench-vs-bimg.sh
 #   5. memory soak at concurrency 16, 1-30 MB bodies: RSS, live heap and goroutines
 #      judged by the slope's 95% bound after a warm-up, charts written to BENCH_OUT
 # Usage: harness/bench.sh
@@ -161,6 +163,9 @@ if want 4; then
 	echo
 	echo "== 4. imagesvc (imagesvc/bench.sh)"
 	imagesvc/bench.sh
+	echo
+	echo "== 4b. imagesvc against its peers on the same libvips (imagesvc/bench-vs-bimg.sh)"
+	imagesvc/bench-vs-bimg.sh
 fi
 
 if want 5 && [[ "$SOAK" != "0" ]]; then
