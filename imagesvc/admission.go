@@ -11,10 +11,11 @@ import (
 // admission is the bounded queue in front of the worker slots. A transform
 // waits here, in arrival order, for one of the slots (each a core's worth of
 // libvips work; one granted while others are idle may use their cores too,
-// see ticket.threads). It is refused at once, with a Retry-After, when the queue is
-// full or when the work queued and running ahead of it would not leave it
-// time to finish within its budget: the caller learns in microseconds what
-// it would otherwise learn from a timeout after waiting the whole budget.
+// see ticket.threads). It is refused at once, with a Retry-After, when the
+// queue is full or when the work queued and running ahead of it would not
+// leave it time to finish within its budget: the caller learns in
+// microseconds what it would otherwise learn from a timeout after waiting
+// the whole budget.
 type admission struct {
 	slots    int
 	maxQueue int
