@@ -157,7 +157,7 @@ func TestBenchWriteSource(t *testing.T) {
 // TRUNCHECK_BENCH_CONC for TRUNCHECK_BENCH_FOR, reads every answer whole,
 // and prints a BENCH line with the answers per second. Every answer must be
 // a 200 whose image has the format and size in TRUNCHECK_BENCH_WANT
-// ("jpeg 1200x801"), so both servers are measured doing the same work.
+// ("jpeg 1200x802"), so both servers are measured doing the same work.
 func TestBenchHTTPUpload(t *testing.T) {
 	url := os.Getenv("TRUNCHECK_BENCH_URL")
 	if url == "" {

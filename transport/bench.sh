@@ -7,10 +7,10 @@
 #      one TCP stream of 64 KiB writes (MB/s) direct, through our proxy, through Toxiproxy;
 #      10 KB HTTP responses at concurrency 8 with a 5 ms latency fault toward the client
 #      (requests/s and p99) through our proxy and through Toxiproxy.
-# Each measurement is its own process, in an order that rotates per repetition (streams
-# first, then the latency runs, apart: see below); results
-# are medians with their spread (min-max over repetitions), ratios are taken per
-# repetition. Goals are reported (met / NOT met), never enforced.
+# Each measurement is its own process, in an order that rotates per repetition (in B the
+# streams first, then the latency runs, apart: see below); results are medians with their
+# spread (min-max over repetitions), ratios are taken per repetition. Goals are reported
+# (met / NOT met), never enforced.
 # Usage: transport/bench.sh
 #   COUNT=5 BENCHTIME=1s   repetitions, time of each go benchmark
 #   LOAD_FOR=5s            time of each HTTP load run (B)
