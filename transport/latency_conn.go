@@ -81,18 +81,22 @@ func (c *conn) releaseWrites() {
 }
 
 // awaitWriteDeadlineMoved waits until the write deadline changes; false when the line
-// stopped meanwhile.
+// stopped meanwhile. It looks at stopped and registers for the line's next change in one
+// hold of l.mu: a stop between the two would find no waiter to wake (stop only closes
+// changed for a registered waiter) and Close would wait for this goroutine forever.
 func (c *conn) awaitWriteDeadlineMoved() bool {
 	l := c.wline
 	for {
-		if l.isStopped() {
+		t, changed := c.wdl.get()
+		l.mu.Lock()
+		if l.stopped {
+			l.mu.Unlock()
 			return false
 		}
-		t, changed := c.wdl.get()
 		if t.IsZero() || time.Now().Before(t) {
+			l.mu.Unlock()
 			return true
 		}
-		l.mu.Lock()
 		lc := l.changed
 		l.watched = true
 		l.mu.Unlock()

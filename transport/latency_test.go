@@ -409,3 +409,34 @@ func TestDelayLineSmallChunks(t *testing.T) {
 	}
 	assert.LessOrEqual(t, l.load, lineLimit)
 }
+
+// TestLatencyCloseEndsAWriteLinePausedByDeadline: a write line whose socket write failed
+// at a passed write deadline waits for the deadline to move; Close must end that wait
+// whenever it comes, including while the releaser is between looking at the line and
+// waiting on it (a stop in that gap once left Close waiting forever: a CI run hung in
+// nettest's conformance suite). Many rounds, because the gap is a few instructions wide.
+func TestLatencyCloseEndsAWriteLinePausedByDeadline(t *testing.T) {
+	for _, network := range networks {
+		t.Run(network, func(t *testing.T) {
+			for round := range 300 {
+				s, _ := pair(t, network, Options{Faults: mustFaults(t, "latency=1us@dir=write")})
+				require.NoError(t, s.SetWriteDeadline(time.Now().Add(-time.Second)))
+				s.wline.mu.Lock()
+				s.wline.started = true // the releaser starts below, after the deadline passed
+				s.wline.mu.Unlock()
+				go s.releaseWrites()
+				_, w, err := s.wline.push([]byte("paused"), time.Now(), nil, s.closed)
+				require.NoError(t, err)
+				require.Equal(t, waitDone, w)
+				closed := make(chan error, 1)
+				go func() { closed <- s.Close() }()
+				select {
+				case err := <-closed:
+					require.NoError(t, err)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("round %d: Close still waits for the write line's releaser after 10s", round)
+				}
+			}
+		})
+	}
+}
