@@ -126,6 +126,11 @@ func checkDecode(ctx context.Context, encoded []byte, f Format) error {
 // withJob runs fn with a job that ctx's end cancels, and frees the job only
 // once the canceller can no longer touch it.
 func withJob(ctx context.Context, fn func(*C.tc_job) C.int) C.int {
+	if ctx.Err() != nil {
+		// Already abandoned: libvips never starts. (The kill flag below is set
+		// by a goroutine of its own; a small job could finish before it.)
+		return C.TC_CANCELLED
+	}
 	job := C.tc_job_new()
 	cancelled := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
