@@ -78,3 +78,36 @@ func TestDamagedImageRefused(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, status, fmt.Sprint(ej))
 	assert.Equal(t, ErrDamaged.Error(), ej.Error)
 }
+
+// TestJPEGHasEnd: a JPEG is whole only with its end marker after its first
+// scan; the end marker of a thumbnail in a segment before the scan does not
+// count, and neither cut is missed whichever libvips thread reads the last rows.
+func TestJPEGHasEnd(t *testing.T) {
+	e := newEnv(t, Config{}, ServerConfig{})
+	src, err := e.svc.TransformPath(t.Context(), "/images/photo-small?format=jpeg")
+	require.NoError(t, err)
+	// an APP1 segment whose payload holds FF D9, as an EXIF thumbnail's does
+	app1 := []byte{0xFF, 0xE1, 0x00, 0x08, 'E', 'x', 0xFF, 0xD9, 0x00, 0x00}
+	withThumb := append(append(append([]byte{}, src[:2]...), app1...), src[2:]...)
+	tests := []struct {
+		name string
+		give []byte
+		want bool
+	}{
+		{"whole", src, true},
+		{"last byte cut", src[:len(src)-1], false},
+		{"end marker cut", src[:len(src)-2], false},
+		{"cut in the scan", src[:len(src)/2], false},
+		{"whole, thumbnail end marker before the scan", withThumb, true},
+		{"last byte cut, thumbnail end marker before the scan", withThumb[:len(withThumb)-1], false},
+		{"cut before the first scan", src[:20], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, jpegHasEnd(tt.give))
+		})
+	}
+	status, ej := postImage(t, e, "ops=resize:w=120&format=png", withThumb[:len(withThumb)-1])
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, ErrDamaged.Error(), ej.Error)
+}

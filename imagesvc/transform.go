@@ -185,7 +185,37 @@ func sniff(buf []byte, maxPixels int64) (Format, dims, error) {
 	if f == PNG && !bytes.Contains(buf, pngEnd) {
 		return "", dims{}, damaged()
 	}
+	if f == JPEG && !jpegHasEnd(buf) {
+		return "", dims{}, damaged()
+	}
 	return f, d, nil
+}
+
+// jpegHasEnd reports whether a JPEG's end-of-image marker (FF D9) follows the
+// start of its first scan. libjpeg can deliver every pixel of a file cut
+// inside its last bytes without asking for the marker, so whether libvips
+// notices the cut depends on which of its threads reads the last rows. The
+// segments before the first scan are skipped by their lengths, so an EXIF
+// thumbnail's own end marker does not count; inside and between scans FF D9
+// can only be the end (entropy-coded data stuffs every FF). A file whose
+// segments cannot be walked is left to the decoder.
+func jpegHasEnd(buf []byte) bool {
+	i := 2 // after SOI
+	for i+4 <= len(buf) {
+		if buf[i] != 0xFF {
+			return true // not a marker: the decoder will say
+		}
+		m := buf[i+1]
+		if m == 0xFF { // fill byte
+			i++
+			continue
+		}
+		if m == 0xDA { // start of scan
+			return bytes.Contains(buf[i:], []byte{0xFF, 0xD9})
+		}
+		i += 2 + (int(buf[i+2])<<8 | int(buf[i+3]))
+	}
+	return false // the header ends before the first scan
 }
 
 // pngEnd is a PNG's closing IEND chunk (length 0, type, CRC). libpng stops
