@@ -29,10 +29,7 @@ func TestEngineThreadsGiveTheSameBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseChain(tt.chain, 16)
-			require.NoError(t, err)
-			p, err := svc.planChain(c, in, false)
-			require.NoError(t, err)
+			p := planOf(t, svc, tt.chain, in)
 			if tt.src.encoded != nil {
 				tt.src.shrink = shrinkOnLoad(tt.src.format, p) // as uploads are decoded
 			}
@@ -65,15 +62,9 @@ func TestEngineStopsWhenCancelled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseChain(tt.chain, 16)
-			require.NoError(t, err)
-			p, err := svc.planChain(c, in, false)
-			require.NoError(t, err)
+			p := planOf(t, svc, tt.chain, in)
 			// a neighbour reading the same source is not disturbed
-			c2, err := parseChain("blur:sigma=2;resize:w=300", 16)
-			require.NoError(t, err)
-			p2, err := svc.planChain(c2, in, false)
-			require.NoError(t, err)
+			p2 := planOf(t, svc, "blur:sigma=2;resize:w=300", in)
 			neighbour := make(chan error, 1)
 			go func() {
 				_, err := runEngine(t.Context(), tt.src, p2, output{format: JPEG, quality: 80}, svc.overlay(), 1)
@@ -103,4 +94,14 @@ func photoSources(t *testing.T) (svc *Service, in dims, builtin, upload engineSo
 	jpeg, err := svc.TransformPath(t.Context(), "/images/photo-4mp?format=jpeg")
 	require.NoError(t, err)
 	return svc, dims{photo.info.Width, photo.info.Height}, engineSource{builtin: photo.pixels}, engineSource{encoded: jpeg, format: JPEG}
+}
+
+// planOf parses chain and plans it for a source of size in.
+func planOf(t *testing.T, svc *Service, chain string, in dims) plan {
+	t.Helper()
+	c, err := parseChain(chain, 16)
+	require.NoError(t, err)
+	p, err := svc.planChain(c, in, false)
+	require.NoError(t, err)
+	return p
 }
