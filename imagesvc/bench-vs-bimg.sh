@@ -18,6 +18,7 @@
 # The machine may be shared: ratios are reported with the spread of the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source transport/benchlib.sh # free_port
 REPS="${REPS:-5}"
 FOR="${FOR:-5s}"
 CONC="${CONC:-1}"
@@ -99,7 +100,6 @@ else
 	exit 0
 fi
 "$GO" build -o "$tmp/truncheck" ./cmd/truncheck
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # cpu_ticks PID: user + system time of a process in clock ticks
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # the URL of each (implementation, workload), and the answer both must give

@@ -80,7 +80,7 @@ if ! command -v curl >/dev/null; then
 elif ! GOBIN="$tmp/gobin" GOFLAGS= "$GO" install "github.com/Shopify/toxiproxy/v2/cmd/server@$toxi_version" >"$tmp/toxi-build.log" 2>&1; then
 	echo "Toxiproxy: could not be built, its comparisons are skipped: $(tail -n 1 "$tmp/toxi-build.log")"
 else
-	port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 28474)"
+	port="$(free_port 2>/dev/null || echo 28474)"
 	LOG_LEVEL=error "$tmp/gobin/server" -host 127.0.0.1 -port "$port" >"$tmp/toxi.log" 2>&1 &
 	pids+=($!)
 	api="http://127.0.0.1:$port"

@@ -90,3 +90,6 @@ addr_of() { sed -n "s/^$2=//p" "$1"; }
 
 # load_avg prints the 1-minute load average: how busy the shared machine was.
 load_avg() { cut -d' ' -f1 /proc/loadavg; }
+
+# free_port prints a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
