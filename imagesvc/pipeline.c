@@ -334,17 +334,16 @@ tc_run(tc_job *job,
 	/* Every thread pool of this pipeline (the saver's, and a memory copy
 	 * before a rotation or a whole-image encoder) sizes itself by this hint;
 	 * it travels down the pipeline with the rest of the metadata. It is set
-	 * on an image of our own: the shared source must never change. */
-	if (threads > 0) {
-		if (cur == src) {
-			VipsImage *t;
+	 * on an image of our own: the shared source must never change (and an
+	 * image of our own is what the job's kill reaches). */
+	if (cur == src) {
+		VipsImage *t;
 
-			if (vips_copy(cur, &t, NULL))
-				goto failed;
-			cur = tc_track(job, t);
-		}
-		vips_image_set_int(cur, VIPS_META_CONCURRENCY, threads);
+		if (vips_copy(cur, &t, NULL))
+			goto failed;
+		cur = tc_track(job, t);
 	}
+	vips_image_set_int(cur, VIPS_META_CONCURRENCY, MAX(threads, 1));
 	for (i = 0; i < nops; i++) {
 		const tc_op *op = &ops[i];
 		VipsImage *t;
@@ -382,14 +381,6 @@ tc_run(tc_job *job,
 	}
 	if (!(cur = tc_orient(job, cur, orient)))
 		goto failed;
-	if (cur == src) {
-		/* an image of our own to kill: the shared one must never be */
-		VipsImage *t;
-
-		if (vips_copy(cur, &t, NULL))
-			goto failed;
-		cur = tc_track(job, t);
-	}
 	if (tc_cancelled(job) ||
 		tc_save(cur, out_format, quality, speed, out, out_len))
 		goto failed;

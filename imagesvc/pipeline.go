@@ -50,7 +50,7 @@ var (
 )
 
 // runEngine runs one plan in libvips on the calling goroutine, with at most
-// threads libvips worker threads (0: libvips' default). When ctx ends
+// threads libvips worker threads (at least 1). When ctx ends
 // the job's kill flag stops libvips within a tile, and the ctx's error is
 // returned; encoders that work on a whole image at once (AVIF) only stop at
 // their end.

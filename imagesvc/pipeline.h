@@ -49,7 +49,7 @@ void tc_job_free(tc_job *job);
  * format; copied, so the caller's buffer is not retained) decoded with
  * shrink-on-load factor shrink (JPEG, WebP), or a shared in-memory image
  * (src, never modified nor killed), with at most threads worker threads
- * (0: libvips' default). On TC_OK *out is a g_malloc'd buffer of *out_len
+ * (at least 1). On TC_OK *out is a g_malloc'd buffer of *out_len
  * bytes. */
 int tc_run(tc_job *job,
 	const void *buf, size_t len, int format, int shrink, VipsImage *src,
